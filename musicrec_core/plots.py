@@ -1,0 +1,131 @@
+"""Preprocessing plots rendered off-screen (Agg) to PNG bytes, plus a markdown embed helper.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so no global figure
+state is kept and concurrent runs cannot interfere.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+_DPI = 100
+_BINS = 50
+_MAX_ANNOTATED_COLUMNS = 25
+
+
+def _to_png(figure: Figure) -> bytes:
+    """Render a figure to PNG bytes through the Agg canvas."""
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _finite(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Finite values as a float array (missing and infinite values dropped)."""
+    array = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce").to_numpy(float)
+    return array[np.isfinite(array)]
+
+
+def _histogram(ax: Axes, values: pd.Series | np.ndarray, title: str, xlabel: str) -> None:
+    ax.hist(_finite(values), bins=_BINS, color="#4C72B0", edgecolor="white")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+
+
+def _side_by_side_histograms(
+    left: pd.Series | np.ndarray,
+    right: pd.Series | np.ndarray,
+    titles: tuple[str, str],
+    xlabels: tuple[str, str],
+) -> bytes:
+    figure = Figure(figsize=(11, 4))
+    left_ax, right_ax = figure.subplots(1, 2)
+    _histogram(left_ax, left, titles[0], xlabels[0])
+    _histogram(right_ax, right, titles[1], xlabels[1])
+    return _to_png(figure)
+
+
+def plays_distribution(original: pd.Series | np.ndarray, log: pd.Series | np.ndarray) -> bytes:
+    """Histograms of play counts, original and log1p-transformed, side by side."""
+    return _side_by_side_histograms(
+        original, log, ("Play counts (original)", "Play counts (log1p)"), ("plays", "log1p(plays)")
+    )
+
+
+def feature_before_after(
+    original: pd.Series | np.ndarray, transformed: pd.Series | np.ndarray, name: str
+) -> bytes:
+    """Histograms of one feature before and after preprocessing, side by side."""
+    return _side_by_side_histograms(
+        original,
+        transformed,
+        (f"{name} (original)", f"{name} (transformed)"),
+        (name, f"{name}, transformed"),
+    )
+
+
+def time_signature_before_after(
+    original: pd.Series | np.ndarray, processed: pd.Series | np.ndarray
+) -> bytes:
+    """Bar charts of time-signature counts before and after processing, on a shared axis."""
+    before = pd.Series(_finite(original)).value_counts()
+    after = pd.Series(_finite(processed)).value_counts()
+    values = sorted(set(before.index) | set(after.index))
+    labels = [f"{value:g}" for value in values]
+    figure = Figure(figsize=(11, 4))
+    axes = figure.subplots(1, 2, sharey=True)
+    for ax, counts, title in zip(
+        axes,
+        (before, after),
+        ("Time signature (original)", "Time signature (processed)"),
+        strict=True,
+    ):
+        bars = ax.bar(labels, counts.reindex(values, fill_value=0).to_numpy(), color="#55A868")
+        ax.bar_label(bars, fontsize=8)
+        ax.set_title(title)
+        ax.set_xlabel("beats per bar")
+    axes[0].set_ylabel("count")
+    return _to_png(figure)
+
+
+def correlation_heatmap(df_numeric: pd.DataFrame) -> bytes:
+    """Annotated Pearson correlation heatmap of the numeric columns, with a colorbar."""
+    corr = df_numeric.select_dtypes("number").corr()
+    n = len(corr)
+    size = max(5.0, 0.55 * n + 2.0)
+    figure = Figure(figsize=(size + 1.5, size))
+    ax = figure.subplots()
+    image = ax.imshow(corr.to_numpy(), cmap="coolwarm", vmin=-1.0, vmax=1.0)
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="Pearson correlation")
+    ax.set_xticks(range(n), corr.columns, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(n), corr.index)
+    if n <= _MAX_ANNOTATED_COLUMNS:
+        fontsize = 9 if n <= 12 else 7
+        for (row, col), value in np.ndenumerate(corr.to_numpy()):
+            if np.isfinite(value):
+                color = "white" if abs(value) > 0.6 else "black"
+                ax.text(
+                    col,
+                    row,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    color=color,
+                    fontsize=fontsize,
+                )
+    ax.set_title("Correlation of numeric features")
+    return _to_png(figure)
+
+
+def png_markdown(png: bytes, alt: str) -> str:
+    """Markdown image embedding ``png`` as a base64 data URI (for Dagster metadata)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"

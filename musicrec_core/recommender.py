@@ -1,0 +1,111 @@
+"""The one interface every model serves through, and the top-k selection they share."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from musicrec_core import schema as s
+from musicrec_core.interactions import InteractionMatrix
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    """What a model is fitted on: training interactions and the user and track catalogues."""
+
+    interactions: pd.DataFrame
+    users: pd.DataFrame
+    tracks: pd.DataFrame
+    matrix: InteractionMatrix = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.matrix = InteractionMatrix.build(
+            self.interactions, self.users[s.USER_ID].to_numpy(), self.tracks[s.TRACK_ID].to_numpy()
+        )
+
+
+@dataclass
+class Recommendations:
+    """Top-k track ids and scores per requested user; missing slots hold None and -inf."""
+
+    user_ids: np.ndarray
+    track_ids: np.ndarray  # (n_users, k), object
+    scores: np.ndarray  # (n_users, k), float
+
+    def to_frame(self, model_name: str, model_version: str) -> pd.DataFrame:
+        """Long table, one row per (user, rank), filled slots only."""
+        n_users, k = self.track_ids.shape
+        frame = pd.DataFrame(
+            {
+                s.USER_ID: np.repeat(self.user_ids, k),
+                s.RANK: np.tile(np.arange(1, k + 1, dtype="int64"), n_users),
+                s.TRACK_ID: self.track_ids.ravel(),
+                s.SCORE: self.scores.ravel().astype(float),
+            }
+        )
+        frame = frame[frame[s.TRACK_ID].notna()].reset_index(drop=True)
+        frame[s.MODEL_NAME] = model_name
+        frame[s.MODEL_VERSION] = model_version
+        frame[s.GENERATED_AT] = pd.Timestamp(datetime.now(UTC)).tz_convert(None)
+        return frame
+
+
+class Recommender(ABC):
+    """Fit on training data; recommend top-k tracks for a batch of users."""
+
+    name: str = "recommender"
+
+    def fit(self, data: TrainingData) -> Recommender:
+        """Learn from the data and remember it (played tracks are excluded at recommend time)."""
+        self.data = data
+        self._fit(data)
+        return self
+
+    @abstractmethod
+    def _fit(self, data: TrainingData) -> None: ...
+
+    @abstractmethod
+    def score(self, user_ids: np.ndarray) -> np.ndarray:
+        """Scores of every catalogue track for each user, shape (len(user_ids), n_tracks)."""
+
+    def recommend(
+        self, user_ids: np.ndarray | list, k: int = 20, exclude_played: bool = True
+    ) -> Recommendations:
+        """Top-k tracks per user, never one the user played in the training data if asked."""
+        user_ids = np.asarray(user_ids, dtype=object)
+        scores = self.score(user_ids).astype(np.float64, copy=True)
+        if exclude_played:
+            mask_played(scores, self.data.matrix, user_ids)
+        idx, top = top_k(scores, k)
+        track_ids = np.where(np.isfinite(top), self.data.matrix.track_ids[idx], None)
+        return Recommendations(user_ids, track_ids, top)
+
+
+def mask_played(scores: np.ndarray, matrix: InteractionMatrix, user_ids: np.ndarray) -> None:
+    """Set the score of every track a user played to -inf, in place."""
+    rows = matrix.user_index(user_ids)
+    known = np.flatnonzero(rows >= 0)
+    played = matrix.matrix[rows[known]]
+    r, c = played.nonzero()
+    scores[known[r], c] = -np.inf
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the k largest scores per row, best first."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def model_version(now: datetime | None = None) -> str:
+    """A sortable version stamp for a fitted model."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")

@@ -1,0 +1,1 @@
+"""Dagster assets, checks, sensors and schedules around the musicrec_core library."""

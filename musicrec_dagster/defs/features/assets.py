@@ -1,0 +1,128 @@
+"""Engineered features, the evaluation split and the fitted preprocessor."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from musicrec_core import catalogue, features
+from musicrec_core import schema as s
+from musicrec_core import split as split_lib
+from musicrec_core.plots import feature_before_after, plays_distribution, time_signature_before_after
+from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_dagster.defs.resources import PlatformPaths
+from musicrec_dagster.metadata import image, table_metadata
+
+GROUP = "features"
+KINDS = {"pandas", "duckdb"}
+
+
+@dg.asset(group_name=GROUP, kinds=KINDS)
+def interactions(context: dg.AssetExecutionContext, validated_plays: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, track): total plays, last played_at and log plays."""
+    out = features.build_interactions(validated_plays)
+    context.add_output_metadata(table_metadata(out))
+    return out
+
+
+@dg.asset(group_name=GROUP, kinds=KINDS)
+def user_features(
+    context: dg.AssetExecutionContext, validated_users: pd.DataFrame, interactions: pd.DataFrame
+) -> pd.DataFrame:
+    """Users with age group (the demographic segment) and listening activity."""
+    out = catalogue.user_features(validated_users, interactions)
+    context.add_output_metadata(
+        {
+            **table_metadata(out),
+            "segments": dg.MetadataValue.json(
+                out.groupby([s.AGE_GROUP, s.GENDER]).size().rename("users").reset_index().to_dict("records")
+            ),
+        }
+    )
+    return out
+
+
+@dg.asset(group_name=GROUP, kinds=KINDS)
+def track_features(
+    context: dg.AssetExecutionContext, validated_tracks: pd.DataFrame, interactions: pd.DataFrame
+) -> pd.DataFrame:
+    """Tracks with release year, music age, energy x loudness, dance x valence and listeners."""
+    out = catalogue.track_features(validated_tracks, interactions)
+    context.add_output_metadata(table_metadata(out))
+    return out
+
+
+class SplitSettings(dg.Config):
+    """How the evaluation split holds out data (see musicrec_core.split)."""
+
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.1
+    min_user_interactions: int = 5
+    cold_user_fraction: float = 0.05
+    cold_track_fraction: float = 0.05
+    seed: int = 42
+
+
+@dg.asset(group_name=GROUP, kinds=KINDS)
+def dataset_splits(
+    context: dg.AssetExecutionContext, config: SplitSettings, interactions: pd.DataFrame
+) -> pd.DataFrame:
+    """Interactions labelled train / validation / test / cold_user / cold_track."""
+    out = split_lib.split_interactions(interactions, split_lib.SplitConfig(**config.model_dump()))
+    counts = split_lib.split_counts(out)
+    context.add_output_metadata(
+        {
+            **table_metadata(out),
+            "by_split": dg.MetadataValue.json(counts),
+            "holdout": "by played_at" if out[s.PLAYED_AT].notna().any() else "seeded random",
+        }
+    )
+    return out
+
+
+class PreprocessorSettings(dg.Config):
+    """Outlier handling of the preprocessor: robust, cap or none."""
+
+    handle_outliers: str = "robust"
+
+
+@dg.asset(group_name=GROUP, kinds={"scikitlearn"})
+def fitted_preprocessor(
+    context: dg.AssetExecutionContext,
+    config: PreprocessorSettings,
+    paths: PlatformPaths,
+    dataset_splits: pd.DataFrame,
+    user_features: pd.DataFrame,
+    track_features: pd.DataFrame,
+) -> dg.MaterializeResult:
+    """MusicPreprocessor fitted on the training split only, saved as a versioned artifact."""
+    train = dataset_splits[dataset_splits[s.SPLIT] == split_lib.TRAIN]
+    frame = catalogue.merged_interactions(train, user_features, track_features)
+    preprocessor = MusicPreprocessor(handle_outliers=config.handle_outliers)
+    transformed = preprocessor.fit_transform(frame)
+    store = paths.artifacts()
+    version, folder = store.new_version("preprocessor")
+    preprocessor.save_preprocessors(folder)
+    store.mark_latest("preprocessor", version)
+    for step in preprocessor.steps:
+        context.log.info(step)
+    processed_ts = preprocessor._handle_time_signature_outliers(frame)[s.TIME_SIGNATURE]
+    metadata = {
+        "version": version,
+        "path": dg.MetadataValue.path(str(folder)),
+        "fit_rows": len(frame),
+        "features_used": dg.MetadataValue.json(preprocessor.features_used),
+        "features_skipped": dg.MetadataValue.json(preprocessor.features_skipped),
+        "steps": dg.MetadataValue.md("\n".join(f"1. {step}" for step in preprocessor.steps)),
+        "plays_original_vs_log": image(
+            plays_distribution(frame[s.PLAYS], transformed[s.PLAYS_LOG]), "plays"
+        ),
+        "time_signature_original_vs_processed": image(
+            time_signature_before_after(frame[s.TIME_SIGNATURE], processed_ts), "time signature"
+        ),
+    }
+    if s.ENERGY in transformed:
+        metadata["energy_original_vs_transformed"] = image(
+            feature_before_after(frame[s.ENERGY], transformed[s.ENERGY], s.ENERGY), "energy"
+        )
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,109 @@
+"""Resources shared by every asset: where data lives, which source to read, the warehouse.
+
+Defaults come from environment variables so one setting switches a whole deployment; every
+value can also be changed per run in the launchpad.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+from musicrec_core.artifacts import ArtifactStore
+from musicrec_core.schema import RawTables
+from musicrec_core.sources import SourceConfig, load_source
+
+WAREHOUSE_FILE = Path("warehouse") / "musicrec.duckdb"
+SERVING_FILE = Path("serving") / "musicrec.duckdb"
+
+
+class PlatformPaths(dg.ConfigurableResource):
+    """The data folder and the well-known places inside it."""
+
+    data_dir: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def serving_database(self) -> Path:
+        return self.root / SERVING_FILE
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    def artifacts(self) -> ArtifactStore:
+        return ArtifactStore(self.root / "artifacts")
+
+
+class DataSource(dg.ConfigurableResource):
+    """Which input to read: the synthetic catalogue, a seed-format CSV, or a folder of files."""
+
+    kind: str = "synthetic"
+    path: str | None = None
+    size: str = "demo"
+    scale_plays: int | None = None
+    seed: int = 42
+    dirty_rate: float = 0.01
+
+    def config(self) -> SourceConfig:
+        return SourceConfig(
+            kind=self.kind,  # type: ignore[arg-type]
+            path=self.path,
+            size=self.size,
+            scale_plays=self.scale_plays,
+            seed=self.seed,
+            dirty_rate=self.dirty_rate,
+        )
+
+    def load(self) -> RawTables:
+        return load_source(self.config())
+
+
+def source_from_env() -> SourceConfig:
+    """The source that MUSICREC_* environment variables describe (synthetic demo by default)."""
+    scale = os.environ.get("MUSICREC_SCALE_PLAYS")
+    return SourceConfig(
+        kind=os.environ.get("MUSICREC_SOURCE", "synthetic"),  # type: ignore[arg-type]
+        path=os.environ.get("MUSICREC_SOURCE_PATH") or None,
+        size=os.environ.get("MUSICREC_SYNTHETIC_SIZE", "demo"),
+        scale_plays=int(scale) if scale else None,
+        seed=int(os.environ.get("MUSICREC_SEED", "42")),
+        dirty_rate=float(os.environ.get("MUSICREC_DIRTY_RATE", "0.01")),
+    )
+
+
+def data_dir_from_env() -> Path:
+    """MUSICREC_DATA_DIR, or ./data, as an absolute path."""
+    return Path(os.environ.get("MUSICREC_DATA_DIR", "data")).resolve()
+
+
+def build_resources(data_dir: Path, source: SourceConfig) -> dict[str, object]:
+    """Every resource the definitions need, rooted at one data folder."""
+    (data_dir / WAREHOUSE_FILE).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "io_manager": DuckDBPandasIOManager(database=str(data_dir / WAREHOUSE_FILE)),
+        "paths": PlatformPaths(data_dir=str(data_dir)),
+        "source": DataSource(
+            kind=source.kind,
+            path=source.path,
+            size=source.size,
+            scale_plays=source.scale_plays,
+            seed=source.seed,
+            dirty_rate=source.dirty_rate,
+        ),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=build_resources(data_dir_from_env(), source_from_env()))

@@ -1,0 +1,29 @@
+"""Shared test helpers: where the real datasets live, and tiny raw tables built in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from musicrec_core import schema as s
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (PROJECT_ROOT / ".." / "shared" / "data").resolve()
+
+requires_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(),
+    reason=f"the real datasets folder {SHARED_DATA} (../shared/data beside the checkout) is absent",
+)
+
+
+def raw_frame(table: str, rows: list[dict], source: str = "test.csv") -> pd.DataFrame:
+    """A raw frame (text values, provenance) from a few dicts; absent columns are None."""
+    frame = pd.DataFrame(
+        {col: [None if r.get(col) is None else str(r[col]) for r in rows] for col in s.TABLE_COLUMNS[table]}
+    )
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame[s.SOURCE_FILE] = source
+    frame[s.SOURCE_ROW] = pd.Series(range(1, len(rows) + 1), dtype="int64")
+    return frame

@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+
+from musicrec_core import schema as s
+from musicrec_core.split import SPLITS, SplitConfig, split_interactions
+
+
+def _interactions(n_users=40, per_user=10, n_tracks=60, with_time=True, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        tracks = rng.choice(n_tracks, per_user, replace=False)
+        for i, t in enumerate(tracks):
+            rows.append((f"u{u}", f"t{t}", 1 + i, pd.Timestamp("2024-01-01") + pd.Timedelta(days=i)))
+    df = pd.DataFrame(rows, columns=[s.USER_ID, s.TRACK_ID, s.PLAYS, s.PLAYED_AT])
+    if not with_time:
+        df[s.PLAYED_AT] = pd.NaT
+    return df
+
+
+def test_every_interaction_lands_in_exactly_one_part_and_is_deterministic():
+    df = _interactions()
+    a = split_interactions(df)
+    b = split_interactions(df)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == len(df) and set(a[s.SPLIT]) <= set(SPLITS)
+
+
+def test_holdout_is_the_latest_interactions_of_each_user():
+    out = split_interactions(_interactions(), SplitConfig(cold_user_fraction=0, cold_track_fraction=0))
+    for _, user in out.groupby(s.USER_ID):
+        train_max = user.loc[user[s.SPLIT] == "train", s.PLAYED_AT].max()
+        assert (user.loc[user[s.SPLIT] == "test", s.PLAYED_AT] > train_max).all()
+        assert (user[s.SPLIT] == "test").sum() == 2 and (user[s.SPLIT] == "validation").sum() == 1
+
+
+def test_cold_tracks_and_users_never_appear_in_training():
+    out = split_interactions(_interactions(), SplitConfig(cold_user_fraction=0.1, cold_track_fraction=0.1))
+    train = out[out[s.SPLIT] == "train"]
+    cold_tracks = set(out.loc[out[s.SPLIT] == "cold_track", s.TRACK_ID])
+    cold_users = set(out.loc[out[s.SPLIT] == "cold_user", s.USER_ID])
+    assert cold_tracks and cold_users
+    assert not cold_tracks & set(train[s.TRACK_ID])
+    assert not cold_users & set(train[s.USER_ID])
+
+
+def test_random_holdout_without_timestamps_depends_on_the_seed():
+    df = _interactions(with_time=False)
+    a = split_interactions(df, SplitConfig(seed=1))
+    b = split_interactions(df, SplitConfig(seed=2))
+    assert not a[s.SPLIT].equals(b[s.SPLIT])
