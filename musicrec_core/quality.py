@@ -16,6 +16,7 @@ import pandas as pd
 
 from musicrec_core import schema as s
 from musicrec_core.features import parse_release_year
+from musicrec_core.sources.readers import as_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class _TableValidator:
     def __init__(self, table: str, raw: pd.DataFrame, quarantine: _Quarantine) -> None:
         self.table = table
         self.df = raw.reset_index(drop=True).copy()
+        for col in s.TABLE_COLUMNS[table]:
+            self.df[col] = as_text(self.df[col])
         self.alive = pd.Series(True, index=self.df.index)
         self.imputed: dict[str, pd.Series] = {}
         self.q = quarantine

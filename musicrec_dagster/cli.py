@@ -65,8 +65,8 @@ def summary(data_dir: Path, result: dg.ExecuteInProcessResult, samples: int = 3)
     lines = ["", "musicrec: every asset materialised", ""]
     counts = []
     for table in ("users", "tracks", "plays"):
-        raw = _row_count(result, f"raw_{table}")
-        valid = _row_count(result, f"validated_{table}")
+        raw = _row_count(result, "raw_catalogue", f"raw_{table}")
+        valid = _row_count(result, "validated_catalogue", f"validated_{table}")
         counts.append({"table": table, "raw rows": raw, "validated rows": valid})
     lines.append(pd.DataFrame(counts).to_string(index=False))
     quarantine = result.output_for_node("validated_catalogue", "quarantine")
@@ -88,19 +88,18 @@ def summary(data_dir: Path, result: dg.ExecuteInProcessResult, samples: int = 3)
             f"WHERE {s.USER_ID} = '{user}' AND {s.RANK} <= 10 ORDER BY {s.RANK}",
         )
         lines += [f"top-10 for user {user}:", top.to_string(index=False), ""]
+    query = " ".join(EXAMPLE_QUERY.split())
     lines += [
-        "try it (duckdb CLI or Python, read-only):",
-        f"  duckdb -readonly {serving}",
-        "",
-        EXAMPLE_QUERY,
+        "query it read-only, from the shell or from Python:",
+        f'  .venv/bin/musicrec query "{query}"',
+        f"  duckdb.connect('{serving}', read_only=True).sql(\"{query}\").show()",
         "",
     ]
     return "\n".join(lines)
 
 
-def _row_count(result: dg.ExecuteInProcessResult, asset: str) -> int:
-    for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+def _row_count(result: dg.ExecuteInProcessResult, node: str, asset: str) -> int:
+    for mat in result.asset_materializations_for_node(node):
         if mat.asset_key.to_user_string() == asset:
             return int(mat.metadata["dagster/row_count"].value)
     raise KeyError(asset)
@@ -163,8 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     return args.handler(args)
 
 

@@ -104,13 +104,13 @@ def to_raw_frame(frame: pd.DataFrame, table: str, source_label: str) -> ReadResu
     out = frame[list(renamed)].rename(columns=renamed)
     raw = pd.DataFrame(index=range(len(out)))
     for col in schema.TABLE_COLUMNS[table]:
-        raw[col] = _as_text(out[col]) if col in out.columns else None
+        raw[col] = as_text(out[col]) if col in out.columns else None
     raw[schema.SOURCE_FILE] = source_label
     raw[schema.SOURCE_ROW] = pd.RangeIndex(1, len(raw) + 1, dtype="int64")
     return ReadResult(raw, ignored)
 
 
-def _as_text(values: pd.Series) -> pd.Series:
+def as_text(values: pd.Series) -> pd.Series:
     """Values as stripped strings, with the usual "no value" spellings turned into None."""
     text = values.astype("string").str.strip()
     missing = (text.isna() | text.str.lower().isin(NA_STRINGS)).fillna(True).astype(bool)

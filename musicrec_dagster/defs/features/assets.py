@@ -1,6 +1,5 @@
 """Engineered features, the evaluation split and the fitted preprocessor."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -1,6 +1,5 @@
 """raw_users, raw_tracks, raw_plays: the configured source, as it arrived."""
 
-from __future__ import annotations
 
 import dagster as dg
 

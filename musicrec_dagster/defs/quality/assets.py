@@ -1,6 +1,5 @@
 """validated_users, validated_tracks, validated_plays and the quarantine table."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -3,7 +3,6 @@
 Blocking checks stop downstream assets from building on data that fails them.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -1,6 +1,5 @@
 """Top-K recommendations and the serving database users query with SQL."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
