@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from musicrec_core.artifacts import ArtifactStore
 from musicrec_core.schema import RawTables
 from musicrec_core.sources import SourceConfig, load_source
+from musicrec_dagster.warehouse import WarehouseIOManager
 
 WAREHOUSE_FILE = Path("warehouse") / "musicrec.duckdb"
 SERVING_FILE = Path("serving") / "musicrec.duckdb"
@@ -90,7 +90,7 @@ def build_resources(data_dir: Path, source: SourceConfig) -> dict[str, object]:
     """Every resource the definitions need, rooted at one data folder."""
     (data_dir / WAREHOUSE_FILE).parent.mkdir(parents=True, exist_ok=True)
     return {
-        "io_manager": DuckDBPandasIOManager(database=str(data_dir / WAREHOUSE_FILE)),
+        "io_manager": WarehouseIOManager(database=str(data_dir / WAREHOUSE_FILE)),
         "paths": PlatformPaths(data_dir=str(data_dir)),
         "source": DataSource(
             kind=source.kind,

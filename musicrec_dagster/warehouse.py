@@ -1,0 +1,41 @@
+"""The pipeline's DuckDB warehouse: one table per asset, replaced whole on every materialisation.
+
+The stock pandas handler skips empty frames (leaving the previous run's rows in place) and
+appends into the existing table (failing when columns change); replacing the table avoids both.
+"""
+
+import pandas as pd
+from dagster import OutputContext
+from dagster._core.storage.db_io_manager import TableSlice
+from dagster_duckdb import DuckDBIOManager
+from dagster_duckdb_pandas import DuckDBPandasTypeHandler
+
+
+class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
+    """Stores a frame as a table that replaces the previous one, empty frames included."""
+
+    def handle_output(
+        self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
+    ) -> None:
+        if context.has_partition_key:
+            super().handle_output(context, table_slice, obj, connection)
+            return
+        name = f"{table_slice.schema}.{table_slice.table}"
+        connection.register("_asset_frame", obj)
+        try:
+            connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _asset_frame")
+        finally:
+            connection.unregister("_asset_frame")
+        context.add_output_metadata({"dagster/row_count": len(obj), "dagster/table_name": name})
+
+
+class WarehouseIOManager(DuckDBIOManager):
+    """DuckDB IO manager for pandas frames that replaces tables instead of appending."""
+
+    @staticmethod
+    def type_handlers() -> list:
+        return [ReplacingPandasTypeHandler()]
+
+    @staticmethod
+    def default_load_type() -> type:
+        return pd.DataFrame

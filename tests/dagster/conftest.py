@@ -1,0 +1,46 @@
+"""Fixtures that point the real definitions at a temporary data folder and a chosen source."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+SOURCE_VARIABLES = (
+    "MUSICREC_SOURCE",
+    "MUSICREC_SOURCE_PATH",
+    "MUSICREC_SYNTHETIC_SIZE",
+    "MUSICREC_SCALE_PLAYS",
+    "MUSICREC_SEED",
+    "MUSICREC_DIRTY_RATE",
+)
+
+
+def load_defs(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> dg.Definitions:
+    """The project's definitions with resources rooted at data_dir and the given source settings."""
+    from musicrec_dagster.definitions import defs
+
+    for name in SOURCE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MUSICREC_DATA_DIR", str(data_dir))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return defs()
+
+
+def run_all(defs: dg.Definitions) -> dg.ExecuteInProcessResult:
+    """Materialise every asset and check in process on an ephemeral instance."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(instance=instance, raise_on_error=True)
+
+
+@pytest.fixture
+def materialize_with(tmp_path, monkeypatch) -> Callable[..., tuple[dg.ExecuteInProcessResult, Path]]:
+    def _run(**env: str) -> tuple[dg.ExecuteInProcessResult, Path]:
+        data_dir = tmp_path / "data"
+        return run_all(load_defs(data_dir, monkeypatch, **env)), data_dir
+
+    return _run
