@@ -33,7 +33,9 @@ def track_features(
         n_listeners=(s.USER_ID, "size"), total_plays=(s.PLAYS, "sum")
     )
     out = out.join(listeners, on=s.TRACK_ID)
-    out[["n_listeners", "total_plays"]] = out[["n_listeners", "total_plays"]].fillna(0).astype("int64")
+    out[["n_listeners", "total_plays"]] = (
+        out[["n_listeners", "total_plays"]].fillna(0).astype("int64")
+    )
     return out
 
 

@@ -13,7 +13,7 @@ from musicrec_core import schema as s
 
 @dataclass
 class InteractionMatrix:
-    """Plays of known users on known tracks as a CSR matrix; rows and columns cover the catalogue."""
+    """Plays as a CSR matrix whose rows and columns cover the whole user and track catalogue."""
 
     user_ids: np.ndarray
     track_ids: np.ndarray

@@ -59,9 +59,10 @@ class _Quarantine:
                     s.SOURCE_FILE: rows[s.SOURCE_FILE].astype(str).to_numpy(),
                     s.SOURCE_ROW: rows[s.SOURCE_ROW].astype("int64").to_numpy(),
                     s.QUARANTINE_COLUMN: column,
-                    s.QUARANTINE_VALUE: values.astype(object).where(values.notna(), None).map(
-                        lambda v: None if v is None else str(v)
-                    ).to_numpy(),
+                    s.QUARANTINE_VALUE: values.astype(object)
+                    .where(values.notna(), None)
+                    .map(lambda v: None if v is None else str(v))
+                    .to_numpy(),
                     s.QUARANTINE_REASON: reason,
                     s.QUARANTINE_ACTION: action,
                 }
@@ -77,7 +78,10 @@ class _Quarantine:
 def empty_quarantine() -> pd.DataFrame:
     """A quarantine table with no rows and the right columns."""
     return pd.DataFrame(
-        {col: pd.Series(dtype="int64" if col == s.SOURCE_ROW else object) for col in s.QUARANTINE_COLUMNS}
+        {
+            col: pd.Series(dtype="int64" if col == s.SOURCE_ROW else object)
+            for col in s.QUARANTINE_COLUMNS
+        }
     )
 
 
@@ -103,7 +107,9 @@ class _TableValidator:
         self.alive &= ~mask
 
     def flag(self, column: str, mask: pd.Series) -> None:
-        self.imputed[column] = self.imputed.get(column, pd.Series(False, index=self.df.index)) | mask
+        self.imputed[column] = (
+            self.imputed.get(column, pd.Series(False, index=self.df.index)) | mask
+        )
 
     def reject_missing_ids(self) -> None:
         for col in s.REQUIRED_COLUMNS[self.table]:
@@ -220,7 +226,9 @@ def validate_tracks(raw: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
     v.flag(s.GENRE, df[s.GENRE].isna())
     year = parse_release_year(df[s.RELEASE_DATE]).astype("Float64").astype(float)
     bad_date = df[s.RELEASE_DATE].notna() & year.isna()
-    v._log_imputed(s.RELEASE_DATE, bad_date & v.alive, "is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")
+    v._log_imputed(
+        s.RELEASE_DATE, bad_date & v.alive, "is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD"
+    )
     v.flag(s.RELEASE_DATE, bad_date)
     valid_years = year[v.alive & year.notna()]
     year_fill = valid_years.median() if len(valid_years) else s.IMPUTE_DEFAULTS[s.RELEASE_YEAR]

@@ -27,7 +27,8 @@ SERVING_VIEWS = {
                t.{s.ARTIST_NAME}, t.{s.GENRE}, c.{s.SCORE}
         FROM cold_start_recommendations c JOIN tracks t USING ({s.TRACK_ID})""",
 }
-EXAMPLE_QUERY = f"""SELECT {s.RANK}, {s.TRACK_NAME}, {s.ARTIST_NAME}, {s.GENRE}, round({s.SCORE}, 4) AS score
+EXAMPLE_QUERY = f"""SELECT {s.RANK}, {s.TRACK_NAME}, {s.ARTIST_NAME}, {s.GENRE},
+       round({s.SCORE}, 4) AS score
 FROM recommendations_named
 WHERE {s.USER_ID} = (SELECT min({s.USER_ID}) FROM recommendations)
 ORDER BY {s.RANK};"""

@@ -34,7 +34,9 @@ class SplitConfig:
     seed: int = 42
 
 
-def split_interactions(interactions: pd.DataFrame, config: SplitConfig = SplitConfig()) -> pd.DataFrame:
+def split_interactions(
+    interactions: pd.DataFrame, config: SplitConfig = SplitConfig()
+) -> pd.DataFrame:
     """Return the interactions with a ``split`` column naming the part each belongs to."""
     rng = np.random.default_rng(config.seed)
     df = interactions.reset_index(drop=True).copy()
@@ -48,14 +50,16 @@ def split_interactions(interactions: pd.DataFrame, config: SplitConfig = SplitCo
     cold_users = _sample(eligible, config.cold_user_fraction, rng)
     df.loc[warm & df[s.USER_ID].isin(cold_users), s.SPLIT] = COLD_USER
 
-    holdout = (df[s.SPLIT] == TRAIN) & df[s.USER_ID].isin(eligible) & ~df[s.USER_ID].isin(cold_users)
+    holdout = (
+        (df[s.SPLIT] == TRAIN) & df[s.USER_ID].isin(eligible) & ~df[s.USER_ID].isin(cold_users)
+    )
     df.loc[holdout, s.SPLIT] = _holdout_labels(df[holdout], config, rng)
     logger.info("split: %s", df[s.SPLIT].value_counts().to_dict())
     return df
 
 
 def _sample(values: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    count = int(round(len(values) * fraction))
+    count = round(len(values) * fraction)
     if count == 0:
         return values[:0]
     return rng.choice(np.sort(values), size=count, replace=False)
@@ -82,7 +86,7 @@ def split_counts(split: pd.DataFrame) -> dict[str, dict[str, int]]:
     for name in SPLITS:
         part = split[split[s.SPLIT] == name]
         out[name] = {
-            "interactions": int(len(part)),
+            "interactions": len(part),
             "users": int(part[s.USER_ID].nunique()),
             "tracks": int(part[s.TRACK_ID].nunique()),
         }

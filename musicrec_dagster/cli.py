@@ -1,4 +1,4 @@
-"""The ``musicrec`` command: materialise the asset graph, summarise it, query the serving database."""
+"""The ``musicrec`` command: materialise the asset graph, summarise it, query the serving tables."""
 
 from __future__ import annotations
 
@@ -52,10 +52,13 @@ def materialize_all(
 ) -> dg.ExecuteInProcessResult:
     """Run every asset and check in one process; raise if any step fails."""
     job = load_definitions().resolve_implicit_global_asset_job_def()
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}}
+    run_config: dict = {
+        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}
+    }
     if top_k is not None:
         run_config["ops"] = {
-            name: {"config": {"top_k": top_k}} for name in ("recommendations", "cold_start_recommendations")
+            name: {"config": {"top_k": top_k}}
+            for name in ("recommendations", "cold_start_recommendations")
         }
     return job.execute_in_process(instance=instance, run_config=run_config)
 
@@ -79,12 +82,14 @@ def summary(data_dir: Path, result: dg.ExecuteInProcessResult, samples: int = 3)
     serving = data_dir / "serving" / "musicrec.duckdb"
     lines += ["", f"serving database: {serving}", ""]
     users = read_only_query(
-        serving, f"SELECT {s.USER_ID} FROM users WHERE n_tracks > 0 ORDER BY {s.USER_ID} LIMIT {samples}"
+        serving,
+        f"SELECT {s.USER_ID} FROM users WHERE n_tracks > 0 ORDER BY {s.USER_ID} LIMIT {samples}",
     )[s.USER_ID].tolist()
     for user in users:
         top = read_only_query(
             serving,
-            f"SELECT {s.RANK}, {s.TRACK_NAME}, {s.ARTIST_NAME}, {s.GENRE} FROM recommendations_named "
+            f"SELECT {s.RANK}, {s.TRACK_NAME}, {s.ARTIST_NAME}, {s.GENRE} "
+            "FROM recommendations_named "
             f"WHERE {s.USER_ID} = '{user}' AND {s.RANK} <= 10 ORDER BY {s.RANK}",
         )
         lines += [f"top-10 for user {user}:", top.to_string(index=False), ""]

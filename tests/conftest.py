@@ -21,7 +21,10 @@ requires_shared_data = pytest.mark.skipif(
 def raw_frame(table: str, rows: list[dict], source: str = "test.csv") -> pd.DataFrame:
     """A raw frame (text values, provenance) from a few dicts; absent columns are None."""
     frame = pd.DataFrame(
-        {col: [None if r.get(col) is None else str(r[col]) for r in rows] for col in s.TABLE_COLUMNS[table]}
+        {
+            col: [None if r.get(col) is None else str(r[col]) for r in rows]
+            for col in s.TABLE_COLUMNS[table]
+        }
     )
     frame = frame.astype(object).where(frame.notna(), None)
     frame[s.SOURCE_FILE] = source

@@ -100,7 +100,9 @@ def to_raw_frame(frame: pd.DataFrame, table: str, source_label: str) -> ReadResu
             f"for the {table} table (found: {', '.join(map(str, frame.columns)) or 'none'})"
         )
     if ignored:
-        logger.info("%s: ignoring columns the %s schema does not use: %s", source_label, table, ignored)
+        logger.info(
+            "%s: ignoring columns the %s schema does not use: %s", source_label, table, ignored
+        )
     out = frame[list(renamed)].rename(columns=renamed)
     raw = pd.DataFrame(index=range(len(out)))
     for col in schema.TABLE_COLUMNS[table]:

@@ -781,9 +781,10 @@ def _choose_tracks(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expose each user to tracks by genre preference and popularity, then keep their top picks."""
-    n_users, n_genres, n_tracks = len(rows), genre_logits.shape[1], len(truth.track_ids)
-    pool = _pool_sizes(rows)
-    per_genre = rng.multinomial(pool, _softmax(genre_logits))  # (users, genres) exposure counts
+    n_genres, n_tracks = genre_logits.shape[1], len(truth.track_ids)
+    per_genre = rng.multinomial(
+        _pool_sizes(rows), _softmax(genre_logits)
+    )  # (users, genres) exposure counts
     cell = np.repeat(np.arange(per_genre.size), per_genre.ravel())  # user * n_genres + genre
     local = cell // n_genres
     # Draws within a cell are interchangeable, so sort their uniforms for a faster search.
@@ -830,7 +831,7 @@ def _users_frame(users: _Users) -> pd.DataFrame:
         schema.AGE: _as_text(users.age),
         schema.GENDER: users.gender,
     }
-    return pd.DataFrame(columns)[schema.USER_COLUMNS]
+    return pd.DataFrame(columns, columns=schema.USER_COLUMNS)
 
 
 _DECIMALS = {schema.DURATION: 2, schema.LOUDNESS: 3, schema.TEMPO: 3}
@@ -849,20 +850,28 @@ def _tracks_frame(tracks: _Tracks, artists: _Artists) -> pd.DataFrame:
         columns[col] = _as_text(tracks.features[col], _DECIMALS.get(col, 4))
     for col in schema.INTEGER_RANGES:
         columns[col] = _as_text(tracks.features[col])
-    return pd.DataFrame(columns)[schema.TRACK_COLUMNS]
+    return pd.DataFrame(columns, columns=schema.TRACK_COLUMNS)
 
 
 def _plays_frame(plays: _Plays, truth: GroundTruth) -> pd.DataFrame:
     count_text = _as_text(np.arange(plays.plays.max() + 1))  # one string object per distinct count
-    played_at = np.datetime_as_string(plays.played_at, unit="s")
-    played_at.view(np.uint32).reshape(-1, played_at.itemsize // 4)[:, 10] = ord(" ")  # "T" -> " "
     columns = {
         schema.USER_ID: truth.user_ids[plays.user],
         schema.TRACK_ID: truth.track_ids[plays.track],
         schema.PLAYS: count_text[plays.plays],
-        schema.PLAYED_AT: played_at.astype(object),
+        schema.PLAYED_AT: _timestamp_text(plays.played_at),
     }
-    return pd.DataFrame(columns)[schema.PLAY_COLUMNS]
+    return pd.DataFrame(columns, columns=schema.PLAY_COLUMNS)
+
+
+def _timestamp_text(stamps: np.ndarray, batch: int = 1_000_000) -> np.ndarray:
+    """ "YYYY-MM-DD HH:MM:SS" strings, a batch at a time to bound the temporary memory."""
+    text = np.empty(len(stamps), dtype=object)
+    for start in range(0, len(stamps), batch):
+        iso = np.datetime_as_string(stamps[start : start + batch], unit="s")
+        iso.view(np.uint32).reshape(len(iso), -1)[:, 10] = ord(" ")  # "T" -> " "
+        text[start : start + batch] = iso
+    return text
 
 
 def _add_provenance(frame: pd.DataFrame, table: str) -> None:

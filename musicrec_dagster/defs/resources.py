@@ -4,7 +4,6 @@ Defaults come from environment variables so one setting switches a whole deploym
 value can also be changed per run in the launchpad.
 """
 
-
 import os
 from pathlib import Path
 

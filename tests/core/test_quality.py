@@ -48,7 +48,13 @@ def test_good_rows_pass_the_validated_schemas():
 
 @pytest.mark.parametrize(
     ("plays_value", "reason_part"),
-    [(None, "missing"), ("abc", "not a number"), ("-2", "below"), ("2.5", "whole"), ("1e12", "above")],
+    [
+        (None, "missing"),
+        ("abc", "not a number"),
+        ("-2", "below"),
+        ("2.5", "whole"),
+        ("1e12", "above"),
+    ],
 )
 def test_unusable_play_counts_are_rejected_with_file_row_and_column(plays_value, reason_part):
     result = validate_catalogue(
@@ -65,7 +71,11 @@ def test_unusable_play_counts_are_rejected_with_file_row_and_column(plays_value,
     rejected = result.quarantine[result.quarantine[s.QUARANTINE_ACTION] == s.ACTION_REJECTED]
     assert len(rejected) == 1
     row = rejected.iloc[0]
-    assert (row[s.SOURCE_FILE], row[s.SOURCE_ROW], row[s.QUARANTINE_COLUMN]) == ("test.csv", 2, "plays")
+    assert (row[s.SOURCE_FILE], row[s.SOURCE_ROW], row[s.QUARANTINE_COLUMN]) == (
+        "test.csv",
+        2,
+        "plays",
+    )
     assert reason_part in row[s.QUARANTINE_REASON]
 
 
@@ -89,7 +99,11 @@ def test_invalid_optional_values_are_imputed_flagged_and_logged():
     )
     tracks = result.tracks.set_index(s.TRACK_ID)
     assert tracks.loc["t1", s.ENERGY] == 0.5  # median of the valid values
-    assert set(tracks.loc["t1", s.IMPUTED_COLUMNS].split(",")) >= {"energy", "tempo", "release_date"}
+    assert set(tracks.loc["t1", s.IMPUTED_COLUMNS].split(",")) >= {
+        "energy",
+        "tempo",
+        "release_date",
+    }
     t2_imputed = set(tracks.loc["t2", s.IMPUTED_COLUMNS].split(","))
     assert not t2_imputed & {"energy", "tempo", "release_date", "duration", "genre"}
     user = result.users.iloc[0]
@@ -100,7 +114,10 @@ def test_invalid_optional_values_are_imputed_flagged_and_logged():
 
 
 def test_duplicates_and_unknown_references_are_rejected_and_counts_reconcile():
-    users = [{"user_id": "u1", "age": "30", "gender": "M"}, {"user_id": "u1", "age": "31", "gender": "M"}]
+    users = [
+        {"user_id": "u1", "age": "30", "gender": "M"},
+        {"user_id": "u1", "age": "31", "gender": "M"},
+    ]
     plays = [
         {"user_id": "u1", "track_id": "t1", "plays": "2", "played_at": "2024-01-01T00:00:00"},
         {"user_id": "u1", "track_id": "t1", "plays": "2", "played_at": "2024-01-01T00:00:00"},
@@ -114,7 +131,9 @@ def test_duplicates_and_unknown_references_are_rejected_and_counts_reconcile():
     assert "duplicate" in reasons
     assert "not in the users table" in reasons and "not in the tracks table" in reasons
     for table in ("users", "tracks", "plays"):
-        counts = reconcile(len(getattr(raw, table)), getattr(result, table), result.quarantine, table)
+        counts = reconcile(
+            len(getattr(raw, table)), getattr(result, table), result.quarantine, table
+        )
         assert counts["balanced"], counts
 
 
@@ -130,11 +149,14 @@ def test_plays_only_catalogue_derives_users_and_tracks_with_imputed_fields():
 
 def test_schema_rejects_bad_validated_rows():
     good = validate_catalogue(
-        _catalogue([{"user_id": "u1", "age": "25", "gender": "F"}], [GOOD_TRACK],
-                   [{"user_id": "u1", "track_id": "t1", "plays": "1"}])
+        _catalogue(
+            [{"user_id": "u1", "age": "25", "gender": "F"}],
+            [GOOD_TRACK],
+            [{"user_id": "u1", "track_id": "t1", "plays": "1"}],
+        )
     )
     bad_users = good.users.assign(**{s.GENDER: "Q", s.AGE: 400})
-    with pytest.raises(Exception, match="gender|age"):
+    with pytest.raises(Exception, match=r"gender|age"):
         s.VALIDATED_USERS.validate(bad_users, lazy=True)
     bad_tracks = pd.concat([good.tracks, good.tracks])  # duplicated track_id
     with pytest.raises(Exception, match="track_id"):

@@ -10,7 +10,9 @@ from musicrec_core.serving import publish_serving_database, read_only_query
 
 def test_publish_replaces_the_database_atomically_and_open_readers_keep_their_copy(tmp_path):
     path = tmp_path / "serving" / "db.duckdb"
-    publish_serving_database(path, {"t": pd.DataFrame({"x": [1, 2]})}, {"v": "SELECT x * 10 AS y FROM t"})
+    publish_serving_database(
+        path, {"t": pd.DataFrame({"x": [1, 2]})}, {"v": "SELECT x * 10 AS y FROM t"}
+    )
     reader = duckdb.connect(str(path), read_only=True)
     publish_serving_database(path, {"t": pd.DataFrame({"x": [7]})})
     assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == 2

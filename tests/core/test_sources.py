@@ -73,7 +73,9 @@ def test_seed_csv_splits_into_users_tracks_and_plays_with_every_row_accounted_fo
     assert raw.tracks[s.TRACK_ID].nunique() == len(raw.tracks)
     result = validate_catalogue(raw)
     for table in ("users", "tracks", "plays"):
-        counts = reconcile(len(getattr(raw, table)), getattr(result, table), result.quarantine, table)
+        counts = reconcile(
+            len(getattr(raw, table)), getattr(result, table), result.quarantine, table
+        )
         assert counts["balanced"], (table, counts)
     assert len(result.plays) == file_rows
     rejected_users = result.quarantine[result.quarantine[s.QUARANTINE_TABLE] == "users"]

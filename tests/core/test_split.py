@@ -11,7 +11,9 @@ def _interactions(n_users=40, per_user=10, n_tracks=60, with_time=True, seed=0) 
     for u in range(n_users):
         tracks = rng.choice(n_tracks, per_user, replace=False)
         for i, t in enumerate(tracks):
-            rows.append((f"u{u}", f"t{t}", 1 + i, pd.Timestamp("2024-01-01") + pd.Timedelta(days=i)))
+            rows.append(
+                (f"u{u}", f"t{t}", 1 + i, pd.Timestamp("2024-01-01") + pd.Timedelta(days=i))
+            )
     df = pd.DataFrame(rows, columns=[s.USER_ID, s.TRACK_ID, s.PLAYS, s.PLAYED_AT])
     if not with_time:
         df[s.PLAYED_AT] = pd.NaT
@@ -27,7 +29,9 @@ def test_every_interaction_lands_in_exactly_one_part_and_is_deterministic():
 
 
 def test_holdout_is_the_latest_interactions_of_each_user():
-    out = split_interactions(_interactions(), SplitConfig(cold_user_fraction=0, cold_track_fraction=0))
+    out = split_interactions(
+        _interactions(), SplitConfig(cold_user_fraction=0, cold_track_fraction=0)
+    )
     for _, user in out.groupby(s.USER_ID):
         train_max = user.loc[user[s.SPLIT] == "train", s.PLAYED_AT].max()
         assert (user.loc[user[s.SPLIT] == "test", s.PLAYED_AT] > train_max).all()
@@ -35,7 +39,9 @@ def test_holdout_is_the_latest_interactions_of_each_user():
 
 
 def test_cold_tracks_and_users_never_appear_in_training():
-    out = split_interactions(_interactions(), SplitConfig(cold_user_fraction=0.1, cold_track_fraction=0.1))
+    out = split_interactions(
+        _interactions(), SplitConfig(cold_user_fraction=0.1, cold_track_fraction=0.1)
+    )
     train = out[out[s.SPLIT] == "train"]
     cold_tracks = set(out.loc[out[s.SPLIT] == "cold_track", s.TRACK_ID])
     cold_users = set(out.loc[out[s.SPLIT] == "cold_user", s.USER_ID])

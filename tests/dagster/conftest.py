@@ -38,7 +38,9 @@ def run_all(defs: dg.Definitions) -> dg.ExecuteInProcessResult:
 
 
 @pytest.fixture
-def materialize_with(tmp_path, monkeypatch) -> Callable[..., tuple[dg.ExecuteInProcessResult, Path]]:
+def materialize_with(
+    tmp_path, monkeypatch
+) -> Callable[..., tuple[dg.ExecuteInProcessResult, Path]]:
     def _run(**env: str) -> tuple[dg.ExecuteInProcessResult, Path]:
         data_dir = tmp_path / "data"
         return run_all(load_defs(data_dir, monkeypatch, **env)), data_dir

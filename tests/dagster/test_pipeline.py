@@ -38,7 +38,9 @@ def _assert_served(data_dir) -> None:
     per_user = recs.groupby(s.USER_ID).size()
     assert set(per_user.index) == set(users[s.USER_ID])
     assert (per_user == K).all()
-    played = recs.merge(plays[[s.USER_ID, s.TRACK_ID]].drop_duplicates(), on=[s.USER_ID, s.TRACK_ID])
+    played = recs.merge(
+        plays[[s.USER_ID, s.TRACK_ID]].drop_duplicates(), on=[s.USER_ID, s.TRACK_ID]
+    )
     assert played.empty, "a recommendation points at a track the user already played"
     named = read_only_query(serving, "SELECT * FROM recommendations_named LIMIT 5")
     assert {s.TRACK_NAME, s.ARTIST_NAME}.issubset(named.columns)
@@ -62,8 +64,14 @@ def test_synthetic_tiny_graph_materialises_with_every_check_passing(materialize_
 def test_plays_only_folder_runs_end_to_end(materialize_with, tmp_path):
     folder = tmp_path / "plays_only"
     folder.mkdir()
-    rows = [(f"user{u}", f"song{(u * 7 + i) % 40}", 1 + (u + i) % 5) for u in range(30) for i in range(8)]
-    pd.DataFrame(rows, columns=["user_id", "track_id", "plays"]).to_csv(folder / "plays.csv", index=False)
+    rows = [
+        (f"user{u}", f"song{(u * 7 + i) % 40}", 1 + (u + i) % 5)
+        for u in range(30)
+        for i in range(8)
+    ]
+    pd.DataFrame(rows, columns=["user_id", "track_id", "plays"]).to_csv(
+        folder / "plays.csv", index=False
+    )
     result, data_dir = materialize_with(MUSICREC_SOURCE="files", MUSICREC_SOURCE_PATH=str(folder))
     assert result.success
     _assert_served(data_dir)
@@ -78,7 +86,9 @@ def test_plays_only_folder_runs_end_to_end(materialize_with, tmp_path):
 @pytest.mark.shared_data
 def test_seed_dataset_runs_end_to_end_with_every_row_accounted_for(materialize_with):
     seed_csv = SHARED_DATA / "seed-dataset" / "cleaned_modv2.csv"
-    result, data_dir = materialize_with(MUSICREC_SOURCE="seed_csv", MUSICREC_SOURCE_PATH=str(seed_csv))
+    result, data_dir = materialize_with(
+        MUSICREC_SOURCE="seed_csv", MUSICREC_SOURCE_PATH=str(seed_csv)
+    )
     assert result.success
     checks = _checks(result)
     assert all(v for k, v in checks.items() if "imputed_rates" not in k), checks
@@ -86,7 +96,8 @@ def test_seed_dataset_runs_end_to_end_with_every_row_accounted_for(materialize_w
     plays = _warehouse(data_dir, "validated_plays")
     quarantine = _warehouse(data_dir, "quarantine")
     rejected_plays = quarantine[
-        (quarantine[s.QUARANTINE_TABLE] == "plays") & (quarantine[s.QUARANTINE_ACTION] == "rejected")
+        (quarantine[s.QUARANTINE_TABLE] == "plays")
+        & (quarantine[s.QUARANTINE_ACTION] == "rejected")
     ]
     assert len(plays) + len(rejected_plays) == sum(1 for _ in seed_csv.open()) - 1
     assert quarantine[s.QUARANTINE_REASON].str.len().gt(20).all()
@@ -96,7 +107,11 @@ def test_dg_check_defs_passes():
     venv_bin = PROJECT_ROOT / ".venv" / "bin"
     dg_cmd = venv_bin / "dg" if (venv_bin / "dg").exists() else "dg"
     proc = subprocess.run(
-        [str(dg_cmd), "check", "defs"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
+        [str(dg_cmd), "check", "defs"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All definitions loaded successfully" in proc.stdout + proc.stderr

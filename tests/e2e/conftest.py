@@ -35,9 +35,15 @@ def musicrec_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], env: dict[str, str], timeout: int = 300
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "musicrec"), *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+        [str(BIN / "musicrec"), *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -69,7 +75,11 @@ def webserver(tmp_path) -> Iterator[tuple[str, dict[str, str], Path]]:
     log = (tmp_path / "webserver.log").open("w")
     proc = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

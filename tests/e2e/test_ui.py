@@ -11,7 +11,9 @@ from tests.e2e.conftest import BIN, CHROMIUM, run_cli
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
+    ),
 ]
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,8 +47,12 @@ def test_ui_shows_the_asset_graph_and_readers_never_hit_a_lock(webserver, tmp_pa
     serving = data_dir / "serving" / "musicrec.duckdb"
 
     second = subprocess.Popen(
-        [str(BIN / "musicrec"), "materialize"], cwd=PROJECT_ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [str(BIN / "musicrec"), "materialize"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     queries, errors = _query_while(second, serving)
     assert second.returncode == 0, second.stderr.read()[-3000:]
@@ -58,7 +64,13 @@ def test_ui_shows_the_asset_graph_and_readers_never_hit_a_lock(webserver, tmp_pa
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{url}/assets", wait_until="domcontentloaded")
-        for asset in ("raw_plays", "validated_plays", "quarantine", "recommendations", "serving_database"):
+        for asset in (
+            "raw_plays",
+            "validated_plays",
+            "quarantine",
+            "recommendations",
+            "serving_database",
+        ):
             page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
         page.goto(f"{url}/assets/serving_database", wait_until="domcontentloaded")
         page.get_by_text("musicrec.duckdb", exact=False).first.wait_for(timeout=60_000)

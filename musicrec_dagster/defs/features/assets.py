@@ -1,13 +1,16 @@
 """Engineered features, the evaluation split and the fitted preprocessor."""
 
-
 import dagster as dg
 import pandas as pd
 
 from musicrec_core import catalogue, features
 from musicrec_core import schema as s
 from musicrec_core import split as split_lib
-from musicrec_core.plots import feature_before_after, plays_distribution, time_signature_before_after
+from musicrec_core.plots import (
+    feature_before_after,
+    plays_distribution,
+    time_signature_before_after,
+)
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import image, table_metadata
@@ -34,7 +37,11 @@ def user_features(
         {
             **table_metadata(out),
             "segments": dg.MetadataValue.json(
-                out.groupby([s.AGE_GROUP, s.GENDER]).size().rename("users").reset_index().to_dict("records")
+                out.groupby([s.AGE_GROUP, s.GENDER])
+                .size()
+                .rename("users")
+                .reset_index()
+                .to_dict("records")
             ),
         }
     )

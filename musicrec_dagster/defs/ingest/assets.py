@@ -1,6 +1,5 @@
 """raw_users, raw_tracks, raw_plays: the configured source, as it arrived."""
 
-
 import dagster as dg
 
 from musicrec_dagster.defs.resources import DataSource
@@ -8,8 +7,8 @@ from musicrec_dagster.metadata import table_metadata
 
 RAW_TABLES = ("users", "tracks", "plays")
 _DESCRIPTIONS = {
-    "users": "Users as they arrived (user_id, age, gender), every value as text, with source file and row.",
-    "tracks": "Tracks as they arrived (metadata and Spotify audio features) as text, with source file and row.",
+    "users": "Users as they arrived (user_id, age, gender) as text, with source file and row.",
+    "tracks": "Tracks as they arrived (metadata, audio features) as text, with source file and row.",
     "plays": "Play counts per user and track as they arrived, as text, with source file and row.",
 }
 

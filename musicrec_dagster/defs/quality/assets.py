@@ -1,6 +1,5 @@
 """validated_users, validated_tracks, validated_plays and the quarantine table."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -69,7 +68,10 @@ def validated_catalogue(
     yield dg.Output(
         quarantine,
         output_name="quarantine",
-        metadata={**table_metadata(quarantine), "by_reason": dg.MetadataValue.md(markdown_table(by_reason))},
+        metadata={
+            **table_metadata(quarantine),
+            "by_reason": dg.MetadataValue.md(markdown_table(by_reason)),
+        },
     )
 
 

@@ -3,7 +3,6 @@
 Blocking checks stop downstream assets from building on data that fails them.
 """
 
-
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
@@ -26,7 +25,7 @@ def _schema_check(table: str) -> dg.AssetChecksDefinition:
         asset=f"validated_{table}",
         name="matches_schema",
         blocking=True,
-        description=f"Types, ranges, allowed values and nullability of validated_{table} (pandera).",
+        description=f"Types, ranges, allowed values and nullability of validated_{table}.",
     )
     def check(frame: pd.DataFrame) -> dg.AssetCheckResult:
         try:
@@ -37,7 +36,9 @@ def _schema_check(table: str) -> dg.AssetChecksDefinition:
                 passed=False,
                 metadata={
                     "failures": len(cases),
-                    "failure_cases": dg.MetadataValue.md(markdown_table(cases.head(MAX_FAILURE_ROWS))),
+                    "failure_cases": dg.MetadataValue.md(
+                        markdown_table(cases.head(MAX_FAILURE_ROWS))
+                    ),
                 },
             )
         return dg.AssetCheckResult(passed=True, metadata={"rows": len(frame)})
@@ -53,7 +54,9 @@ def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
         additional_ins={"raw": dg.AssetIn(f"raw_{table}"), "quarantine": dg.AssetIn("quarantine")},
         description="Every raw row is either validated or rejected to quarantine.",
     )
-    def check(frame: pd.DataFrame, raw: pd.DataFrame, quarantine: pd.DataFrame) -> dg.AssetCheckResult:
+    def check(
+        frame: pd.DataFrame, raw: pd.DataFrame, quarantine: pd.DataFrame
+    ) -> dg.AssetCheckResult:
         counts = reconcile(len(raw), frame, quarantine, table)
         return dg.AssetCheckResult(passed=counts["balanced"], metadata=counts)
 
@@ -86,7 +89,7 @@ def _imputed_rate_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=f"validated_{table}",
         name="imputed_rates",
-        description=f"Warns when more than {MAX_IMPUTED_RATE:.0%} of a field was missing or invalid "
+        description=f"Warns when over {MAX_IMPUTED_RATE:.0%} of a field was missing or invalid "
         "and had to be imputed.",
     )
     def check(frame: pd.DataFrame) -> dg.AssetCheckResult:
@@ -109,7 +112,10 @@ def _imputed_rate_check(table: str) -> dg.AssetChecksDefinition:
     asset="validated_plays",
     name="references_known_users_and_tracks",
     blocking=True,
-    additional_ins={"users": dg.AssetIn("validated_users"), "tracks": dg.AssetIn("validated_tracks")},
+    additional_ins={
+        "users": dg.AssetIn("validated_users"),
+        "tracks": dg.AssetIn("validated_tracks"),
+    },
     description="Every play points at a validated user and a validated track.",
 )
 def plays_reference_known_ids(

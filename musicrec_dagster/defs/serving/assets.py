@@ -1,6 +1,5 @@
 """Top-K recommendations and the serving database users query with SQL."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -57,7 +56,10 @@ def cold_start_recommendations(
     """Top-K tracks per demographic segment (age group x gender), for users with no plays yet."""
     frame = serving_tables.segment_top_k(interactions, user_features, track_features, config.top_k)
     context.add_output_metadata(
-        {**table_metadata(frame), "segments": int(frame[[s.AGE_GROUP, s.GENDER]].drop_duplicates().shape[0])}
+        {
+            **table_metadata(frame),
+            "segments": int(frame[[s.AGE_GROUP, s.GENDER]].drop_duplicates().shape[0]),
+        }
     )
     return frame
 
