@@ -8,7 +8,7 @@ from musicrec_dagster.metadata import table_metadata
 RAW_TABLES = ("users", "tracks", "plays")
 _DESCRIPTIONS = {
     "users": "Users as they arrived (user_id, age, gender) as text, with source file and row.",
-    "tracks": "Tracks as they arrived (metadata, audio features) as text, with source file and row.",
+    "tracks": "Tracks as they arrived (metadata, audio features) as text, with file and row.",
     "plays": "Play counts per user and track as they arrived, as text, with source file and row.",
 }
 
