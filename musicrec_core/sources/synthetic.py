@@ -177,9 +177,9 @@ _POOL_FACTOR = 8  # tracks a user is exposed to, per track they end up playing
 _MIN_POOL = 60
 _CHUNK_CANDIDATES = 2_000_000
 _PLAY_BASE = 6.0
-_PLAY_AFFINITY_WEIGHT = 0.5
+_PLAY_AFFINITY_WEIGHT = 0.4
 _PLAY_DISPERSION = 0.6
-_PLAY_USER_SIGMA = 0.8
+_PLAY_USER_SIGMA = 0.7
 
 # --- dirty rows ------------------------------------------------------------------------------
 _MISSING = (None, "")
