@@ -151,6 +151,7 @@ _PREPOSITIONS = (
 )
 _NAME_PREFIXES = ("DJ", "MC", "Lil", "Young", "Big", "King")
 _VERSIONS = ("Remix", "Live", "Acoustic", "Remastered", "Radio Edit", "Demo")
+_OWN_GENRE_SHARE = 0.85  # tracks in their artist's home genre
 _FEATURED_SHARE = 0.3
 _FEATURED_COUNTS = (0.6, 0.3, 0.1)  # probability of 1, 2 or 3 featured artists
 _FEATURED_SAME_GENRE = 0.6
@@ -244,7 +245,7 @@ _KIND_WEIGHTS = {
     "unknown_gender": 3.0,
     "duplicate": 4.0,
 }
-DUPLICATE = "duplicate"
+_DUPLICATE = "duplicate"
 
 # --- presets ---------------------------------------------------------------------------------
 _PRESETS = {"tiny": (80, 200, 3_000), "demo": (2_000, 5_000, 160_000)}
@@ -279,8 +280,7 @@ class SyntheticConfig:
     def preset(
         cls, name: str = "demo", *, seed: int = 42, dirty_rate: float = 0.01
     ) -> SyntheticConfig:
-        """A named size: "tiny" (80 users, 200 tracks, 3,000 plays) or "demo" (2,000, 5,000, 160,000
-        plays)."""
+        """A named size: "tiny" (80 users, 200 tracks, ~3k plays) or "demo" (2k, 5k, 160k)."""
         if name not in _PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(_PRESETS)}")
         n_users, n_tracks, n_plays = _PRESETS[name]
@@ -517,7 +517,7 @@ def _make_tracks(n: int, artists: _Artists, last_year: int, rng: np.random.Gener
     """Tracks spread heavy-tailed over artists, mostly in the artist's genre and era."""
     artist = _assign_artists(n, artists, rng)
     shares = _genre_param("share")
-    own_genre = rng.random(n) < 0.85
+    own_genre = rng.random(n) < _OWN_GENRE_SHARE
     genre = np.where(
         own_genre, artists.genre[artist], rng.choice(len(_GENRES), size=n, p=shares / shares.sum())
     )
@@ -709,9 +709,9 @@ def _sample_plays(config: SyntheticConfig, truth: GroundTruth, rng: np.random.Ge
     rows = _rows_per_user(config.n_plays, n_users, min(n_tracks // 2, _MAX_ROWS_PER_USER), rng)
     activity = rng.lognormal(0.0, _PLAY_USER_SIGMA, n_users)
     first_second, last_second = _date_range_seconds(config)
-    user_start = first_second + (rng.random(n_users) * 0.8 * (last_second - first_second)).astype(
-        np.int64
-    )
+    # Users join at some point in the first 80% of the range and play until its end.
+    joined = rng.random(n_users) * 0.8 * (last_second - first_second)
+    user_start = first_second + joined.astype(np.int64)
     exposure = _GroupedSampler.build(
         truth.track_genre, truth.track_popularity**truth.popularity_weight, len(truth.genres)
     )
@@ -720,14 +720,7 @@ def _sample_plays(config: SyntheticConfig, truth: GroundTruth, rng: np.random.Ge
     parts = []
     for lo, hi in _user_chunks(_pool_sizes(rows)):
         user, track = _choose_tracks(lo, rows[lo:hi], genre_logits[lo:hi], exposure, truth, rng)
-        mu = (
-            _PLAY_BASE
-            * activity[user]
-            * np.exp(_PLAY_AFFINITY_WEIGHT * truth.affinity(user, track))
-        )
-        plays = 1 + rng.negative_binomial(
-            _PLAY_DISPERSION, _PLAY_DISPERSION / (_PLAY_DISPERSION + mu)
-        )
+        plays = _play_counts(truth.affinity(user, track), activity[user], rng)
         span = last_second - user_start[user]
         seconds = user_start[user] + (rng.random(len(user)) * span).astype(np.int64)
         order = np.lexsort((seconds, user))
@@ -736,6 +729,14 @@ def _sample_plays(config: SyntheticConfig, truth: GroundTruth, rng: np.random.Ge
     if len(user) < config.n_plays:
         logger.info("synthetic plays: %d rows of %d asked for", len(user), config.n_plays)
     return _Plays(user, track, plays, seconds.astype("datetime64[s]"))
+
+
+def _play_counts(
+    affinity: np.ndarray, activity: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Heavy-tailed counts (1 + negative binomial), higher for heavy users and liked tracks."""
+    mean = _PLAY_BASE * activity * np.exp(_PLAY_AFFINITY_WEIGHT * affinity)
+    return 1 + rng.negative_binomial(_PLAY_DISPERSION, _PLAY_DISPERSION / (_PLAY_DISPERSION + mean))
 
 
 def _rows_per_user(n_plays: int, n_users: int, cap: int, rng: np.random.Generator) -> np.ndarray:
@@ -782,9 +783,7 @@ def _choose_tracks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expose each user to tracks by genre preference and popularity, then keep their top picks."""
     n_genres, n_tracks = genre_logits.shape[1], len(truth.track_ids)
-    per_genre = rng.multinomial(
-        _pool_sizes(rows), _softmax(genre_logits)
-    )  # (users, genres) exposure counts
+    per_genre = rng.multinomial(_pool_sizes(rows), _softmax(genre_logits))  # users x genres
     cell = np.repeat(np.arange(per_genre.size), per_genre.ravel())  # user * n_genres + genre
     local = cell // n_genres
     # Draws within a cell are interchangeable, so sort their uniforms for a faster search.
@@ -884,7 +883,7 @@ def _inject_dirt(
     frame: pd.DataFrame, table: str, rate: float, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Spoil ``rate`` of the rows in place, one defect each, and append exact duplicates."""
-    kinds = [*_DIRT[table], DUPLICATE]
+    kinds = [*_DIRT[table], _DUPLICATE]
     weights = np.array([_KIND_WEIGHTS[kind] for kind in kinds])
     counts = rng.multinomial(round(rate * len(frame)), weights / weights.sum())
     rows = np.split(
@@ -893,7 +892,7 @@ def _inject_dirt(
     rows_by_kind = dict(zip(kinds, rows, strict=True))
     for kind, bad_values in _DIRT[table].items():
         _spoil(frame, rows_by_kind[kind], bad_values, rng)
-    duplicates = frame.iloc[np.sort(rows_by_kind[DUPLICATE])]
+    duplicates = frame.iloc[np.sort(rows_by_kind[_DUPLICATE])]
     frame = pd.concat([frame, duplicates], ignore_index=True)
     return frame, {kind: len(chosen) for kind, chosen in rows_by_kind.items()}
 
