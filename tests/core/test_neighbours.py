@@ -1,0 +1,198 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from musicrec_core import schema as s
+from musicrec_core.neighbours import EASE, ContentKNN, ItemKNN, weighted_matrix
+from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.recommender import TrainingData
+
+GROUP_A = ["a0", "a1", "a2", "a3"]
+GROUP_B = ["b0", "b1", "b2", "b3"]
+COLD = "cold"
+
+
+def _block_data() -> TrainingData:
+    """Two taste groups: user ai plays every group-A track but a{i}, likewise for group B.
+
+    The catalogue also holds a track nobody played.
+    """
+    rows = []
+    for group, tracks in (("a", GROUP_A), ("b", GROUP_B)):
+        for i in range(len(tracks)):
+            for j, track in enumerate(tracks):
+                if i != j:
+                    rows.append((f"{group}{i}", track, 1 + (i + j) % 3))
+    plays = pd.DataFrame(rows, columns=[s.USER_ID, s.TRACK_ID, s.PLAYS])
+    users = pd.DataFrame({s.USER_ID: [*(f"a{i}" for i in range(4)), *(f"b{i}" for i in range(4))]})
+    tracks = pd.DataFrame({s.TRACK_ID: [*GROUP_A, *GROUP_B, COLD]})
+    return TrainingData(plays, users, tracks)
+
+
+def _models():
+    return [ItemKNN(k_neighbours=3), ItemKNN(), EASE(l2=1.0), EASE(), ContentKNN()]
+
+
+def test_weighted_matrix_binary_and_log():
+    counts = sparse.csr_matrix(np.array([[0, 1, 9], [3, 0, 0]], dtype=np.float32))
+    assert weighted_matrix(counts, "binary").toarray().tolist() == [[0, 1, 1], [1, 0, 0]]
+    np.testing.assert_allclose(weighted_matrix(counts, "log").toarray(), np.log1p(counts.toarray()))
+    assert counts[0, 2] == 9  # input untouched
+    with pytest.raises(ValueError, match="weighting"):
+        weighted_matrix(counts, "sqrt")
+
+
+@pytest.mark.parametrize("model", [ItemKNN(k_neighbours=3), EASE(l2=1.0), EASE()])
+def test_collaborative_models_recommend_the_missing_in_group_track_first(model):
+    model.fit(_block_data())
+    recs = model.recommend(["a0", "a2", "b1"], k=2)
+    assert recs.track_ids[:, 0].tolist() == ["a0", "a2", "b1"]
+    scores = model.score(np.array(["a0"], dtype=object))[0]
+    columns = pd.Index(model.data.matrix.track_ids)
+    assert scores[columns.get_loc("a0")] > scores[columns.get_indexer(GROUP_B)].max()
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: m.name)
+def test_scores_cover_the_catalogue_and_played_tracks_are_never_recommended(model):
+    data = _block_data()
+    model.fit(data)
+    user_ids = data.users[s.USER_ID].to_numpy()
+    scores = model.score(user_ids)
+    assert scores.shape == (len(user_ids), len(data.matrix.track_ids))
+    assert np.isfinite(scores).all()
+    recs = model.recommend(user_ids, k=len(data.matrix.track_ids))
+    for user, tracks in zip(user_ids, recs.track_ids, strict=True):
+        played = set(data.interactions.loc[data.interactions[s.USER_ID] == user, s.TRACK_ID])
+        assert played.isdisjoint(t for t in tracks if t is not None)
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: m.name)
+def test_unknown_users_get_a_full_row_of_zeros(model):
+    data = _block_data()
+    model.fit(data)
+    scores = model.score(np.array(["nobody", "a1"], dtype=object))
+    assert scores.shape == (2, len(data.matrix.track_ids))
+    assert (scores[0] == 0).all() and np.isfinite(scores).all()
+    recs = model.recommend(["nobody"], k=3)
+    assert recs.track_ids.shape == (1, 3) and np.isfinite(recs.scores).all()
+
+
+def test_ease_matches_the_closed_form():
+    plays = pd.DataFrame(
+        {
+            s.USER_ID: ["u0", "u0", "u1", "u1", "u2", "u2", "u3", "u3", "u3"],
+            s.TRACK_ID: ["t0", "t1", "t1", "t2", "t0", "t2", "t0", "t1", "t2"],
+            s.PLAYS: [3, 1, 2, 1, 1, 5, 1, 1, 1],
+        }
+    )
+    users = pd.DataFrame({s.USER_ID: ["u0", "u1", "u2", "u3"]})
+    tracks = pd.DataFrame({s.TRACK_ID: ["t0", "t1", "t2"]})
+    x = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)  # binary plays
+    l2 = 2.0
+    p = np.linalg.inv(x.T @ x + l2 * np.eye(3))
+    expected = -p / np.diag(p)[None, :]
+    np.fill_diagonal(expected, 0.0)
+
+    model = EASE(l2=l2, weighting="binary").fit(TrainingData(plays, users, tracks))
+    np.testing.assert_allclose(model.B, expected, rtol=1e-5, atol=1e-7)
+    assert model.B.dtype == np.float32
+    assert (np.diag(model.B) == 0).all()
+    np.testing.assert_allclose(
+        model.score(np.array(["u1", "u0"], dtype=object)), x[[1, 0]] @ expected, rtol=1e-5
+    )
+
+
+def test_ease_diagonal_is_zero_and_unplayed_tracks_score_zero():
+    model = EASE().fit(_block_data())
+    assert (np.diag(model.B) == 0).all()
+    cold = list(model.data.matrix.track_ids).index(COLD)
+    assert (model.score(model.data.users[s.USER_ID].to_numpy())[:, cold] == 0).all()
+
+
+def test_ease_refuses_more_items_than_max_items():
+    with pytest.raises(ValueError, match="ItemKNN"):
+        EASE(max_items=5).fit(_block_data())
+
+
+def test_item_knn_similar_items_stay_in_group():
+    model = ItemKNN(k_neighbours=3).fit(_block_data())
+    ids, scores = model.similar_items(["a0", "b3", "unknown", COLD], n=3)
+    assert set(ids[0]) == {"a1", "a2", "a3"} and set(ids[1]) == {"b0", "b1", "b2"}
+    assert (np.diff(scores[0]) <= 0).all()
+    assert ids[2].tolist() == [None] * 3 and ids[3].tolist() == [None] * 3
+    assert model.neighbours.getnnz(axis=1).max() <= 3
+
+
+def _content_data() -> TrainingData:
+    """User 'fan' plays two loud rock tracks by Band; 'new' is one more, never played."""
+    tracks = pd.DataFrame(
+        {
+            s.TRACK_ID: ["rock1", "rock2", "new", "jazz1", "jazz2", "pop1"],
+            s.ARTIST_NAME: ["Band", "Band", "Band", "Trio", "Trio", "Singer"],
+            s.FEATURED_ARTISTS: ["", "Guest", "Guest", "", "", "Guest2"],
+            s.GENRE: ["rock", "rock", "rock", "jazz", "jazz", "pop"],
+            s.RELEASE_DATE: ["2001-01-01", "2002-05-01", "2002-01-01", "1960", "1962", "2020"],
+            s.ENERGY: [0.9, 0.85, 0.88, 0.2, 0.25, 0.6],
+            s.LOUDNESS: [-4.0, -5.0, -4.5, -15.0, -14.0, -7.0],
+            s.ACOUSTICNESS: [0.05, 0.1, 0.07, 0.9, 0.8, 0.3],
+            s.TEMPO: [140.0, 135.0, 138.0, 90.0, 95.0, 118.0],
+        }
+    )
+    plays = pd.DataFrame(
+        {
+            s.USER_ID: ["fan", "fan", "cat", "cat", "other"],
+            s.TRACK_ID: ["rock1", "rock2", "jazz1", "pop1", "jazz2"],
+            s.PLAYS: [5, 2, 1, 1, 3],
+        }
+    )
+    users = pd.DataFrame({s.USER_ID: ["fan", "cat", "other", "silent"]})
+    return TrainingData(plays, users, tracks)
+
+
+def _preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:
+    pre = MusicPreprocessor(handle_outliers="none", reference_year=2025)
+    pre.fit_transform(tracks)
+    return pre
+
+
+@pytest.mark.parametrize("neighbourhood", ["profile", "nearest"])
+@pytest.mark.parametrize("with_preprocessor", [False, True])
+def test_content_knn_ranks_a_never_played_lookalike_first(neighbourhood, with_preprocessor):
+    data = _content_data()
+    pre = _preprocessor(data.tracks) if with_preprocessor else None
+    model = ContentKNN(preprocessor=pre, neighbourhood=neighbourhood).fit(data)
+    recs = model.recommend(["fan", "silent", "nobody"], k=4)
+    assert recs.track_ids[0, 0] == "new"
+    assert {"rock1", "rock2"}.isdisjoint(recs.track_ids[0])
+    scores = model.score(np.array(["fan", "silent", "nobody"], dtype=object))
+    columns = pd.Index(data.matrix.track_ids)
+    new = scores[0, columns.get_loc("new")]
+    assert new > scores[0, columns.get_indexer(["jazz1", "jazz2", "pop1"])].max()
+    assert new > 0.8
+    assert (scores[1:] == 0).all()
+
+
+def test_content_knn_similar_items_work_for_unplayed_tracks():
+    model = ContentKNN().fit(_content_data())
+    ids, scores = model.similar_items(["new", "jazz1"], n=2)
+    assert set(ids[0]) == {"rock1", "rock2"} and ids[1, 0] == "jazz2"
+    assert "new" not in ids[0] and (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_content_knn_without_content_columns_scores_zero():
+    data = _block_data()  # tracks frame holds ids only
+    model = ContentKNN().fit(data)
+    assert model.blocks == []
+    assert (model.score(data.users[s.USER_ID].to_numpy()) == 0).all()
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="neighbourhood"):
+        ContentKNN(neighbourhood="global")
+    with pytest.raises(ValueError, match="content blocks"):
+        ContentKNN(block_weights={"lyrics": 1.0})
+    with pytest.raises(ValueError, match="l2"):
+        EASE(l2=0.0)
+    with pytest.raises(ValueError, match="k_neighbours"):
+        ItemKNN(k_neighbours=0)
