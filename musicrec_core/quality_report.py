@@ -13,6 +13,7 @@ import pandas as pd
 from pandera.engines import pandas_engine
 
 from musicrec_core import schema
+from musicrec_core.markdown import markdown_table
 
 RANGES: dict[str, tuple[float, float]] = {
     schema.AGE: schema.AGE_RANGE,
@@ -69,19 +70,21 @@ class QualityReport:
             f"range, {summary['outlier_values']:,} IQR outliers, "
             f"{summary['dtype_mismatches']} dtype mismatches.",
             "#### Range violations",
-            _markdown_table(ranges) if len(ranges) else "None.",
+            markdown_table(ranges, index=True) if len(ranges) else "None.",
             "#### Missing and imputed values",
-            _markdown_table(missing) if len(missing) else "None.",
+            markdown_table(missing, index=True) if len(missing) else "None.",
             "#### Data types",
-            _markdown_table(mismatched)
+            markdown_table(mismatched, index=True)
             if len(mismatched)
             else f"All {len(self.dtypes)} columns have the expected dtype.",
             "#### Outliers (IQR rule)",
-            _markdown_table(outliers) if len(outliers) else "None.",
+            markdown_table(outliers, index=True) if len(outliers) else "None.",
             "#### Descriptive statistics",
-            _markdown_table(self.statistics) if len(self.statistics) else "No numeric columns.",
+            markdown_table(self.statistics, index=True)
+            if len(self.statistics)
+            else "No numeric columns.",
             "#### Strongest correlations",
-            _markdown_table(_top_correlations(self.correlation), index=False)
+            markdown_table(_top_correlations(self.correlation), index=False)
             if len(self.correlation) > 1
             else "Fewer than two numeric columns.",
         ]
@@ -230,28 +233,3 @@ def _top_correlations(correlation: pd.DataFrame) -> pd.DataFrame:
             "pearson_r": top.to_numpy(),
         }
     )
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if np.isnan(number):
-            return ""
-        if number.is_integer() or abs(number) >= 1000:
-            return f"{number:,.0f}" if number.is_integer() else f"{number:,.1f}"
-        return f"{number:.4g}"
-    return str(value).replace("|", "\\|")
-
-
-def _markdown_table(frame: pd.DataFrame, index: bool = True) -> str:
-    """A GitHub-flavoured markdown table (no tabulate dependency)."""
-    header = (["column"] if index else []) + [str(col) for col in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, *values in frame.itertuples(index=True, name=None):
-        cells = ([_cell(label)] if index else []) + [_cell(value) for value in values]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 import dagster as dg
 import pandas as pd
+
+from musicrec_core.markdown import markdown_table
+from musicrec_core.plots import png_markdown
 
 _DTYPE_NAMES = {"object": "string", "int64": "int64", "float64": "float64", "bool": "bool"}
 
@@ -29,14 +30,6 @@ def table_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, obje
     }
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A frame as a Markdown table (empty frames say so)."""
-    if frame.empty:
-        return "_no rows_"
-    return frame.to_markdown(index=False)
-
-
 def image(png: bytes, alt: str) -> dg.MetadataValue:
     """A PNG shown inline in the Dagster UI."""
-    encoded = base64.b64encode(png).decode("ascii")
-    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{encoded})")
+    return dg.MetadataValue.md(png_markdown(png, alt))

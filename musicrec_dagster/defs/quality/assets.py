@@ -4,11 +4,12 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_core import schema as s
+from musicrec_core.markdown import markdown_table
 from musicrec_core.plots import correlation_heatmap
 from musicrec_core.quality import reconcile, validate_catalogue
 from musicrec_core.quality_report import quality_report
 from musicrec_core.schema import RawTables
-from musicrec_dagster.metadata import image, markdown_table, table_metadata
+from musicrec_dagster.metadata import image, table_metadata
 
 _DESCRIPTIONS = {
     "users": "Typed users; invalid or missing age and gender imputed and named in imputed_columns.",

@@ -8,8 +8,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from musicrec_core import schema as s
+from musicrec_core.markdown import markdown_table
 from musicrec_core.quality import reconcile
-from musicrec_dagster.metadata import markdown_table
 
 TABLE_KEYS = {
     "users": [s.USER_ID],

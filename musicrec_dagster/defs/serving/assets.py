@@ -5,9 +5,10 @@ import pandas as pd
 
 from musicrec_core import schema as s
 from musicrec_core import serving_tables
+from musicrec_core.markdown import markdown_table
 from musicrec_core.serving import publish_serving_database
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
-from musicrec_dagster.metadata import markdown_table, table_metadata
+from musicrec_dagster.metadata import table_metadata
 
 GROUP = "serving"
 
