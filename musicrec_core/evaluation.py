@@ -35,6 +35,7 @@ from scipy import sparse
 
 from musicrec_core import metrics as m
 from musicrec_core import schema as s
+from musicrec_core.markdown import markdown_table
 from musicrec_core.recommender import Recommender, TrainingData, top_k
 from musicrec_core.split import COLD_TRACK, COLD_USER, TEST, TRAIN, VALIDATION
 
@@ -332,11 +333,15 @@ def _rank(
     n_samples: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Top-k candidate indices per user (-1 empty), and sampled relevant / irrelevant scores."""
+    """Top-k candidate indices per user (-1 empty), and sampled relevant / irrelevant scores.
+
+    Irrelevant scores are drawn uniformly over (user, allowed track) pairs, non-candidates
+    rejected, about ``n_samples`` in all.
+    """
     n_users = len(test.user_ids)
     recommended = np.full((n_users, k), -1, dtype=np.int64)
     relevant = test.relevant_matrix()
-    per_user = -(-n_samples // n_users)
+    allowed = np.flatnonzero(test.allowed)
     positives, negatives = [], []
     for start in range(0, n_users, batch_users):
         rows = slice(start, start + batch_users)
@@ -346,16 +351,14 @@ def _rank(
         idx, top = top_k(scores, k)
         recommended[rows, : idx.shape[1]] = np.where(np.isfinite(top), idx, -1)
 
-        batch_relevant = relevant[rows]
-        r, c = batch_relevant.nonzero()
+        r, c = relevant[rows].nonzero()
         positives.append(scores[r, c])
-        keys = rng.random(scores.shape)
-        keys[~candidates] = np.inf
-        keys[r, c] = np.inf
-        take = min(per_user, scores.shape[1])
-        picked = np.argpartition(keys, take - 1, axis=1)[:, :take]
-        ok = np.isfinite(np.take_along_axis(keys, picked, axis=1))
-        negatives.append(np.take_along_axis(scores, picked, axis=1)[ok])
+        candidates[r, c] = False
+        n_draws = -(-n_samples * len(scores) // n_users)
+        draw_r = rng.integers(0, len(scores), n_draws)
+        draw_c = allowed[rng.integers(0, len(allowed), n_draws)]
+        ok = candidates[draw_r, draw_c]
+        negatives.append(scores[draw_r[ok], draw_c[ok]])
     pos = _subsample(np.concatenate(positives), n_samples, rng)
     neg = _subsample(np.concatenate(negatives), n_samples, rng)
     samples = pd.DataFrame(
@@ -438,11 +441,5 @@ def _cell(mean: float, low: float, high: float, digits: int) -> str:
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of the frame's columns and rows."""
-
-    def line(values: Sequence[object]) -> str:
-        return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
-
-    out = [line(frame.columns), line(["---"] * len(frame.columns))]
-    out += [line(row) for row in frame.itertuples(index=False)]
-    return "\n".join(out) + "\n"
+    """The comparison table as Markdown, through the project's one table formatter."""
+    return markdown_table(frame)

@@ -216,12 +216,8 @@ def hit_gains(
     n_users, k = recommended.shape
     lengths = np.array([len(r) for r in relevant], dtype=np.int64)
     users = np.repeat(np.arange(n_users, dtype=np.int64), lengths)
-    tracks = np.concatenate([np.asarray(r, dtype=np.int64) for r in relevant] or [[]])
-    values = (
-        np.ones(len(tracks))
-        if gains is None
-        else np.concatenate([np.asarray(g, dtype=float) for g in gains] or [[]])
-    )
+    tracks = np.concatenate([*relevant, np.empty(0)]).astype(np.int64)
+    values = np.ones(len(tracks)) if gains is None else np.concatenate([*gains, np.empty(0)])
     width = int(max(tracks.max(initial=-1), recommended.max(initial=-1))) + 1
     keys = users * width + tracks
     order = np.argsort(keys, kind="stable")

@@ -15,6 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from musicrec_core.schema import MODEL_NAME
+
 _DPI = 100
 _BINS = 50
 _MAX_ANNOTATED_COLUMNS = 25
@@ -129,3 +131,63 @@ def correlation_heatmap(df_numeric: pd.DataFrame) -> bytes:
 def png_markdown(png: bytes, alt: str) -> str:
     """Markdown image embedding ``png`` as a base64 data URI (for Dagster metadata)."""
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def _by_model(frame: pd.DataFrame, test_set: str) -> dict[str, pd.DataFrame]:
+    part = frame[frame["test_set"] == test_set]
+    return {str(model): rows for model, rows in part.groupby(MODEL_NAME, sort=False)}
+
+
+def precision_recall_curve(pr_curve: pd.DataFrame, test_set: str) -> bytes:
+    """Precision against recall as the list grows (k = 1, 2, ...), one line per model."""
+    figure = Figure(figsize=(7, 5))
+    ax = figure.subplots()
+    for model, rows in _by_model(pr_curve, test_set).items():
+        rows = rows.sort_values("k")
+        ax.plot(rows["recall"], rows["precision"], marker=".", label=model)
+    ax.set_xlabel("recall@k")
+    ax.set_ylabel("precision@k")
+    ax.set_title(f"Precision-recall as k grows ({test_set} users)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _to_png(figure)
+
+
+def metric_vs_k(summary: pd.DataFrame, metrics: list[str], test_set: str) -> bytes:
+    """Each metric against k with its 95% confidence band, one panel per metric."""
+    figure = Figure(figsize=(5.5 * len(metrics), 4.5))
+    axes = np.atleast_1d(figure.subplots(1, len(metrics)))
+    part = summary[summary["metric"].isin(metrics)]
+    for ax, metric in zip(axes, metrics, strict=True):
+        for model, rows in _by_model(part[part["metric"] == metric], test_set).items():
+            rows = rows.sort_values("k")
+            ax.plot(rows["k"], rows["mean"], marker="o", label=model)
+            ax.fill_between(rows["k"], rows["ci_low"], rows["ci_high"], alpha=0.15)
+        ax.set_xlabel("k")
+        ax.set_title(f"{metric} ({test_set})")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    return _to_png(figure)
+
+
+def score_histograms(samples: pd.DataFrame, test_set: str) -> bytes:
+    """Histograms of model scores for relevant and irrelevant tracks, one panel per model."""
+    models = _by_model(samples, test_set)
+    figure = Figure(figsize=(4.5 * max(len(models), 1), 3.8))
+    axes = np.atleast_1d(figure.subplots(1, max(len(models), 1)))
+    for ax, (model, rows) in zip(axes, models.items(), strict=False):
+        for relevant, colour in ((False, "#999999"), (True, "#DD8452")):
+            values = _finite(rows.loc[rows["relevant"] == relevant, "score"])
+            if len(values):
+                ax.hist(
+                    values,
+                    bins=_BINS,
+                    density=True,
+                    alpha=0.6,
+                    color=colour,
+                    label="relevant" if relevant else "irrelevant",
+                )
+        ax.set_title(model)
+        ax.set_xlabel("score")
+        ax.legend(fontsize="small")
+    return _to_png(figure)

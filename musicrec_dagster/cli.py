@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_core import schema as s
+from musicrec_core.evaluation import comparison_table, to_markdown
 from musicrec_core.serving import read_only_query
 from musicrec_core.serving_tables import EXAMPLE_QUERY
 from musicrec_core.sources import SOURCE_KINDS
@@ -47,19 +48,21 @@ def load_definitions() -> dg.Definitions:
     return defs()
 
 
-def materialize_all(
-    instance: dg.DagsterInstance, top_k: int | None = None, verbose: bool = False
+def run_job(
+    instance: dg.DagsterInstance,
+    job_name: str | None = None,
+    op_config: dict[str, dict] | None = None,
+    verbose: bool = False,
 ) -> dg.ExecuteInProcessResult:
-    """Run every asset and check in one process; raise if any step fails."""
-    job = load_definitions().resolve_implicit_global_asset_job_def()
+    """Run a job of the definitions (every asset and check by default) in this process."""
+    defs = load_definitions()
+    job = (
+        defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
+    )
     run_config: dict = {
-        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}
+        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}},
+        "ops": {name: {"config": config} for name, config in (op_config or {}).items()},
     }
-    if top_k is not None:
-        run_config["ops"] = {
-            name: {"config": {"top_k": top_k}}
-            for name in ("recommendations", "cold_start_recommendations")
-        }
     return job.execute_in_process(instance=instance, run_config=run_config)
 
 
@@ -118,20 +121,52 @@ def _apply_source_options(args: argparse.Namespace) -> None:
     os.environ["MUSICREC_DATA_DIR"] = str(Path(args.data_dir).resolve())
 
 
-def _run(args: argparse.Namespace) -> int:
+def _op_config(args: argparse.Namespace) -> dict[str, dict]:
+    config: dict[str, dict] = {}
+    if getattr(args, "top_k", None) is not None:
+        for name in ("recommendations", "cold_start_recommendations"):
+            config[name] = {"top_k": args.top_k}
+    evaluation = {}
+    if getattr(args, "models", None):
+        evaluation["models"] = args.models.split(",")
+    if getattr(args, "ks", None):
+        evaluation["ks"] = [int(k) for k in args.ks.split(",")]
+    if evaluation:
+        config["model_evaluation"] = evaluation
+    return config
+
+
+def _execute(args: argparse.Namespace, job_name: str | None) -> dg.ExecuteInProcessResult | None:
     _apply_source_options(args)
-    data_dir = Path(args.data_dir).resolve()
-    ensure_dagster_home(data_dir)
+    ensure_dagster_home(Path(args.data_dir).resolve())
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        result = materialize_all(instance, top_k=args.top_k, verbose=args.verbose)
-    elapsed = time.perf_counter() - started
+        result = run_job(instance, job_name, _op_config(args), verbose=args.verbose)
     if not result.success:
         logger.error("the run failed; see the Dagster UI (make ui) for the step that failed")
+        return None
+    elapsed = time.perf_counter() - started
+    sys.stdout.write(f"run {result.run_id} finished in {elapsed:.0f} s\n")
+    return result
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    result = _execute(args, None)
+    if result is None:
         return 1
     if args.command == "demo":
-        sys.stdout.write(summary(data_dir, result))
-    sys.stdout.write(f"materialised in {elapsed:.0f} s (run {result.run_id})\n")
+        sys.stdout.write(summary(Path(args.data_dir).resolve(), result))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    result = _execute(args, "evaluate_models")
+    if result is None:
+        return 1
+    summary_frame = result.output_for_node("model_evaluation")
+    for k in sorted(summary_frame["k"].unique()):
+        sys.stdout.write(f"\n## k = {k}\n\n")
+        sys.stdout.write(to_markdown(comparison_table(summary_frame, k=int(k))))
     return 0
 
 
@@ -142,24 +177,36 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--source", choices=SOURCE_KINDS)
+    options.add_argument("--path", help="CSV file (seed_csv) or folder (files)")
+    options.add_argument("--size", choices=("tiny", "demo"), help="synthetic catalogue size")
+    options.add_argument("--scale-plays", type=int, help="synthetic catalogue with this many plays")
+    options.add_argument("--seed", type=int, help="synthetic generator seed")
+    options.add_argument("--dirty-rate", type=float, help="share of dirty synthetic rows")
+    options.add_argument("--models", help="comma-separated models to evaluate")
+    options.add_argument("--ks", help="comma-separated cutoffs, e.g. 5,10,20")
+    options.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musicrec", description=__doc__)
     parser.add_argument("--data-dir", default=os.environ.get("MUSICREC_DATA_DIR", "data"))
     sub = parser.add_subparsers(dest="command", required=True)
+    source = _source_options()
     for name, help_text in (
         ("demo", "materialise every asset and print a summary with sample recommendations"),
         ("materialize", "materialise every asset on the configured source"),
     ):
-        cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("--source", choices=SOURCE_KINDS)
-        cmd.add_argument("--path", help="CSV file (seed_csv) or folder (files)")
-        cmd.add_argument("--size", choices=("tiny", "demo"), help="synthetic catalogue size")
-        cmd.add_argument("--scale-plays", type=int, help="synthetic catalogue with this many plays")
-        cmd.add_argument("--seed", type=int)
-        cmd.add_argument("--dirty-rate", type=float)
-        cmd.add_argument("--top-k", type=int)
-        cmd.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
-        cmd.set_defaults(handler=_run)
+        cmd = sub.add_parser(name, help=help_text, parents=[source])
+        cmd.add_argument("--top-k", type=int, help="recommendations per user (default 20)")
+        cmd.set_defaults(handler=_materialize)
+    evaluate = sub.add_parser(
+        "evaluate", help="evaluate every model on the configured source", parents=[source]
+    )
+    evaluate.set_defaults(handler=_evaluate)
     query = sub.add_parser("query", help="run SQL against the serving database (read-only)")
     query.add_argument("sql")
     query.set_defaults(handler=_query)

@@ -104,4 +104,8 @@ def build_resources(data_dir: Path, source: SourceConfig) -> dict[str, object]:
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources=build_resources(data_dir_from_env(), source_from_env()))
+    """Resources, and the in-process executor: one process per run, torch imported once."""
+    return dg.Definitions(
+        resources=build_resources(data_dir_from_env(), source_from_env()),
+        executor=dg.in_process_executor,
+    )

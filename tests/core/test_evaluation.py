@@ -198,5 +198,5 @@ def test_comparison_table_and_markdown():
     text = ev.to_markdown(table)
     lines = text.splitlines()
     assert lines[0].startswith("| model_name | test_set | ndcg@5")
-    assert lines[1].startswith("| --- |") and len(lines) == 8
-    assert ev.to_markdown(pd.DataFrame({"a": ["x|y"]})).splitlines()[2] == "| x\\|y |"
+    assert lines[1].startswith("|---|") and len(lines) == 8
+    assert "| oracle | warm | 1.000 [1.000, 1.000] |" in text

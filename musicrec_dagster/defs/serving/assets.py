@@ -74,8 +74,9 @@ def serving_database(
     cold_start_recommendations: pd.DataFrame,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
+    model_evaluation: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """Publish recommendations, tracks, users and cold-start lists to the serving database."""
+    """Publish recommendations, cold-start lists, tracks, users and model metrics for SQL."""
     tables = serving_tables.serving_tables(
         recommendations,
         cold_start_recommendations,
@@ -83,6 +84,7 @@ def serving_database(
         track_features,
         source.config().describe(),
     )
+    tables["model_metrics"] = model_evaluation
     result = publish_serving_database(paths.serving_database, tables, serving_tables.SERVING_VIEWS)
     context.log.info("published %s", result.path)
     return dg.MaterializeResult(

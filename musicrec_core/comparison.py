@@ -1,0 +1,72 @@
+"""Fit the named models on the training split, evaluate them all the same way, draw the plots."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from musicrec_core import metrics as m
+from musicrec_core import plots
+from musicrec_core.evaluation import TEST_SET, EvaluationData, EvaluationResult, compare
+from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.registry import build_models
+
+logger = logging.getLogger(__name__)
+
+PLOT_METRICS = {
+    "ndcg_vs_k": [m.NDCG],
+    "diversity_vs_k": [m.GENRE_DIVERSITY, m.ARTIST_DIVERSITY],
+}
+
+
+@dataclass
+class Comparison:
+    """Evaluation of several models on one split, with how long each took to fit."""
+
+    result: EvaluationResult
+    fit_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def test_sets(self) -> list[str]:
+        return list(dict.fromkeys(self.result.summary[TEST_SET]))
+
+
+def evaluate_models(
+    split: pd.DataFrame,
+    users: pd.DataFrame,
+    tracks: pd.DataFrame,
+    names: Sequence[str],
+    preprocessor: MusicPreprocessor | None = None,
+    ks: Sequence[int] = (5, 10, 20),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Comparison:
+    """Fit each named model on the split's training part and evaluate it on every test set."""
+    data = EvaluationData.from_split(split, users, tracks)
+    models = build_models(names, preprocessor)
+    fit_seconds = {}
+    for name, model in models.items():
+        started = time.perf_counter()
+        model.fit(data.train)
+        fit_seconds[name] = round(time.perf_counter() - started, 2)
+        logger.info("fitted %s in %.1f s", name, fit_seconds[name])
+    result = compare(models, data, ks=ks, n_boot=n_boot, seed=seed)
+    return Comparison(result, fit_seconds)
+
+
+def figures(comparison: Comparison) -> dict[str, bytes]:
+    """Every evaluation plot as PNG bytes, named '<plot>_<test set>'."""
+    result = comparison.result
+    out = {}
+    for test_set in comparison.test_sets:
+        out[f"precision_recall_{test_set}"] = plots.precision_recall_curve(
+            result.pr_curve, test_set
+        )
+        for name, metrics in PLOT_METRICS.items():
+            out[f"{name}_{test_set}"] = plots.metric_vs_k(result.summary, metrics, test_set)
+        out[f"score_histograms_{test_set}"] = plots.score_histograms(result.score_samples, test_set)
+    return out

@@ -1,0 +1,30 @@
+"""The models the platform knows by name, so configuration can list them as strings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from musicrec_core.baselines import Popularity, SegmentPopularity
+from musicrec_core.neighbours import EASE, ContentKNN, ItemKNN
+from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.recommender import Recommender
+
+BASELINES = ("popularity", "segment_popularity", "content_knn", "item_knn", "ease")
+
+_FACTORIES: dict[str, Callable[[MusicPreprocessor | None], Recommender]] = {
+    "popularity": lambda _: Popularity(),
+    "segment_popularity": lambda _: SegmentPopularity(),
+    "content_knn": lambda pre: ContentKNN(preprocessor=pre),
+    "item_knn": lambda _: ItemKNN(),
+    "ease": lambda _: EASE(),
+}
+
+
+def build_models(
+    names: Sequence[str], preprocessor: MusicPreprocessor | None = None
+) -> dict[str, Recommender]:
+    """Unfitted models by name; an unknown name is an error that lists the known ones."""
+    unknown = [n for n in names if n not in _FACTORIES]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; known: {', '.join(_FACTORIES)}")
+    return {name: _FACTORIES[name](preprocessor) for name in names}

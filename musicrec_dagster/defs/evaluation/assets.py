@@ -1,0 +1,64 @@
+"""model_evaluation: every model measured the same way, with plots in the UI and on disk."""
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from musicrec_core.comparison import evaluate_models, figures
+from musicrec_core.evaluation import TEST_SET, comparison_table, to_markdown
+from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.registry import BASELINES
+from musicrec_dagster.defs.resources import PlatformPaths
+from musicrec_dagster.metadata import image, table_metadata
+
+
+class EvaluationSettings(dg.Config):
+    """Which models to compare, at which cutoffs, with how many bootstrap resamples."""
+
+    models: list[str] = Field(default_factory=lambda: list(BASELINES))
+    ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
+    n_boot: int = 1000
+    seed: int = 0
+
+
+@dg.asset(
+    group_name="evaluation",
+    kinds={"pandas", "duckdb"},
+    deps=["fitted_preprocessor"],
+)
+def model_evaluation(
+    context: dg.AssetExecutionContext,
+    config: EvaluationSettings,
+    paths: PlatformPaths,
+    dataset_splits: pd.DataFrame,
+    user_features: pd.DataFrame,
+    track_features: pd.DataFrame,
+) -> pd.DataFrame:
+    """Ranking and diversity metrics (mean and 95% CI) per model, test set, metric and k."""
+    _, folder = paths.artifacts().latest("preprocessor")
+    comparison = evaluate_models(
+        dataset_splits,
+        user_features,
+        track_features,
+        config.models,
+        preprocessor=MusicPreprocessor.load(folder),
+        ks=config.ks,
+        n_boot=config.n_boot,
+        seed=config.seed,
+    )
+    summary = comparison.result.summary
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    metadata: dict[str, object] = {
+        **table_metadata(summary),
+        "fit_seconds": dg.MetadataValue.json(comparison.fit_seconds),
+        "reports": dg.MetadataValue.path(str(paths.reports)),
+    }
+    for k in config.ks:
+        table = comparison_table(summary, k=k)
+        metadata[f"comparison@{k}"] = dg.MetadataValue.md(to_markdown(table))
+    for name, png in figures(comparison).items():
+        (paths.reports / f"{name}.png").write_bytes(png)
+        metadata[name] = image(png, name)
+    context.log.info("evaluated %s on %s", config.models, comparison.test_sets)
+    context.add_output_metadata(metadata)
+    return summary.assign(**{TEST_SET: summary[TEST_SET].astype(str)})
