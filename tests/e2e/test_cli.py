@@ -27,3 +27,11 @@ def test_a_missing_source_file_fails_with_a_clear_message(tmp_path):
     proc = run_cli(["materialize", "--source", "files", "--path", str(tmp_path / "nowhere")], env)
     assert proc.returncode != 0
     assert "nowhere" in proc.stdout + proc.stderr
+
+
+def test_evaluate_prints_a_comparison_table_per_k(tmp_path):
+    env = musicrec_env(tmp_path / "data")
+    proc = run_cli(["evaluate", "--models", "popularity,item_knn", "--ks", "5,10"], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "## k = 5" in proc.stdout and "## k = 10" in proc.stdout
+    assert "| item_knn | warm |" in proc.stdout and "ndcg@10" in proc.stdout

@@ -63,6 +63,8 @@ def test_ui_shows_the_asset_graph_and_readers_never_hit_a_lock(webserver, tmp_pa
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
+        skip = page.get_by_role("button", name="Skip")  # the first-visit community dialog
+        page.add_locator_handler(skip, lambda: skip.click())
         page.goto(f"{url}/assets", wait_until="domcontentloaded")
         for asset in (
             "raw_plays",
@@ -75,4 +77,12 @@ def test_ui_shows_the_asset_graph_and_readers_never_hit_a_lock(webserver, tmp_pa
         page.goto(f"{url}/assets/serving_database", wait_until="domcontentloaded")
         page.get_by_text("musicrec.duckdb", exact=False).first.wait_for(timeout=60_000)
         page.screenshot(path=str(tmp_path / "serving_database.png"))
+        page.goto(f"{url}/assets/model_evaluation", wait_until="domcontentloaded")
+        row = page.locator("tr", has=page.get_by_text("ndcg_vs_k_warm", exact=True)).first
+        row.wait_for(timeout=60_000)
+        row.get_by_text("[Show Markdown]").click()
+        plot = page.locator('img[alt="ndcg_vs_k_warm"]').first
+        plot.wait_for(timeout=30_000)
+        assert plot.evaluate("img => img.naturalWidth") > 100
+        page.screenshot(path=str(tmp_path / "model_evaluation.png"))
         browser.close()
