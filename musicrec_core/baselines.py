@@ -13,6 +13,8 @@ class Popularity(Recommender):
     """Global popularity: the number of distinct users who played each track."""
 
     name = "popularity"
+    # The reference on every set: on cold tracks (no plays, all tied) it is the chance level.
+    test_sets = ("warm", "cold_user", "cold_track")
 
     def _fit(self, data: TrainingData) -> None:
         counts = np.asarray(data.matrix.binary().sum(axis=0)).ravel()
@@ -31,6 +33,7 @@ class SegmentPopularity(Recommender):
     """
 
     name = "segment_popularity"
+    test_sets = ("warm", "cold_user", "cold_track")
 
     def __init__(self, prior_users: float = 20.0) -> None:
         self.prior_users = prior_users

@@ -262,6 +262,9 @@ def evaluate(
     results = []
     for set_name in test_sets:
         test = data.test_sets[set_name]
+        if set_name not in model.test_sets:
+            logger.info("evaluation: %s: skipping %s, the model does not serve it", name, set_name)
+            continue
         if not len(test.user_ids):
             logger.info("evaluation: %s: skipping %s, it has no users", name, set_name)
             continue
@@ -285,6 +288,11 @@ def evaluate(
     return EvaluationResult.concat(results)
 
 
+def _known_or_none(codes: np.ndarray) -> np.ndarray | None:
+    """Attribute codes, or None when no track has the attribute (its diversity is then n/a)."""
+    return codes if (codes >= 0).any() else None
+
+
 def _result(
     name: str,
     data: EvaluationData,
@@ -301,8 +309,8 @@ def _result(
         test.relevant,
         test.gains,
         ks=ks,
-        genre_codes=data.genre_codes,
-        artist_codes=data.artist_codes,
+        genre_codes=_known_or_none(data.genre_codes),
+        artist_codes=_known_or_none(data.artist_codes),
         popularity=data.popularity,
         user_ids=test.user_ids,
     )

@@ -393,6 +393,7 @@ class ContentKNN(Recommender):
     """
 
     name = "content_knn"
+    test_sets = ("warm", "cold_track")
 
     def __init__(
         self,

@@ -61,6 +61,9 @@ class Recommender(ABC):
     """Fit on training data; recommend top-k tracks for a batch of users."""
 
     name: str = "recommender"
+    # The evaluation test sets the model can serve: a model with no way to score users without
+    # plays, or tracks without plays, is not measured on those sets (serving falls back instead).
+    test_sets: tuple[str, ...] = ("warm",)
 
     def fit(self, data: TrainingData) -> Recommender:
         """Learn from the data and remember it (played tracks are excluded at recommend time)."""

@@ -2,12 +2,10 @@
 
 import pytest
 
-from musicrec_core import catalogue, features
 from musicrec_core.comparison import evaluate_models
-from musicrec_core.quality import validate_catalogue
-from musicrec_core.sources import SourceConfig, load_source
+from musicrec_core.pipeline import prepare
+from musicrec_core.sources import SourceConfig
 from musicrec_core.sources.echonest import prepare_echonest
-from musicrec_core.split import split_interactions
 from tests.conftest import SHARED_DATA, requires_shared_data
 
 pytestmark = [requires_shared_data, pytest.mark.shared_data]
@@ -15,15 +13,14 @@ pytestmark = [requires_shared_data, pytest.mark.shared_data]
 
 def test_popularity_scores_far_below_ease_on_real_warm_users(tmp_path):
     folder = prepare_echonest(SHARED_DATA / "echonest-taste-profile-subset", tmp_path / "echonest")
-    valid = validate_catalogue(load_source(SourceConfig(kind="files", path=str(folder))))
-    interactions = features.build_interactions(valid.plays)
-    users = catalogue.user_features(valid.users, interactions)
-    tracks = catalogue.track_features(valid.tracks, interactions)
+    data = prepare(SourceConfig(kind="files", path=str(folder)))
     comparison = evaluate_models(
-        split_interactions(interactions), users, tracks, ["popularity", "ease"], n_boot=200
+        data.split, data.users, data.tracks, ["popularity", "ease"], n_boot=200
     )
     summary = comparison.result.summary
-    ndcg = summary[(summary["metric"] == "ndcg") & (summary["k"] == 10) & (summary["test_set"] == "warm")]
+    ndcg = summary[
+        (summary["metric"] == "ndcg") & (summary["k"] == 10) & (summary["test_set"] == "warm")
+    ]
     by_model = ndcg.set_index("model_name")
     assert by_model.loc["popularity", "ci_high"] < by_model.loc["ease", "ci_low"]
     assert by_model.loc["ease", "mean"] > 1.5 * by_model.loc["popularity", "mean"]

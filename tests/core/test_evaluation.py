@@ -66,6 +66,7 @@ class Oracle(Recommender):
     """Scores held-out tracks by their plays and every other track 0 (it peeks at the split)."""
 
     name = "oracle"
+    test_sets = (ev.WARM, COLD_USER, COLD_TRACK)
 
     def __init__(self, split: pd.DataFrame) -> None:
         held_out = split[~split[s.SPLIT].isin([TRAIN, VALIDATION])]
@@ -200,3 +201,14 @@ def test_comparison_table_and_markdown():
     assert lines[0].startswith("| model_name | test_set | ndcg@5")
     assert lines[1].startswith("|---|") and len(lines) == 8
     assert "| oracle | warm | 1.000 [1.000, 1.000] |" in text
+
+
+def test_a_model_is_only_measured_on_the_test_sets_it_serves():
+    class WarmOnly(Popularity):
+        name = "warm_only"
+        test_sets = (ev.WARM,)
+
+    data = _data()
+    model = WarmOnly().fit(data.train)
+    result = ev.evaluate(model, data, n_boot=20)
+    assert set(result.summary[ev.TEST_SET]) == {ev.WARM}

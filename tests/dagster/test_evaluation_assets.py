@@ -22,7 +22,12 @@ def test_model_evaluation_compares_every_baseline_with_plots(materialize_with):
     for k in (5, 10, 20):
         table = metadata[f"comparison@{k}"].value
         assert all(model in table for model in BASELINES)
-    for plot in ("precision_recall_warm", "ndcg_vs_k_warm", "diversity_vs_k_warm", "score_histograms_warm"):
+    for plot in (
+        "precision_recall_warm",
+        "ndcg_vs_k_warm",
+        "diversity_vs_k_warm",
+        "score_histograms_warm",
+    ):
         assert metadata[plot].value.startswith(f"![{plot}](data:image/png;base64,")
         assert (data_dir / "reports" / f"{plot}.png").read_bytes().startswith(b"\x89PNG")
     metrics = read_only_query(

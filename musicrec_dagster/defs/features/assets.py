@@ -6,12 +6,12 @@ import pandas as pd
 from musicrec_core import catalogue, features
 from musicrec_core import schema as s
 from musicrec_core import split as split_lib
+from musicrec_core.pipeline import fit_preprocessor
 from musicrec_core.plots import (
     feature_before_after,
     plays_distribution,
     time_signature_before_after,
 )
-from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import image, table_metadata
 
@@ -102,10 +102,9 @@ def fitted_preprocessor(
     track_features: pd.DataFrame,
 ) -> dg.MaterializeResult:
     """MusicPreprocessor fitted on the training split only, saved as a versioned artifact."""
-    train = dataset_splits[dataset_splits[s.SPLIT] == split_lib.TRAIN]
-    frame = catalogue.merged_interactions(train, user_features, track_features)
-    preprocessor = MusicPreprocessor(handle_outliers=config.handle_outliers)
-    transformed = preprocessor.fit_transform(frame)
+    preprocessor, frame, transformed = fit_preprocessor(
+        dataset_splits, user_features, track_features, config.handle_outliers
+    )
     store = paths.artifacts()
     version, folder = store.new_version("preprocessor")
     preprocessor.save_preprocessors(folder)
