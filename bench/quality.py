@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from musicrec_core import metrics as m
 from musicrec_core.comparison import evaluate_models
 from musicrec_core.evaluation import TEST_SET, comparison_table, to_markdown
 from musicrec_core.pipeline import fit_preprocessor, prepare
@@ -26,6 +27,8 @@ from musicrec_core.registry import BASELINES
 from musicrec_core.sources import SourceConfig
 from musicrec_core.sources.echonest import prepare_echonest
 
+KS = (5, 10, 20)
+ALL_METRICS = (*m.PER_USER_METRICS, m.COVERAGE)
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 logger = logging.getLogger("bench.quality")
 
@@ -48,13 +51,17 @@ def _sources(names: list[str], workdir: Path) -> dict[str, SourceConfig]:
 def machine() -> str:
     """A one-line description of where the numbers were measured."""
     device = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
-    return (
-        f"{platform.machine()}, {platform.processor() or 'unknown CPU'}, {_cores()} cores, {device}"
-    )
+    cores = len(os.sched_getaffinity(0))
+    return f"{_cpu_name()} ({platform.machine()}), {cores} cores, {device}"
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0))
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def run(name: str, source: SourceConfig, models: list[str]) -> str:
@@ -62,11 +69,14 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
     data = prepare(source)
     preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
     comparison = evaluate_models(
-        data.split, data.users, data.tracks, models, preprocessor=preprocessor
+        data.split, data.users, data.tracks, models, preprocessor=preprocessor, ks=KS
     )
     summary = comparison.result.summary
     ndcg = summary[(summary["metric"] == "ndcg") & (summary["k"] == 10)]
-    lines = [f"### {name} ({source.describe()})", "", to_markdown(comparison_table(summary, k=10))]
+    lines = [f"### {name} ({source.describe()})", ""]
+    for k in KS:
+        table = comparison_table(summary, k=k, metrics=ALL_METRICS)
+        lines += [f"k = {k}:", "", to_markdown(table)]
     lines += ["NDCG@10 as a ratio to popularity (same run):", ""]
     for test_set, rows in ndcg.groupby(TEST_SET, sort=False):
         base = rows.set_index("model_name")["mean"].get("popularity")
