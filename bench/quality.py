@@ -28,6 +28,7 @@ from musicrec_core.sources import SourceConfig
 from musicrec_core.sources.echonest import prepare_echonest
 
 KS = (5, 10, 20)
+GIVEN = 3
 ALL_METRICS = (*m.PER_USER_METRICS, m.COVERAGE)
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 logger = logging.getLogger("bench.quality")
@@ -85,6 +86,22 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
             for model, mean in rows[["model_name", "mean"]].itertuples(index=False)
         )
         lines.append(f"- {test_set}: {ratios}")
+    given = evaluate_models(
+        data.split,
+        data.users,
+        data.tracks,
+        models,
+        preprocessor=preprocessor,
+        ks=KS,
+        cold_user_given=GIVEN,
+        test_sets=["cold_user"],
+    )
+    lines += [
+        "",
+        f"Cold-start users given their first {GIVEN} plays at recommendation time (k = 10):",
+        "",
+        to_markdown(comparison_table(given.result.summary, k=10)),
+    ]
     fits = ", ".join(f"{k} {v:.1f} s" for k, v in comparison.fit_seconds.items())
     lines += ["", f"Fit times: {fits}. Whole run {time.perf_counter() - started:.0f} s.", ""]
     return "\n".join(lines)

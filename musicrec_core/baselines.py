@@ -6,10 +6,25 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core import schema as s
-from musicrec_core.recommender import Recommender, TrainingData
+from musicrec_core.interactions import InteractionMatrix
+from musicrec_core.recommender import Recommendations, Recommender, TrainingData, mask_played
 
 
-class Popularity(Recommender):
+class PlayIndependent(Recommender):
+    """A model whose scores do not depend on a user's plays (only on who the user is)."""
+
+    def recommend_with_history(
+        self, user_ids: np.ndarray | list, histories: pd.DataFrame, k: int = 20
+    ) -> Recommendations:
+        """Top-k for users known by the plays given here: those plays are only left out."""
+        user_ids = np.asarray(user_ids, dtype=object)
+        scores = self.score(user_ids).astype(np.float64, copy=True)
+        given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids)
+        mask_played(scores, given, user_ids)
+        return self.best(user_ids, scores, k)
+
+
+class Popularity(PlayIndependent):
     """Global popularity: the number of distinct users who played each track."""
 
     name = "popularity"
@@ -24,7 +39,7 @@ class Popularity(Recommender):
         return np.broadcast_to(self.track_scores, (len(user_ids), len(self.track_scores)))
 
 
-class SegmentPopularity(Recommender):
+class SegmentPopularity(PlayIndependent):
     """Popularity within the user's demographic segment (age group x gender).
 
     Each segment's share of listeners per track is shrunk toward the global share with a prior of

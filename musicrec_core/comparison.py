@@ -11,7 +11,13 @@ import pandas as pd
 
 from musicrec_core import metrics as m
 from musicrec_core import plots
-from musicrec_core.evaluation import TEST_SET, EvaluationData, EvaluationResult, compare
+from musicrec_core.evaluation import (
+    TEST_SET,
+    TEST_SETS,
+    EvaluationData,
+    EvaluationResult,
+    compare,
+)
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.registry import build_models
 
@@ -44,9 +50,16 @@ def evaluate_models(
     ks: Sequence[int] = (5, 10, 20),
     n_boot: int = 1000,
     seed: int = 0,
+    cold_user_given: int = 0,
+    test_sets: Sequence[str] = TEST_SETS,
 ) -> Comparison:
-    """Fit each named model on the split's training part and evaluate it on every test set."""
-    data = EvaluationData.from_split(split, users, tracks)
+    """Fit each named model on the split's training part and evaluate it on the test sets.
+
+    With ``cold_user_given = N`` each cold user's first N plays are given at recommendation time.
+    """
+    data = EvaluationData.from_split(
+        split, users, tracks, cold_user_given=cold_user_given, seed=seed
+    )
     models = build_models(names, preprocessor)
     fit_seconds = {}
     for name, model in models.items():
@@ -54,7 +67,7 @@ def evaluate_models(
         model.fit(data.train)
         fit_seconds[name] = round(time.perf_counter() - started, 2)
         logger.info("fitted %s in %.1f s", name, fit_seconds[name])
-    result = compare(models, data, ks=ks, n_boot=n_boot, seed=seed)
+    result = compare(models, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
     return Comparison(result, fit_seconds)
 
 

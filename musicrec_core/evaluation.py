@@ -262,7 +262,10 @@ def evaluate(
     results = []
     for set_name in test_sets:
         test = data.test_sets[set_name]
-        if set_name not in model.test_sets:
+        served = set_name in model.test_sets or (
+            len(test.history) > 0 and hasattr(model, "recommend_with_history")
+        )
+        if not served:
             logger.info("evaluation: %s: skipping %s, the model does not serve it", name, set_name)
             continue
         if not len(test.user_ids):

@@ -8,13 +8,14 @@ Play counts become confidence weights first (``weighted_matrix``): "binary" (pla
 "log" (``log1p(plays)``, so one obsessive listener does not dominate a track).
 
 Users with no training plays (unknown to the matrix, or known but silent) get a row of zeros
-from every model here: these models know nothing about them, and the caller routes them to a
-popularity fallback. Zero scores are ties, so ``recommend`` returns arbitrary tracks for them.
+from ``score``: the caller routes them to a popularity fallback (zero scores are ties). Given a
+handful of a new user's plays, ``recommend_with_history`` scores them with no retraining.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ from musicrec_core import features
 from musicrec_core import schema as s
 from musicrec_core.interactions import InteractionMatrix
 from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.recommender import Recommender, TrainingData, top_k
+from musicrec_core.recommender import Recommendations, Recommender, TrainingData, top_k
 
 logger = logging.getLogger(__name__)
 
@@ -140,16 +141,49 @@ def _similar(
     return np.where(np.isfinite(top), catalogue[idx], None), top
 
 
-def _scatter_scores(n_users: int, n_items: int, known: np.ndarray, known_scores) -> np.ndarray:
-    out = np.zeros((n_users, n_items), dtype=np.float32)
-    out[known] = known_scores
-    return out
-
-
 # --- item-item collaborative filtering -----------------------------------------------------------
 
 
-class ItemKNN(Recommender):
+class PlayRowRecommender(Recommender):
+    """A model that scores any user from a row of weighted plays, with no per-user parameters.
+
+    Scoring a user the model never saw is the same computation as scoring a known one, so new
+    users get recommendations from a handful of plays without retraining.
+    """
+
+    weighting: str = "log"
+    test_sets = ("warm",)
+
+    @abstractmethod
+    def _score_rows(self, x: sparse.csr_matrix) -> np.ndarray:
+        """Scores of every catalogue track for each row of weighted plays (n_rows, n_tracks)."""
+
+    def score(self, user_ids: np.ndarray) -> np.ndarray:
+        known, rows = _user_rows(self.data.matrix, self.weighted, user_ids)
+        return self._score_rows(_place_rows(rows, known, len(user_ids)))
+
+    def recommend_with_history(
+        self, user_ids: np.ndarray | list, histories: pd.DataFrame, k: int = 20
+    ) -> Recommendations:
+        """Top-k for users known only by the plays given here (schema play columns)."""
+        user_ids = np.asarray(user_ids, dtype=object)
+        given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids)
+        x = weighted_matrix(given, self.weighting)
+        scores = self._score_rows(x).astype(np.float64)
+        r, c = x.nonzero()
+        scores[r, c] = -np.inf
+        return self.best(user_ids, scores, k)
+
+
+def _place_rows(rows: sparse.csr_matrix, positions: np.ndarray, n_rows: int) -> sparse.csr_matrix:
+    """A CSR matrix of n_rows whose rows at ``positions`` are ``rows`` and the rest empty."""
+    coo = rows.tocoo()
+    return sparse.csr_matrix(
+        (coo.data, (positions[coo.row], coo.col)), shape=(n_rows, rows.shape[1]), dtype=np.float32
+    )
+
+
+class ItemKNN(PlayRowRecommender):
     """Item-based k-nearest-neighbours on the user x track matrix (Sarwar et al. 2001).
 
     ``sim(i, j) = x_i · x_j / (|x_i| |x_j| + shrinkage)`` over the weighted item columns: cosine
@@ -214,11 +248,8 @@ class ItemKNN(Recommender):
             self.weighting,
         )
 
-    def score(self, user_ids: np.ndarray) -> np.ndarray:
-        known, x = _user_rows(self.data.matrix, self.weighted, user_ids)
-        return _scatter_scores(
-            len(user_ids), self.similarity.shape[1], known, (x @ self.similarity).toarray()
-        )
+    def _score_rows(self, x: sparse.csr_matrix) -> np.ndarray:
+        return (x @ self.similarity).toarray()
 
     def similar_items(
         self, track_ids: np.ndarray | list, n: int = 10
@@ -236,7 +267,7 @@ class ItemKNN(Recommender):
 # --- EASE ----------------------------------------------------------------------------------------
 
 
-class EASE(Recommender):
+class EASE(PlayRowRecommender):
     """Embarrassingly Shallow Autoencoder (Steck 2019): a closed-form item-item linear model.
 
     ``G = XᵀX + λI``, ``P = G⁻¹``, ``B = -P / diag(P)`` (column-wise), ``diag(B) = 0``;
@@ -280,9 +311,9 @@ class EASE(Recommender):
                 f"fitting) for {n} played tracks, above max_items={self.max_items}; use ItemKNN "
                 "for a catalogue this size, or raise max_items if the memory is there"
             )
-        self.weighted = sparse.csr_matrix(x[:, self.items])
+        self.weighted = x
         gram = np.empty((n, n), dtype=np.float64)
-        for start, stop, block in _gram_row_blocks(self.weighted, dtype=np.float64):
+        for start, stop, block in _gram_row_blocks(x[:, self.items], dtype=np.float64):
             gram[start:stop] = block
         gram[np.diag_indices(n)] += self.l2
         self.B = _ease_weights(gram)  # gram is overwritten
@@ -294,11 +325,10 @@ class EASE(Recommender):
             self.weighting,
         )
 
-    def score(self, user_ids: np.ndarray) -> np.ndarray:
-        known, x = _user_rows(self.data.matrix, self.weighted, user_ids)
-        out = np.zeros((len(user_ids), self.n_tracks), dtype=np.float32)
+    def _score_rows(self, x: sparse.csr_matrix) -> np.ndarray:
+        out = np.zeros((x.shape[0], self.n_tracks), dtype=np.float32)
         if len(self.items):
-            out[np.ix_(known, self.items)] = x @ self.B
+            out[:, self.items] = x[:, self.items] @ self.B
         return out
 
 
@@ -366,7 +396,7 @@ def _normalise_rows(block: sparse.spmatrix | np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix(sparse.diags(scale.astype(np.float32)) @ block)
 
 
-class ContentKNN(Recommender):
+class ContentKNN(PlayRowRecommender):
     """Content-based baseline: tracks that sound and read like what the user played.
 
     Each track gets a content vector of blocks: "numeric" (audio features, duration, key, mode,
@@ -479,15 +509,11 @@ class ContentKNN(Recommender):
                     raise
         return blocks
 
-    def score(self, user_ids: np.ndarray) -> np.ndarray:
-        known, x = _user_rows(self.data.matrix, self.weighted, user_ids)
-        n_tracks = self.content.shape[0]
+    def _score_rows(self, x: sparse.csr_matrix) -> np.ndarray:
         if self.neighbourhood == "profile":
             profiles = _normalise_rows(x @ self.content)
-            known_scores = (self.content @ profiles.toarray().T).T
-        else:
-            known_scores = self._nearest(x)
-        return _scatter_scores(len(user_ids), n_tracks, known, known_scores)
+            return np.asarray((self.content @ profiles.toarray().T).T, dtype=np.float32)
+        return self._nearest(x)
 
     def _nearest(self, x: sparse.csr_matrix) -> np.ndarray:
         """Per user, the highest cosine between each track and any track the user played."""

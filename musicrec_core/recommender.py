@@ -86,9 +86,13 @@ class Recommender(ABC):
         scores = self.score(user_ids).astype(np.float64, copy=True)
         if exclude_played:
             mask_played(scores, self.data.matrix, user_ids)
+        return self.best(user_ids, scores, k)
+
+    def best(self, user_ids: np.ndarray, scores: np.ndarray, k: int) -> Recommendations:
+        """The k best-scoring catalogue tracks per row of scores (-inf never recommended)."""
         idx, top = top_k(scores, k)
         track_ids = np.where(np.isfinite(top), self.data.matrix.track_ids[idx], None)
-        return Recommendations(user_ids, track_ids, top)
+        return Recommendations(np.asarray(user_ids, dtype=object), track_ids, top)
 
 
 def mask_played(scores: np.ndarray, matrix: InteractionMatrix, user_ids: np.ndarray) -> None:

@@ -54,3 +54,11 @@ def test_recommendations_frame_has_the_serving_columns():
     frame = model.recommend(["a"], k=2).to_frame("popularity", "v1")
     assert list(frame.columns) == s.RECOMMENDATION_COLUMNS
     assert frame[s.RANK].tolist() == [1, 2]
+
+
+def test_popularity_leaves_given_plays_out_for_a_new_user():
+    model = Popularity().fit(_data())
+    given = pd.DataFrame({s.USER_ID: ["new"], s.TRACK_ID: ["t3"], s.PLAYS: [1]})
+    recs = model.recommend_with_history(["new"], given, k=2)
+    assert recs.track_ids[0][0] == "t1"  # t3 ties it on listeners but was given
+    assert "t3" not in recs.track_ids[0]

@@ -196,3 +196,17 @@ def test_bad_parameters_are_refused():
         EASE(l2=0.0)
     with pytest.raises(ValueError, match="k_neighbours"):
         ItemKNN(k_neighbours=0)
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: m.name)
+def test_a_new_user_with_given_plays_is_scored_like_a_known_user_with_them(model):
+    data = _block_data()
+    model.fit(data)
+    known = data.matrix.user_ids[0]
+    plays = data.interactions[data.interactions[s.USER_ID] == known]
+    given = plays.assign(**{s.USER_ID: "newcomer"})
+    as_new = model.recommend_with_history(["newcomer"], given, k=3)
+    as_known = model.recommend([known], k=3)
+    np.testing.assert_array_equal(as_new.track_ids, as_known.track_ids)
+    np.testing.assert_allclose(as_new.scores, as_known.scores, rtol=1e-5)
+    assert not set(as_new.track_ids[0]) & set(plays[s.TRACK_ID])

@@ -19,6 +19,9 @@ class EvaluationSettings(dg.Config):
     ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
     n_boot: int = 1000
     seed: int = 0
+    cold_user_given: int = Field(
+        default=0, description="plays of each cold-start user given at recommendation time"
+    )
 
 
 @dg.asset(
@@ -45,6 +48,7 @@ def model_evaluation(
         ks=config.ks,
         n_boot=config.n_boot,
         seed=config.seed,
+        cold_user_given=config.cold_user_given,
     )
     summary = comparison.result.summary
     paths.reports.mkdir(parents=True, exist_ok=True)
