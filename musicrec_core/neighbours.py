@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from musicrec_core import features
 from musicrec_core import schema as s
 from musicrec_core.interactions import InteractionMatrix
-from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.preprocessing import TEXT_ANALYZERS, MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData, top_k
 
 logger = logging.getLogger(__name__)
@@ -364,26 +364,6 @@ def _ease_weights(gram: np.ndarray) -> np.ndarray:
 # --- content similarity --------------------------------------------------------------------------
 
 
-def _whole_name(text: str) -> list[str]:
-    name = text.strip().lower()
-    return [name] if name else []
-
-
-def _genre_tokens(text: str) -> list[str]:
-    return [name for name in _whole_name(text) if name != s.GENRE_UNKNOWN.lower()]
-
-
-def _comma_names(text: str) -> list[str]:
-    return [name for part in text.split(",") for name in _whole_name(part)]
-
-
-_ANALYZERS = {
-    s.GENRE: _genre_tokens,
-    s.ARTIST_NAME: _whole_name,
-    s.FEATURED_ARTISTS: _comma_names,
-}
-
-
 def _texts(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), "").astype(str)
 
@@ -491,7 +471,7 @@ class ContentKNN(PlayRowRecommender):
             values = tracks[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
             values = values.fillna(values.median()).fillna(0.0)
             blocks[NUMERIC_BLOCK] = StandardScaler().fit_transform(values.to_numpy())
-        for col, analyzer in _ANALYZERS.items():
+        for col, analyzer in TEXT_ANALYZERS.items():
             if col not in tracks:
                 continue
             vectorizer = TfidfVectorizer(

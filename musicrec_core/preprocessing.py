@@ -94,7 +94,7 @@ def _comma_names(text: str) -> list[str]:
     return [name for part in text.split(",") for name in _whole_name(part)]
 
 
-_TEXT_ANALYZERS: dict[str, Callable[[str], list[str]]] = {
+TEXT_ANALYZERS: dict[str, Callable[[str], list[str]]] = {
     schema.ARTIST_NAME: _whole_name,
     schema.GENRE: _genre_name,
     schema.FEATURED_ARTISTS: _comma_names,
@@ -394,7 +394,7 @@ class MusicPreprocessor:
                 self.features_skipped[col] = "constant in the fit frame (no information)"
                 continue
             vectorizer = TfidfVectorizer(
-                analyzer=_TEXT_ANALYZERS[col],
+                analyzer=TEXT_ANALYZERS[col],
                 lowercase=False,
                 token_pattern=None,
                 max_features=self.text_max_features[col],

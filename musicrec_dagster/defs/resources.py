@@ -5,6 +5,7 @@ value can also be changed per run in the launchpad.
 """
 
 import os
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import dagster as dg
@@ -54,14 +55,7 @@ class DataSource(dg.ConfigurableResource):
     dirty_rate: float = 0.01
 
     def config(self) -> SourceConfig:
-        return SourceConfig(
-            kind=self.kind,  # type: ignore[arg-type]
-            path=self.path,
-            size=self.size,
-            scale_plays=self.scale_plays,
-            seed=self.seed,
-            dirty_rate=self.dirty_rate,
-        )
+        return SourceConfig(**{f.name: getattr(self, f.name) for f in fields(SourceConfig)})
 
     def load(self) -> RawTables:
         return load_source(self.config())
@@ -91,14 +85,7 @@ def build_resources(data_dir: Path, source: SourceConfig) -> dict[str, object]:
     return {
         "io_manager": WarehouseIOManager(database=str(data_dir / WAREHOUSE_FILE)),
         "paths": PlatformPaths(data_dir=str(data_dir)),
-        "source": DataSource(
-            kind=source.kind,
-            path=source.path,
-            size=source.size,
-            scale_plays=source.scale_plays,
-            seed=source.seed,
-            dirty_rate=source.dirty_rate,
-        ),
+        "source": DataSource(**asdict(source)),
     }
 
 

@@ -12,6 +12,7 @@ from musicrec_core.plots import (
     plays_distribution,
     time_signature_before_after,
 )
+from musicrec_core.split import SplitConfig
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import image, table_metadata
 
@@ -61,12 +62,12 @@ def track_features(
 class SplitSettings(dg.Config):
     """How the evaluation split holds out data (see musicrec_core.split)."""
 
-    test_fraction: float = 0.2
-    validation_fraction: float = 0.1
-    min_user_interactions: int = 5
-    cold_user_fraction: float = 0.05
-    cold_track_fraction: float = 0.05
-    seed: int = 42
+    test_fraction: float = SplitConfig.test_fraction
+    validation_fraction: float = SplitConfig.validation_fraction
+    min_user_interactions: int = SplitConfig.min_user_interactions
+    cold_user_fraction: float = SplitConfig.cold_user_fraction
+    cold_track_fraction: float = SplitConfig.cold_track_fraction
+    seed: int = SplitConfig.seed
 
 
 @dg.asset(group_name=GROUP, kinds=KINDS)
@@ -74,7 +75,7 @@ def dataset_splits(
     context: dg.AssetExecutionContext, config: SplitSettings, interactions: pd.DataFrame
 ) -> pd.DataFrame:
     """Interactions labelled train / validation / test / cold_user / cold_track."""
-    out = split_lib.split_interactions(interactions, split_lib.SplitConfig(**config.model_dump()))
+    out = split_lib.split_interactions(interactions, SplitConfig(**config.model_dump()))
     counts = split_lib.split_counts(out)
     context.add_output_metadata(
         {
