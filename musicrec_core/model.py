@@ -1,0 +1,338 @@
+"""HybridRecommender (design §4.2) as a two-stage network: two towers retrieve, a deep head re-ranks.
+
+Item tower: item-id embedding → BatchNorm → ReLU (the design's ``music_fc`` over one-hot items),
+release-year embedding, TF-IDF of genre / artist / featured artists through ``EmbeddingBag``
+(weighted sums, i.e. linear layers over the sparse vectors) and a linear layer over the numeric
+audio and engineered features, then a residual block; output ``dim`` values plus a bias. Items
+without training plays (and, in training, a share of all items) use the "unknown" id, so every
+track has a vector from content alone.
+
+User tower: the play-weighted mean of the item vectors of the user's history, gender and
+age-group embeddings, and a user-id embedding (the "unknown" id for new users and, in training,
+at random), then a residual block. A user with no plays gets a vector from demographics alone;
+new plays change the vector without retraining.
+
+``user · item`` (with the item bias) scores the whole catalogue in one matrix multiply; the head
+(residual blocks over ``[u, i, u * i]``) adds a correction to that dot product for the retrieved
+candidates only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+from torch import nn
+
+from musicrec_core import features
+from musicrec_core import schema as s
+from musicrec_core.preprocessing import MusicPreprocessor
+
+YEAR_BASE = s.YEAR_RANGE[0]
+N_YEARS = s.YEAR_RANGE[1] - s.YEAR_RANGE[0] + 1  # one more index is "unknown"
+NUMERIC_CLIP = 5.0  # robust-scaled values beyond this are outliers, not signal
+
+
+@dataclass
+class CatalogueInputs:
+    """Model inputs for every catalogue track and user, as arrays aligned with their catalogues."""
+
+    text_index: dict[str, np.ndarray]  # column -> (n_items, width) int64 TF-IDF term indices
+    text_weight: dict[str, np.ndarray]  # column -> (n_items, width) float32 TF-IDF values
+    text_vocab: dict[str, int]  # column -> vocabulary size
+    numeric: np.ndarray  # (n_items, n_numeric) float32
+    year: np.ndarray  # (n_items,) int64 in [0, N_YEARS], N_YEARS = unknown
+    gender: np.ndarray  # (n_users,) int64 in [0, len(GENDER_VALUES)], last = unknown
+    age_group: np.ndarray  # (n_users,) int64 in [0, n age groups]
+
+    @property
+    def n_items(self) -> int:
+        return len(self.year)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.gender)
+
+    @classmethod
+    def build(
+        cls, tracks: pd.DataFrame, users: pd.DataFrame, preprocessor: MusicPreprocessor
+    ) -> CatalogueInputs:
+        """Inputs from the track and user catalogues through a fitted preprocessor."""
+        tracks = tracks.reset_index(drop=True)
+        text = preprocessor.text_features(tracks)
+        index, weight = {}, {}
+        for column, matrix in text.items():
+            index[column], weight[column] = padded_rows(matrix)
+        provided = set(preprocessor.transform(tracks.iloc[:1]).columns) if len(tracks) else set()
+        numeric = [col for col in preprocessor.numeric_columns if col in provided]
+        values = (
+            preprocessor.feature_matrix(tracks, columns=numeric)
+            if numeric
+            else np.zeros((len(tracks), 0), np.float32)
+        )
+        return cls(
+            text_index=index,
+            text_weight=weight,
+            text_vocab={col: len(preprocessor.vectorizers[col].vocabulary_) for col in text},
+            numeric=np.clip(values, -NUMERIC_CLIP, NUMERIC_CLIP).astype(np.float32),
+            year=year_codes(tracks),
+            gender=demographic_codes(users)[0],
+            age_group=demographic_codes(users)[1],
+        )
+
+    def shapes(self) -> dict:
+        """Sizes that rebuild an empty model of the same shape (for loading saved weights)."""
+        return {
+            "n_items": self.n_items,
+            "n_users": self.n_users,
+            "n_numeric": int(self.numeric.shape[1]),
+            "text": {col: [self.text_vocab[col], self.text_index[col].shape[1]] for col in self.text_vocab},
+        }
+
+    @classmethod
+    def empty(cls, shapes: dict) -> CatalogueInputs:
+        """Zero-filled inputs of the given ``shapes`` (the saved buffers overwrite them)."""
+        n_items, n_users = shapes["n_items"], shapes["n_users"]
+        text = shapes["text"]
+        return cls(
+            text_index={col: np.zeros((n_items, width), np.int64) for col, (_, width) in text.items()},
+            text_weight={
+                col: np.zeros((n_items, width), np.float32) for col, (_, width) in text.items()
+            },
+            text_vocab={col: vocab for col, (vocab, _) in text.items()},
+            numeric=np.zeros((n_items, shapes["n_numeric"]), np.float32),
+            year=np.zeros(n_items, np.int64),
+            gender=np.zeros(n_users, np.int64),
+            age_group=np.zeros(n_users, np.int64),
+        )
+
+
+def padded_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Non-zero column indices and values of each CSR row, padded with index 0 and weight 0."""
+    matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+    lengths = np.diff(matrix.indptr)
+    width = max(int(lengths.max()) if len(lengths) else 0, 1)
+    index = np.zeros((matrix.shape[0], width), np.int64)
+    weight = np.zeros((matrix.shape[0], width), np.float32)
+    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
+    slots = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], lengths)
+    index[rows, slots] = matrix.indices
+    weight[rows, slots] = matrix.data
+    return index, weight
+
+
+def year_codes(tracks: pd.DataFrame) -> np.ndarray:
+    """Release-year index per track (years since 1900), ``N_YEARS`` where unknown."""
+    if s.RELEASE_YEAR in tracks:
+        years = pd.to_numeric(tracks[s.RELEASE_YEAR], errors="coerce")
+    elif s.RELEASE_DATE in tracks:
+        years = features.parse_release_year(tracks[s.RELEASE_DATE])
+    else:
+        years = pd.Series(np.nan, index=tracks.index)
+    codes = (years - YEAR_BASE).to_numpy(dtype=float)
+    valid = np.isfinite(codes) & (codes >= 0) & (codes < N_YEARS)
+    return np.where(valid, np.nan_to_num(codes), N_YEARS).astype(np.int64)
+
+
+def demographic_codes(users: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Gender and age-group codes per user, in schema order; the last code of each is unknown."""
+    genders = list(s.GENDER_VALUES)
+    groups = s.age_group_labels()
+    if s.GENDER in users:
+        gender = pd.Categorical(users[s.GENDER], categories=genders).codes
+    else:
+        gender = np.full(len(users), -1)
+    if s.AGE_GROUP in users:
+        age_group = pd.Categorical(users[s.AGE_GROUP], categories=groups).codes
+    elif s.AGE in users:
+        age_group = pd.Categorical(features.age_group(users[s.AGE]), categories=groups).codes
+    else:
+        age_group = np.full(len(users), -1)
+    gender = np.where(gender < 0, genders.index(s.GENDER_UNKNOWN), gender)
+    age_group = np.where(age_group < 0, groups.index(s.AGE_GROUP_UNKNOWN), age_group)
+    return gender.astype(np.int64), age_group.astype(np.int64)
+
+
+class ResidualBlock(nn.Module):
+    """``x + Dropout(ReLU(BatchNorm(Linear(x))))``."""
+
+    def __init__(self, width: int, dropout: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _mlp(n_in: int, width: int, n_out: int, n_blocks: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(n_in, width),
+        nn.BatchNorm1d(width),
+        nn.ReLU(),
+        *(ResidualBlock(width, dropout) for _ in range(n_blocks)),
+        nn.Linear(width, n_out),
+    )
+
+
+def _flat(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    """Apply a module over the last dimension of an (..., features) tensor."""
+    return module(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)
+
+
+class HybridRecommender(nn.Module):
+    """Two towers (user, item) whose dot product retrieves, and a residual head that re-ranks."""
+
+    def __init__(
+        self,
+        inputs: CatalogueInputs,
+        embedding_dim: int = 32,
+        hidden_dim: int = 128,
+        n_blocks: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        d, h = embedding_dim, hidden_dim
+        self.dim = d
+        self.n_items, self.n_users = inputs.n_items, inputs.n_users
+        self.text_columns = sorted(inputs.text_vocab)
+        for col in self.text_columns:
+            self.register_buffer(f"text_index_{col}", torch.as_tensor(inputs.text_index[col]))
+            self.register_buffer(f"text_weight_{col}", torch.as_tensor(inputs.text_weight[col]))
+        self.register_buffer("numeric", torch.as_tensor(inputs.numeric))
+        self.register_buffer("year", torch.as_tensor(inputs.year))
+        self.register_buffer("gender", torch.as_tensor(inputs.gender))
+        self.register_buffer("age_group", torch.as_tensor(inputs.age_group))
+        self.register_buffer("item_known", torch.zeros(inputs.n_items, dtype=torch.bool))
+
+        # item tower
+        self.item_embedding = nn.Embedding(inputs.n_items + 1, d)  # last: unknown / new track
+        self.music_fc = nn.Sequential(nn.BatchNorm1d(d), nn.ReLU())
+        self.release_year_embedding = nn.Embedding(N_YEARS + 1, d)
+        self.text_embedding = nn.ModuleDict(
+            {col: nn.EmbeddingBag(inputs.text_vocab[col], d, mode="sum") for col in self.text_columns}
+        )
+        n_numeric = inputs.numeric.shape[1]
+        self.numeric_fc = nn.Linear(n_numeric, d) if n_numeric else None
+        n_item_parts = 2 + len(self.text_columns) + (1 if n_numeric else 0)
+        self.item_tower = _mlp(n_item_parts * d, h, d + 1, 1, dropout)
+
+        # user tower
+        self.user_embedding = nn.Embedding(inputs.n_users + 1, d)  # last: unknown / new user
+        self.gender_embedding = nn.Embedding(len(s.GENDER_VALUES) + 1, d)
+        self.age_group_embedding = nn.Embedding(len(s.age_group_labels()) + 1, d)
+        self.user_tower = _mlp(4 * d + 1, h, d, 1, dropout)
+
+        # re-ranking head
+        self.head = _mlp(3 * d, h, 1, n_blocks, dropout)
+
+    # --- item tower --------------------------------------------------------------------------
+
+    def item_vectors(
+        self, items: torch.Tensor | None = None, id_dropout: float = 0.0
+    ) -> torch.Tensor:
+        """(n, dim + 1) vectors of the given item indices (default all); the last value is a bias.
+
+        Items without training plays, and a share ``id_dropout`` of the others, use the unknown
+        id (content only).
+        """
+        if items is None:
+            items = torch.arange(self.n_items, device=self.year.device)
+        ids = torch.where(self.item_known[items], items, torch.full_like(items, self.n_items))
+        if id_dropout > 0:
+            drop = torch.rand(ids.shape, device=ids.device) < id_dropout
+            ids = ids.masked_fill(drop, self.n_items)
+        parts = [self.music_fc(self.item_embedding(ids)), self.release_year_embedding(self.year[items])]
+        for col in self.text_columns:
+            index = getattr(self, f"text_index_{col}")[items]
+            weight = getattr(self, f"text_weight_{col}")[items]
+            parts.append(self.text_embedding[col](index, per_sample_weights=weight))
+        if self.numeric_fc is not None:
+            parts.append(self.numeric_fc(self.numeric[items]))
+        return self.item_tower(torch.cat(parts, dim=-1))
+
+    # --- user tower --------------------------------------------------------------------------
+
+    def user_vectors(
+        self,
+        users: torch.Tensor,
+        history: torch.Tensor,
+        history_weight: torch.Tensor,
+        item_table: torch.Tensor,
+        gender: torch.Tensor | None = None,
+        age_group: torch.Tensor | None = None,
+        id_dropout: float = 0.0,
+    ) -> torch.Tensor:
+        """(n, dim) user vectors.
+
+        ``users``: catalogue indices, -1 for users the model does not know; ``history`` (n, H):
+        indices into ``item_table`` (rows of item vectors) of each user's plays, padded with
+        weight 0; ``gender`` / ``age_group`` codes default to the catalogue's for known users
+        (unknown codes for the others).
+        """
+        known = users >= 0
+        safe = users.clamp(min=0)
+        if gender is None:
+            gender = torch.where(known, self.gender[safe], len(s.GENDER_VALUES) - 1)
+        if age_group is None:
+            unknown_group = len(s.age_group_labels()) - 1
+            age_group = torch.where(known, self.age_group[safe], unknown_group)
+        ids = torch.where(known, users, torch.full_like(users, self.n_users))
+        if id_dropout > 0:
+            drop = torch.rand(ids.shape, device=ids.device) < id_dropout
+            ids = ids.masked_fill(drop, self.n_users)
+        vectors = item_table[history][..., : self.dim]
+        total = history_weight.sum(dim=1, keepdim=True)
+        pooled = (vectors * history_weight.unsqueeze(-1)).sum(dim=1) / total.clamp(min=1e-6)
+        parts = [
+            pooled,
+            self.user_embedding(ids),
+            self.gender_embedding(gender),
+            self.age_group_embedding(age_group),
+            torch.log1p((history_weight > 0).sum(dim=1, keepdim=True).float()),
+        ]
+        return self.user_tower(torch.cat(parts, dim=-1))
+
+    # --- scoring -----------------------------------------------------------------------------
+
+    def dot(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
+        """Retrieval scores (n_users, n_items) of user vectors against item vectors with bias."""
+        return user_vectors @ item_vectors[:, : self.dim].T + item_vectors[:, self.dim]
+
+    def forward(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
+        """Head scores (n, L) of each user (n, dim) for its listed items (n, L, dim + 1)."""
+        item = item_vectors[..., : self.dim]
+        user = user_vectors.unsqueeze(1).expand_as(item)
+        dot = (user * item).sum(-1) + item_vectors[..., self.dim]
+        correction = _flat(torch.cat([user, item, user * item], dim=-1), self.head).squeeze(-1)
+        return dot + correction
+
+    def two_stage(
+        self,
+        user_vectors: torch.Tensor,
+        item_table: torch.Tensor,
+        exclude: torch.Tensor,
+        n_candidates: int,
+    ) -> torch.Tensor:
+        """Full-catalogue scores whose order is the two-stage ranking.
+
+        The ``n_candidates`` best dot scores among tracks not in ``exclude`` (bool, n_users x
+        n_items) are re-scored by the head and lifted into a band above every dot score (order
+        within the band = head order); other tracks keep their dot score.
+        """
+        scores = self.dot(user_vectors, item_table)
+        retrievable = scores.masked_fill(exclude, float("-inf"))
+        k = min(n_candidates, scores.shape[1])
+        _, candidates = retrievable.topk(k, dim=1)
+        head = self(user_vectors, item_table[candidates])
+        valid = torch.isfinite(retrievable.gather(1, candidates))
+        head = head.masked_fill(~valid, float("-inf"))
+        floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
+        ceiling = scores.max(dim=1, keepdim=True).values
+        band = head - floor + ceiling + 1.0
+        lifted = torch.where(valid, band, scores.gather(1, candidates))
+        return scores.scatter(1, candidates, lifted)
