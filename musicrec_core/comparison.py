@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,6 +19,7 @@ from musicrec_core.evaluation import (
     compare,
 )
 from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.recommender import Recommender
 from musicrec_core.registry import build_models
 
 logger = logging.getLogger(__name__)
@@ -52,22 +53,27 @@ def evaluate_models(
     seed: int = 0,
     cold_user_given: int = 0,
     test_sets: Sequence[str] = TEST_SETS,
+    fitted: Mapping[str, Recommender] | None = None,
 ) -> Comparison:
     """Fit each named model on the split's training part and evaluate it on the test sets.
 
-    With ``cold_user_given = N`` each cold user's first N plays are given at recommendation time.
+    Models in ``fitted`` (already trained on that same training part, such as the hybrid model
+    asset) are evaluated as they are. With ``cold_user_given = N`` each cold user's first N
+    plays are given at recommendation time.
     """
+    fitted = dict(fitted or {})
     data = EvaluationData.from_split(
         split, users, tracks, cold_user_given=cold_user_given, seed=seed
     )
-    models = build_models(names, preprocessor)
+    models = build_models([n for n in names if n not in fitted], preprocessor)
     fit_seconds = {}
     for name, model in models.items():
         started = time.perf_counter()
         model.fit(data.train)
         fit_seconds[name] = round(time.perf_counter() - started, 2)
         logger.info("fitted %s in %.1f s", name, fit_seconds[name])
-    result = compare(models, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
+    ordered = {name: fitted.get(name) or models[name] for name in names}
+    result = compare(ordered, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
     return Comparison(result, fit_seconds)
 
 

@@ -191,3 +191,25 @@ def score_histograms(samples: pd.DataFrame, test_set: str) -> bytes:
         ax.set_xlabel("score")
         ax.legend(fontsize="small")
     return _to_png(figure)
+
+
+def loss_curve(history: pd.DataFrame, validation_metric: str) -> bytes:
+    """Training loss parts per epoch (left) and the validation metric per epoch (right)."""
+    figure = Figure(figsize=(11, 4))
+    loss_ax, metric_ax = figure.subplots(1, 2)
+    for column in ("total", "listnet", "ils"):
+        if column in history:
+            loss_ax.plot(history["epoch"], history[column], marker=".", label=column)
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_title("training loss")
+    loss_ax.grid(alpha=0.3)
+    loss_ax.legend(fontsize="small")
+    if validation_metric in history:
+        metric_ax.plot(history["epoch"], history[validation_metric], marker="o", color="#DD8452")
+        best = history[validation_metric].idxmax()
+        metric_ax.axvline(history.loc[best, "epoch"], color="grey", linestyle="--", label="best")
+        metric_ax.legend(fontsize="small")
+    metric_ax.set_xlabel("epoch")
+    metric_ax.set_title(validation_metric)
+    metric_ax.grid(alpha=0.3)
+    return _to_png(figure)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from musicrec_core import schema as s
-from musicrec_core.baselines import SegmentPopularity, segment_recommendations
-from musicrec_core.recommender import Recommender, TrainingData, model_version
+from musicrec_core.baselines import SegmentPopularity
+from musicrec_core.diversity import mmr_rerank, personal_strength
+from musicrec_core.hybrid import Hybrid
+from musicrec_core.recommender import Recommendations, Recommender, TrainingData, model_version
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +49,6 @@ _TRACK_COLUMNS = [
 _USER_COLUMNS = [s.USER_ID, s.AGE, s.GENDER, s.AGE_GROUP, "n_tracks", "total_plays"]
 
 
-@dataclass
-class ServedRecommendations:
-    """A recommendations table and the model that made it."""
-
-    frame: pd.DataFrame
-    model_name: str
-    model_version: str
-
-
 def recommend_all(model: Recommender, user_ids: np.ndarray, k: int, version: str) -> pd.DataFrame:
     """Top-k for every user, in batches so memory stays bounded on large catalogues."""
     parts = [
@@ -68,22 +60,56 @@ def recommend_all(model: Recommender, user_ids: np.ndarray, k: int, version: str
     return pd.concat(parts, ignore_index=True)[s.RECOMMENDATION_COLUMNS]
 
 
-def user_recommendations(
-    interactions: pd.DataFrame, users: pd.DataFrame, tracks: pd.DataFrame, k: int
-) -> ServedRecommendations:
-    """Top-k for every known user from popularity in their demographic segment."""
-    model = SegmentPopularity().fit(TrainingData(interactions, users, tracks))
-    version = model_version()
-    frame = recommend_all(model, users[s.USER_ID].to_numpy(dtype=object), k, version)
-    return ServedRecommendations(frame, model.name, version)
-
-
-def segment_top_k(
-    interactions: pd.DataFrame, users: pd.DataFrame, tracks: pd.DataFrame, k: int
+def hybrid_recommendations(
+    model: Hybrid,
+    version: str,
+    fallback: Recommender,
+    interactions: pd.DataFrame,
+    users: pd.DataFrame,
+    tracks: pd.DataFrame,
+    k: int,
+    diversity: float,
+    n_candidates: int = 100,
 ) -> pd.DataFrame:
-    """Top-k per demographic segment, for new users known only by age and gender."""
-    model = SegmentPopularity().fit(TrainingData(interactions, users, tracks))
-    return segment_recommendations(model, users, k)
+    """Top-k per user from the hybrid over all their plays so far, diversified by MMR.
+
+    The model scores every user from their current plays (no retraining needed when plays
+    arrive) and demographics; users with neither get the fallback model's list. ``diversity`` is
+    the MMR strength for a user with evenly spread tastes, scaled down for focused listeners.
+    """
+    served = servable_users(users, interactions)
+    parts = []
+    user_ids = users[s.USER_ID].to_numpy(dtype=object)
+    genres = interactions.merge(tracks[[s.TRACK_ID, s.GENRE]], on=s.TRACK_ID)
+    item_vectors = model.item_vectors()[:, :-1]
+    track_index = pd.Index(model.data.matrix.track_ids)
+    for start in range(0, len(served), BATCH_USERS):
+        batch = served[start : start + BATCH_USERS]
+        history = interactions[interactions[s.USER_ID].isin(batch)]
+        recs = model.recommend_with_history(batch, history, k=n_candidates)
+        candidates = track_index.get_indexer(recs.track_ids.ravel()).reshape(recs.track_ids.shape)
+        strength = personal_strength(genres, diversity, batch, s.USER_ID, s.GENRE)
+        picked, scores = mmr_rerank(candidates, recs.scores, item_vectors, k, strength)
+        track_ids = np.where(picked >= 0, model.data.matrix.track_ids[np.maximum(picked, 0)], None)
+        parts.append(Recommendations(batch, track_ids, scores).to_frame(model.name, version))
+    rest = user_ids[~np.isin(user_ids, served)]
+    if len(rest):
+        parts.append(recommend_all(fallback, rest, k, model_version()))
+    return pd.concat(parts, ignore_index=True)[s.RECOMMENDATION_COLUMNS]
+
+
+def servable_users(users: pd.DataFrame, interactions: pd.DataFrame) -> np.ndarray:
+    """Users the hybrid can place: with plays, or with a known age group or gender."""
+    known = (users[s.AGE_GROUP] != s.AGE_GROUP_UNKNOWN) | (users[s.GENDER] != s.GENDER_UNKNOWN)
+    with_plays = users[s.USER_ID].isin(interactions[s.USER_ID])
+    return users.loc[known | with_plays, s.USER_ID].to_numpy(dtype=object)
+
+
+def segment_popularity(
+    interactions: pd.DataFrame, users: pd.DataFrame, tracks: pd.DataFrame
+) -> SegmentPopularity:
+    """Popularity per demographic segment over every play so far: fallback and cold-start lists."""
+    return SegmentPopularity().fit(TrainingData(interactions, users, tracks))
 
 
 def serving_tables(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,19 +31,34 @@ def load_defs(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> dg
     return defs()
 
 
-def run_all(defs: dg.Definitions) -> dg.ExecuteInProcessResult:
-    """Materialise every asset and check in process on an ephemeral instance."""
+# Integration tests check the wiring, not model quality: a short training keeps them fast.
+FAST_RUN_CONFIG = {
+    "ops": {
+        "hybrid_model": {"config": {"epochs": 2}},
+        "model_evaluation": {"config": {"n_boot": 100}},
+    }
+}
+
+
+def run_all(defs: dg.Definitions, models: list[str] | None = None) -> dg.ExecuteInProcessResult:
+    """Materialise every asset and check in process on an ephemeral instance.
+
+    ``models`` narrows the evaluation to those models (the default evaluates all of them).
+    """
+    run_config = copy.deepcopy(FAST_RUN_CONFIG)
+    if models is not None:
+        run_config["ops"]["model_evaluation"]["config"]["models"] = models
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=True)
+        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=True)
 
 
 @pytest.fixture
 def materialize_with(
     tmp_path, monkeypatch
 ) -> Callable[..., tuple[dg.ExecuteInProcessResult, Path]]:
-    def _run(**env: str) -> tuple[dg.ExecuteInProcessResult, Path]:
+    def _run(models: list[str] | None = None, **env: str) -> tuple[dg.ExecuteInProcessResult, Path]:
         data_dir = tmp_path / "data"
-        return run_all(load_defs(data_dir, monkeypatch, **env)), data_dir
+        return run_all(load_defs(data_dir, monkeypatch, **env), models), data_dir
 
     return _run

@@ -21,7 +21,7 @@ def test_model_evaluation_compares_every_baseline_with_plots(materialize_with):
     metadata = mat.metadata
     for k in (5, 10, 20):
         table = metadata[f"comparison@{k}"].value
-        assert all(model in table for model in BASELINES)
+        assert all(model in table for model in (*BASELINES, "hybrid"))
     for plot in (
         "precision_recall_warm",
         "ndcg_vs_k_warm",
@@ -34,5 +34,5 @@ def test_model_evaluation_compares_every_baseline_with_plots(materialize_with):
         data_dir / "serving" / "musicrec.duckdb",
         "SELECT DISTINCT model_name, test_set FROM model_metrics",
     )
-    assert set(metrics["model_name"]) == set(BASELINES)
+    assert set(metrics["model_name"]) == {*BASELINES, "hybrid"}
     assert {"warm", "cold_user", "cold_track"} <= set(metrics["test_set"])

@@ -87,7 +87,9 @@ def test_plays_only_folder_runs_end_to_end(materialize_with, tmp_path):
 def test_seed_dataset_runs_end_to_end_with_every_row_accounted_for(materialize_with):
     seed_csv = SHARED_DATA / "seed-dataset" / "cleaned_modv2.csv"
     result, data_dir = materialize_with(
-        MUSICREC_SOURCE="seed_csv", MUSICREC_SOURCE_PATH=str(seed_csv)
+        models=["popularity", "segment_popularity", "content_knn", "hybrid"],
+        MUSICREC_SOURCE="seed_csv",
+        MUSICREC_SOURCE_PATH=str(seed_csv),
     )
     assert result.success
     checks = _checks(result)

@@ -6,16 +6,20 @@ from pydantic import Field
 
 from musicrec_core.comparison import evaluate_models, figures
 from musicrec_core.evaluation import TEST_SET, comparison_table, to_markdown
+from musicrec_core.hybrid import Hybrid
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.registry import BASELINES
 from musicrec_dagster.defs.resources import PlatformPaths
+from musicrec_dagster.defs.training.assets import MODEL_KIND, training_data
 from musicrec_dagster.metadata import image, table_metadata
+
+HYBRID = Hybrid.name
 
 
 class EvaluationSettings(dg.Config):
     """Which models to compare, at which cutoffs, with how many bootstrap resamples."""
 
-    models: list[str] = Field(default_factory=lambda: list(BASELINES))
+    models: list[str] = Field(default_factory=lambda: [*BASELINES, HYBRID])
     ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
     n_boot: int = 1000
     seed: int = 0
@@ -27,7 +31,7 @@ class EvaluationSettings(dg.Config):
 @dg.asset(
     group_name="evaluation",
     kinds={"pandas", "duckdb"},
-    deps=["fitted_preprocessor"],
+    deps=["fitted_preprocessor", "hybrid_model"],
 )
 def model_evaluation(
     context: dg.AssetExecutionContext,
@@ -38,13 +42,22 @@ def model_evaluation(
     track_features: pd.DataFrame,
 ) -> pd.DataFrame:
     """Ranking and diversity metrics (mean and 95% CI) per model, test set, metric and k."""
-    _, folder = paths.artifacts().latest("preprocessor")
+    store = paths.artifacts()
+    preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
+    fitted = {}
+    if HYBRID in config.models:
+        fitted[HYBRID] = Hybrid.load(
+            store.latest(MODEL_KIND)[1],
+            training_data(dataset_splits, user_features, track_features),
+            preprocessor,
+        )
     comparison = evaluate_models(
         dataset_splits,
         user_features,
         track_features,
         config.models,
-        preprocessor=MusicPreprocessor.load(folder),
+        preprocessor=preprocessor,
+        fitted=fitted,
         ks=config.ks,
         n_boot=config.n_boot,
         seed=config.seed,

@@ -1,0 +1,64 @@
+"""What the benchmark scripts share: the machine line, the data sets, a trained hybrid model."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from musicrec_core import schema as s
+from musicrec_core.hybrid import Hybrid
+from musicrec_core.pipeline import PreparedData, fit_preprocessor
+from musicrec_core.recommender import TrainingData
+from musicrec_core.sources import SourceConfig
+from musicrec_core.sources.echonest import prepare_echonest
+from musicrec_core.split import TRAIN, VALIDATION
+from musicrec_core.training import TrainConfig
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def machine() -> str:
+    """A one-line description of where the numbers were measured."""
+    device = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
+    cores = len(os.sched_getaffinity(0))
+    return f"{_cpu_name()} ({platform.machine()}), {cores} cores, {device}"
+
+
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def sources(names: list[str], workdir: Path) -> dict[str, SourceConfig]:
+    """Source configs by data-set name: 'demo' (synthetic) and 'echonest' (real plays)."""
+    out = {}
+    for name in names:
+        if name == "demo":
+            out[name] = SourceConfig(kind="synthetic", size="demo")
+        elif name == "echonest":
+            folder = prepare_echonest(
+                SHARED / "echonest-taste-profile-subset", workdir / "echonest"
+            )
+            out[name] = SourceConfig(kind="files", path=str(folder))
+        else:
+            raise SystemExit(f"unknown data set {name!r}; choose demo or echonest")
+    return out
+
+
+def train_hybrid(data: PreparedData, config: TrainConfig | None = None) -> Hybrid:
+    """The hybrid trained as the hybrid_model asset trains it: train split, validation split."""
+    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    split = data.split
+    model = Hybrid(
+        config or TrainConfig(progress=False),
+        preprocessor,
+        validation=split[split[s.SPLIT] == VALIDATION],
+    )
+    return model.fit(TrainingData(split[split[s.SPLIT] == TRAIN], data.users, data.tracks))

@@ -1,0 +1,93 @@
+"""hybrid_model: the HybridRecommender trained with EnhancedListNetLoss on the training split."""
+
+import time
+
+import dagster as dg
+import pandas as pd
+
+from musicrec_core import schema as s
+from musicrec_core.hybrid import Hybrid
+from musicrec_core.markdown import markdown_table
+from musicrec_core.plots import loss_curve
+from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.recommender import TrainingData
+from musicrec_core.split import TRAIN, VALIDATION
+from musicrec_core.training import VAL_NDCG, TrainConfig, resolve_device
+from musicrec_dagster.defs.resources import PlatformPaths
+from musicrec_dagster.metadata import image
+
+MODEL_KIND = "hybrid"
+
+
+class HybridTrainingSettings(dg.Config):
+    """Hyperparameters of the hybrid model; defaults are musicrec_core.training.TrainConfig's."""
+
+    epochs: int = TrainConfig.epochs
+    batch_size: int = TrainConfig.batch_size
+    val_batch_size: int = TrainConfig.val_batch_size
+    embedding_dim: int = TrainConfig.embedding_dim
+    learning_rate: float = TrainConfig.learning_rate
+    patience: int = TrainConfig.patience
+    ils_weight: float = TrainConfig.ils_weight
+    temperature: float = TrainConfig.temperature
+    item_id_dropout: float = TrainConfig.item_id_dropout
+    negatives: int = TrainConfig.negatives
+    n_candidates: int = TrainConfig.n_candidates
+    seed: int = TrainConfig.seed
+    device: str = TrainConfig.device
+
+
+def training_data(split: pd.DataFrame, users: pd.DataFrame, tracks: pd.DataFrame) -> TrainingData:
+    """The split's training part over the full user and track catalogues."""
+    return TrainingData(split[split[s.SPLIT] == TRAIN], users, tracks)
+
+
+@dg.asset(group_name="training", kinds={"pytorch"}, deps=["fitted_preprocessor"])
+def hybrid_model(
+    context: dg.AssetExecutionContext,
+    config: HybridTrainingSettings,
+    paths: PlatformPaths,
+    dataset_splits: pd.DataFrame,
+    user_features: pd.DataFrame,
+    track_features: pd.DataFrame,
+) -> dg.MaterializeResult:
+    """HybridRecommender trained on the training split, early-stopped on validation NDCG@10."""
+    store = paths.artifacts()
+    _, preprocessor_folder = store.latest("preprocessor")
+
+    def log_epoch(epoch: int, metrics: dict) -> None:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+        context.log.info(f"epoch {epoch}: {shown}")
+
+    train_config = TrainConfig(**config.model_dump(), progress=False)
+    model = Hybrid(
+        train_config,
+        MusicPreprocessor.load(preprocessor_folder),
+        validation=dataset_splits[dataset_splits[s.SPLIT] == VALIDATION],
+        on_epoch=log_epoch,
+    )
+    started = time.perf_counter()
+    model.fit(training_data(dataset_splits, user_features, track_features))
+    seconds = time.perf_counter() - started
+    history = pd.DataFrame(model.history)
+    best = history.loc[history[VAL_NDCG].idxmax()]
+    summary = {
+        "best_epoch": int(best["epoch"]),
+        "best_val_ndcg@10": float(best[VAL_NDCG]),
+        "epochs_run": len(history),
+        "train_seconds": round(seconds, 1),
+        "device": str(resolve_device(train_config.device)),
+    }
+    version, folder = store.new_version(MODEL_KIND)
+    model.save(folder, metrics=summary)
+    store.mark_latest(MODEL_KIND, version)
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "path": dg.MetadataValue.path(str(folder)),
+            **summary,
+            "config": dg.MetadataValue.json(train_config.to_dict()),
+            "history": dg.MetadataValue.md(markdown_table(history.round(4))),
+            "loss_curve": image(loss_curve(history, VAL_NDCG), "loss_curve"),
+        }
+    )
