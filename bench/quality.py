@@ -1,8 +1,10 @@
 """Recommendation quality of every model on the demo catalogue and on real Echo Nest plays.
 
-Prints, per data set, the comparison table at k = 10 and each model's NDCG@10 as a ratio to
-popularity measured in the same run, with the date and the machine, ready for
-docs/benchmarks.md. Usage: .venv/bin/python bench/quality.py [--datasets demo,echonest]
+Prints, per data set, the comparison table at k = 5, 10 and 20 with every metric, each model's
+NDCG@10 as a ratio to popularity measured in the same run, and cold-start users given a few
+plays, with the date and the machine, ready for docs/benchmarks.md. The hybrid is trained as
+the hybrid_model asset trains it. Usage: .venv/bin/python bench/quality.py
+[--datasets demo,echonest] [--models popularity,ease,hybrid]
 """
 
 from __future__ import annotations
@@ -10,14 +12,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+from common import machine, sources, train_hybrid
 
 from musicrec_core import metrics as m
 from musicrec_core.comparison import evaluate_models
@@ -25,52 +25,27 @@ from musicrec_core.evaluation import TEST_SET, comparison_table, to_markdown
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.registry import BASELINES
 from musicrec_core.sources import SourceConfig
-from musicrec_core.sources.echonest import prepare_echonest
 
+HYBRID = "hybrid"
 KS = (5, 10, 20)
 GIVEN = 3
 ALL_METRICS = (*m.PER_USER_METRICS, m.COVERAGE)
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 logger = logging.getLogger("bench.quality")
-
-
-def _sources(names: list[str], workdir: Path) -> dict[str, SourceConfig]:
-    sources = {}
-    for name in names:
-        if name == "demo":
-            sources[name] = SourceConfig(kind="synthetic", size="demo")
-        elif name == "echonest":
-            folder = prepare_echonest(
-                SHARED / "echonest-taste-profile-subset", workdir / "echonest"
-            )
-            sources[name] = SourceConfig(kind="files", path=str(folder))
-        else:
-            raise SystemExit(f"unknown data set {name!r}; choose demo or echonest")
-    return sources
-
-
-def machine() -> str:
-    """A one-line description of where the numbers were measured."""
-    device = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
-    cores = len(os.sched_getaffinity(0))
-    return f"{_cpu_name()} ({platform.machine()}), {cores} cores, {device}"
-
-
-def _cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def run(name: str, source: SourceConfig, models: list[str]) -> str:
     started = time.perf_counter()
     data = prepare(source)
     preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    fitted = {HYBRID: train_hybrid(data)} if HYBRID in models else {}
     comparison = evaluate_models(
-        data.split, data.users, data.tracks, models, preprocessor=preprocessor, ks=KS
+        data.split,
+        data.users,
+        data.tracks,
+        models,
+        preprocessor=preprocessor,
+        ks=KS,
+        fitted=fitted,
     )
     summary = comparison.result.summary
     ndcg = summary[(summary["metric"] == "ndcg") & (summary["k"] == 10)]
@@ -95,6 +70,7 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
         ks=KS,
         cold_user_given=GIVEN,
         test_sets=["cold_user"],
+        fitted=fitted,
     )
     lines += [
         "",
@@ -102,7 +78,10 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
         "",
         to_markdown(comparison_table(given.result.summary, k=10)),
     ]
-    fits = ", ".join(f"{k} {v:.1f} s" for k, v in comparison.fit_seconds.items())
+    fit_seconds = {**comparison.fit_seconds}
+    if fitted:
+        fit_seconds[HYBRID] = sum(row["seconds"] for row in fitted[HYBRID].history)
+    fits = ", ".join(f"{k} {v:.1f} s" for k, v in fit_seconds.items())
     lines += ["", f"Fit times: {fits}. Whole run {time.perf_counter() - started:.0f} s.", ""]
     return "\n".join(lines)
 
@@ -110,13 +89,13 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", default="demo,echonest")
-    parser.add_argument("--models", default=",".join(BASELINES))
+    parser.add_argument("--models", default=",".join([*BASELINES, HYBRID]))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     header = f"## Quality, {dt.date.today().isoformat()}, {machine()}\n"
     sys.stdout.write(header + "\n")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, source in _sources(args.datasets.split(","), Path(tmp)).items():
+        for name, source in sources(args.datasets.split(","), Path(tmp)).items():
             sys.stdout.write(run(name, source, args.models.split(",")) + "\n")
             sys.stdout.flush()
     return 0
