@@ -1,4 +1,4 @@
-"""HybridRecommender (design §4.2) as a two-stage network: two towers retrieve, a deep head re-ranks.
+"""HybridRecommender (design §4.2) in two stages: two towers retrieve, a deep head re-ranks.
 
 Item tower: item-id embedding → BatchNorm → ReLU (the design's ``music_fc`` over one-hot items),
 release-year embedding, TF-IDF of genre / artist / featured artists through ``EmbeddingBag``
@@ -7,7 +7,8 @@ audio and engineered features, then a residual block; output ``dim`` values plus
 without training plays (and, in training, a share of all items) use the "unknown" id, so every
 track has a vector from content alone.
 
-User tower: the play-weighted mean of the item vectors of the user's history, gender and
+User tower: the play-weighted means of the item vectors and of history-only item-id embeddings
+(unknown for new tracks) of the user's plays, gender and
 age-group embeddings, and a user-id embedding (the "unknown" id for new users and, in training,
 at random), then a residual block. A user with no plays gets a vector from demographics alone;
 new plays change the vector without retraining.
@@ -19,7 +20,7 @@ candidates only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -89,7 +90,10 @@ class CatalogueInputs:
             "n_items": self.n_items,
             "n_users": self.n_users,
             "n_numeric": int(self.numeric.shape[1]),
-            "text": {col: [self.text_vocab[col], self.text_index[col].shape[1]] for col in self.text_vocab},
+            "text": {
+                col: [self.text_vocab[col], self.text_index[col].shape[1]]
+                for col in self.text_vocab
+            },
         }
 
     @classmethod
@@ -98,7 +102,9 @@ class CatalogueInputs:
         n_items, n_users = shapes["n_items"], shapes["n_users"]
         text = shapes["text"]
         return cls(
-            text_index={col: np.zeros((n_items, width), np.int64) for col, (_, width) in text.items()},
+            text_index={
+                col: np.zeros((n_items, width), np.int64) for col, (_, width) in text.items()
+            },
             text_weight={
                 col: np.zeros((n_items, width), np.float32) for col, (_, width) in text.items()
             },
@@ -214,7 +220,10 @@ class HybridRecommender(nn.Module):
         self.music_fc = nn.Sequential(nn.BatchNorm1d(d), nn.ReLU())
         self.release_year_embedding = nn.Embedding(N_YEARS + 1, d)
         self.text_embedding = nn.ModuleDict(
-            {col: nn.EmbeddingBag(inputs.text_vocab[col], d, mode="sum") for col in self.text_columns}
+            {
+                col: nn.EmbeddingBag(inputs.text_vocab[col], d, mode="sum")
+                for col in self.text_columns
+            }
         )
         n_numeric = inputs.numeric.shape[1]
         self.numeric_fc = nn.Linear(n_numeric, d) if n_numeric else None
@@ -222,10 +231,11 @@ class HybridRecommender(nn.Module):
         self.item_tower = _mlp(n_item_parts * d, h, d + 1, 1, dropout)
 
         # user tower
+        self.history_embedding = nn.Embedding(inputs.n_items + 1, d)  # last: unknown / new track
         self.user_embedding = nn.Embedding(inputs.n_users + 1, d)  # last: unknown / new user
         self.gender_embedding = nn.Embedding(len(s.GENDER_VALUES) + 1, d)
         self.age_group_embedding = nn.Embedding(len(s.age_group_labels()) + 1, d)
-        self.user_tower = _mlp(4 * d + 1, h, d, 1, dropout)
+        self.user_tower = _mlp(5 * d + 1, h, d, 1, dropout)
 
         # re-ranking head
         self.head = _mlp(3 * d, h, 1, n_blocks, dropout)
@@ -246,7 +256,10 @@ class HybridRecommender(nn.Module):
         if id_dropout > 0:
             drop = torch.rand(ids.shape, device=ids.device) < id_dropout
             ids = ids.masked_fill(drop, self.n_items)
-        parts = [self.music_fc(self.item_embedding(ids)), self.release_year_embedding(self.year[items])]
+        parts = [
+            self.music_fc(self.item_embedding(ids)),
+            self.release_year_embedding(self.year[items]),
+        ]
         for col in self.text_columns:
             index = getattr(self, f"text_index_{col}")[items]
             weight = getattr(self, f"text_weight_{col}")[items]
@@ -285,11 +298,16 @@ class HybridRecommender(nn.Module):
         if id_dropout > 0:
             drop = torch.rand(ids.shape, device=ids.device) < id_dropout
             ids = ids.masked_fill(drop, self.n_users)
-        vectors = item_table[history][..., : self.dim]
-        total = history_weight.sum(dim=1, keepdim=True)
-        pooled = (vectors * history_weight.unsqueeze(-1)).sum(dim=1) / total.clamp(min=1e-6)
+        weight = history_weight / history_weight.sum(dim=1, keepdim=True).clamp(min=1e-6)
+        pooled = (item_table[history][..., : self.dim] * weight.unsqueeze(-1)).sum(dim=1)
+        history_ids = torch.where(self.item_known[history], history, self.n_items)
+        if id_dropout > 0:
+            drop = torch.rand(history_ids.shape, device=ids.device) < id_dropout
+            history_ids = history_ids.masked_fill(drop, self.n_items)
+        pooled_ids = (self.history_embedding(history_ids) * weight.unsqueeze(-1)).sum(dim=1)
         parts = [
             pooled,
+            pooled_ids,
             self.user_embedding(ids),
             self.gender_embedding(gender),
             self.age_group_embedding(age_group),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from musicrec_core.baselines import Popularity, SegmentPopularity
+from musicrec_core.hybrid import Hybrid
 from musicrec_core.neighbours import EASE, ContentKNN, ItemKNN
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommender
@@ -17,6 +18,7 @@ _FACTORIES: dict[str, Callable[[MusicPreprocessor | None], Recommender]] = {
     "content_knn": lambda pre: ContentKNN(preprocessor=pre),
     "item_knn": lambda _: ItemKNN(),
     "ease": lambda _: EASE(),
+    "hybrid": lambda pre: Hybrid(preprocessor=pre),
 }
 
 

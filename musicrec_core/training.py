@@ -41,8 +41,12 @@ class TrainConfig:
     user's plays (at most ``max_positives``) are a list's positives, next to ``negatives``
     sampled tracks; ``history_dropout`` of the lists keep no history; ``item_id_dropout`` /
     ``user_id_dropout`` replace ids by "unknown" so content and demographics carry the vectors;
-    the ``n_candidates`` best dot scores are re-ranked by the head. ``device``: "auto" picks CUDA
-    when available.
+    the head learns on the ``rerank_list`` best dot scores of each list's user and re-ranks the
+    ``n_candidates`` best when serving. ``device``: "auto" picks CUDA when available.
+
+    Measured on the demo catalogue (warm NDCG@10, 12 epochs): temperature 3 beat 1 (0.082 vs
+    0.074), embedding size 32 beat 64 (0.082 vs 0.061) and a user-id embedding with dropout 0.5
+    beat none (0.082 vs 0.063).
     """
 
     batch_size: int = 128
@@ -54,9 +58,10 @@ class TrainConfig:
     dropout: float = 0.1
     learning_rate: float = 0.01
     weight_decay: float = 1e-5
-    negatives: int = 200
+    negatives: int = 500
+    rerank_list: int = 100
     popular_negative_share: float = 0.5
-    max_positives: int = 50
+    max_positives: int = 30
     max_history: int = 200
     target_fraction: float = 0.3
     history_dropout: float = 0.1
@@ -144,7 +149,7 @@ class ListSampler:
     def batch(self, users: np.ndarray) -> ListBatch:
         cfg, rng = self.config, self.rng
         n_neg = cfg.negatives
-        n_popular = int(round(n_neg * cfg.popular_negative_share))
+        n_popular = round(n_neg * cfg.popular_negative_share)
         negatives = np.concatenate(
             [
                 rng.choice(self.known, size=(len(users), n_popular), p=self.popularity),
@@ -156,7 +161,7 @@ class ListSampler:
         for user in users:
             start, stop = self.plays.indptr[user], self.plays.indptr[user + 1]
             order = rng.permutation(stop - start) + start
-            n_target = max(1, int(round(cfg.target_fraction * len(order))))
+            n_target = max(1, round(cfg.target_fraction * len(order)))
             if len(order) == 1 or rng.random() < cfg.history_dropout:
                 n_target = len(order)
             positives.append(order[: min(n_target, cfg.max_positives)])
@@ -192,31 +197,43 @@ def _tensors(batch: ListBatch, device: torch.device) -> dict[str, torch.Tensor]:
 def _batch_loss(
     model: HybridRecommender,
     batch: dict[str, torch.Tensor],
+    played: torch.Tensor,
     loss_fn: EnhancedListNetLoss,
     similarity: Sequence[torch.Tensor],
     config: TrainConfig,
 ) -> dict[str, torch.Tensor]:
-    """Loss of both stages on a batch of lists; the ILS term applies to the head's ranking."""
-    needed, inverse = torch.unique(
-        torch.cat([batch["history"].ravel(), batch["items"].ravel()]), return_inverse=True
-    )
-    table = model.item_vectors(needed, id_dropout=config.item_id_dropout)
-    n_hist = batch["history"].numel()
-    history = inverse[:n_hist].view_as(batch["history"])
-    items = inverse[n_hist:].view_as(batch["items"])
+    """Loss of both stages on a batch of lists.
+
+    Retrieval: the dot product over the list (positives and sampled negatives). Re-ranking: the
+    head over the ``rerank_list`` best dot scores outside the history, positives being the
+    held-out plays among them: the candidates the head sees when serving. The ILS term applies
+    to the head's ranking.
+    """
+    table = model.item_vectors(id_dropout=config.item_id_dropout)
     users = model.user_vectors(
         batch["users"],
-        history,
+        batch["history"],
         batch["history_weight"],
         table,
         id_dropout=config.user_id_dropout,
     )
-    listed = table[items]
+    listed = table[batch["items"]]
     dot = (users.unsqueeze(1) * listed[..., : model.dim]).sum(-1) + listed[..., model.dim]
-    head = model(users, listed)
-    feats = [block[batch["items"]] for block in similarity]
     retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
-    rerank = loss_fn(head, batch["target"], batch["mask"], batch["positive"], features=feats)
+
+    with torch.no_grad():
+        gains = torch.zeros(played.shape, device=played.device)
+        listed_gains = torch.where(batch["positive"], batch["target"], 0.0)
+        gains.scatter_reduce_(1, batch["items"], listed_gains, reduce="amax")  # duplicates
+        is_target = gains > 0
+        full = model.dot(users, table).masked_fill(played & ~is_target, float("-inf"))
+        items = full.topk(min(config.rerank_list, full.shape[1]), dim=1).indices
+        positive = is_target.gather(1, items)
+        target = gains.gather(1, items)
+        mask = torch.isfinite(full.gather(1, items))
+    head = model(users, table[items])
+    feats = [block[items] for block in similarity]
+    rerank = loss_fn(head, target, mask, positive, features=feats)
     return {
         "listnet": retrieval.listnet + rerank.listnet,
         "ils": rerank.ils,
@@ -244,14 +261,16 @@ def validation_ndcg(
         rows = users[start : start + config.val_batch_size]
         history, weight = history_tensors(plays[rows], device)
         vectors = model.user_vectors(torch.as_tensor(rows, device=device), history, weight, table)
-        scores = model.two_stage(vectors, table, played_mask(plays[rows], device), config.n_candidates)
+        scores = model.two_stage(
+            vectors, table, played_mask(plays[rows], device), config.n_candidates
+        )
         top = scores.topk(VAL_K, dim=1).indices.cpu().numpy()
         truth = validation[rows]
         for row in range(len(rows)):
             relevant = truth.indices[truth.indptr[row] : truth.indptr[row + 1]]
             hits = np.isin(top[row], relevant)
             ideal = discounts[: min(len(relevant), VAL_K)].sum()
-            total += float(hits @ discounts) / ideal
+            total += float(hits @ discounts / ideal)
     return total / len(users)
 
 
@@ -269,6 +288,25 @@ def train(
     with the best validation NDCG@10 are kept, training stops after ``patience`` epochs without
     improvement. ``similarity``: per-item feature blocks (n_items, dim) for the ILS term.
     """
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.use_deterministic_algorithms(True, warn_only=True)  # embedding gradients, CPU threads
+    try:
+        return _train(model, plays, validation, config, similarity, on_epoch)
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def _train(
+    model: HybridRecommender,
+    plays: sparse.csr_matrix,
+    validation: sparse.csr_matrix | None,
+    config: TrainConfig,
+    similarity: Sequence[np.ndarray],
+    on_epoch: EpochCallback | None,
+) -> list[dict]:
     device = resolve_device(config.device)
     seed_everything(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -295,7 +333,9 @@ def train(
             rows = order[start : start + config.batch_size]
             if len(rows) < 2:  # BatchNorm needs two samples
                 continue
-            parts = _batch_loss(model, _tensors(sampler.batch(rows), device), loss_fn, blocks, config)
+            batch = _tensors(sampler.batch(rows), device)
+            played = played_mask(plays[rows], device)
+            parts = _batch_loss(model, batch, played, loss_fn, blocks, config)
             optimizer.zero_grad()
             parts["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -321,7 +361,9 @@ def train(
         if validation is not None:
             scheduler.step(score)
             if stale >= config.patience:
-                logger.info("hybrid: early stop after epoch %d (best %s %.4f)", epoch, VAL_NDCG, best)
+                logger.info(
+                    "hybrid: early stop after epoch %d (best %s %.4f)", epoch, VAL_NDCG, best
+                )
                 break
     if best_state is not None:
         model.load_state_dict(best_state)

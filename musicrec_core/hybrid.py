@@ -1,0 +1,274 @@
+"""The hybrid deep model as a ``Recommender``: two-tower retrieval, then a re-ranking head.
+
+``score`` returns full-catalogue scores whose order is the served two-stage ranking: the
+``n_candidates`` best dot-product tracks (not played in training) are re-ranked by the head and
+placed above every other track, which keep their dot score. Never-played tracks score from
+content, users without plays from demographics, and ``recommend_with_history`` takes a new
+user's plays with no retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+
+from musicrec_core.interactions import InteractionMatrix
+from musicrec_core.model import CatalogueInputs, HybridRecommender
+from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.recommender import Recommendations, Recommender, TrainingData
+from musicrec_core.training import (
+    TrainConfig,
+    history_tensors,
+    played_mask,
+    resolve_device,
+    seed_everything,
+    train,
+)
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.pt"
+META_FILE = "model.json"
+METRICS_FILE = "metrics.json"
+# Without a validation frame, this share of users (with enough plays) lend this share of their
+# plays to an internal early-stopping holdout.
+HOLDOUT_USERS = 0.3
+HOLDOUT_PLAYS = 0.2
+HOLDOUT_MIN_PLAYS = 5
+SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
+
+
+class Hybrid(Recommender):
+    """HybridRecommender trained with EnhancedListNetLoss, served in two stages."""
+
+    name = "hybrid"
+    test_sets = ("warm", "cold_user", "cold_track")
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        preprocessor: MusicPreprocessor | None = None,
+        validation: pd.DataFrame | None = None,
+        on_epoch: Callable[[int, dict], None] | None = None,
+    ) -> None:
+        """``validation``: the split's VALIDATION rows (schema play columns) for early stopping;
+        ``on_epoch(epoch, metrics)`` is called after every epoch."""
+        self.config = config or TrainConfig()
+        self.preprocessor = preprocessor
+        self.validation = validation
+        self.on_epoch = on_epoch
+        self.history: list[dict] = []
+        self._item_table: torch.Tensor | None = None
+
+    # --- fitting -----------------------------------------------------------------------------
+
+    def _fit(self, data: TrainingData) -> None:
+        cfg = self.config
+        self.device = resolve_device(cfg.device)
+        preprocessor = self.preprocessor or _own_preprocessor(data.tracks)
+        inputs = CatalogueInputs.build(data.tracks, data.users, preprocessor)
+        seed_everything(cfg.seed)
+        self.model = _new_model(inputs, cfg)
+        plays = data.matrix.matrix
+        if self.validation is not None:
+            validation = InteractionMatrix.build(
+                self.validation, data.matrix.user_ids, data.matrix.track_ids
+            ).matrix
+        else:
+            plays, validation = _holdout(plays, np.random.default_rng(cfg.seed))
+        similarity = similarity_blocks(inputs, cfg.seed)
+        self._item_table = None
+        self.history = train(self.model, plays, validation, cfg, similarity, self.on_epoch)
+        self.shapes = inputs.shapes()
+
+    # --- vectors and scores ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def item_table(self) -> torch.Tensor:
+        """Item vectors with bias (n_tracks, dim + 1) on the model's device, cached."""
+        if self._item_table is None:
+            self.model.eval()
+            self._item_table = self.model.item_vectors()
+        return self._item_table
+
+    def item_vectors(self) -> np.ndarray:
+        """(n_tracks, dim + 1) item vectors; the last column is the item bias."""
+        return self.item_table().cpu().numpy()
+
+    @torch.no_grad()
+    def _user_vectors(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> torch.Tensor:
+        """User vectors from the given play rows and the users' demographics (if known)."""
+        self.model.eval()
+        rows = self.data.matrix.user_index(user_ids)
+        history, weight = history_tensors(plays, self.device)
+        return self.model.user_vectors(
+            torch.as_tensor(rows, device=self.device), history, weight, self.item_table()
+        )
+
+    def user_vectors(self, user_ids: np.ndarray | list) -> np.ndarray:
+        """(n_users, dim + 1) user vectors (trailing 1 multiplies the item bias) from training
+        plays; ``user_vectors @ item_vectors.T`` are the retrieval scores."""
+        user_ids = np.asarray(user_ids, dtype=object)
+        vectors = self._user_vectors(user_ids, self._training_rows(user_ids))
+        ones = torch.ones(len(vectors), 1, device=vectors.device)
+        return torch.cat([vectors, ones], dim=1).cpu().numpy()
+
+    def _training_rows(self, user_ids: np.ndarray) -> sparse.csr_matrix:
+        rows = self.data.matrix.user_index(user_ids)
+        known = np.flatnonzero(rows >= 0)
+        picked = self.data.matrix.matrix[rows[known]].tocoo()
+        return sparse.csr_matrix(
+            (picked.data, (known[picked.row], picked.col)),
+            shape=(len(user_ids), self.data.matrix.matrix.shape[1]),
+        )
+
+    @torch.no_grad()
+    def _two_stage(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> np.ndarray:
+        out = np.empty((len(user_ids), plays.shape[1]), dtype=np.float32)
+        step = self.config.val_batch_size * 4
+        for start in range(0, len(user_ids), step):
+            block = plays[start : start + step]
+            vectors = self._user_vectors(user_ids[start : start + step], block)
+            scores = self.model.two_stage(
+                vectors,
+                self.item_table(),
+                played_mask(block, self.device),
+                self.config.n_candidates,
+            )
+            out[start : start + step] = scores.cpu().numpy()
+        return out
+
+    def score(self, user_ids: np.ndarray) -> np.ndarray:
+        user_ids = np.asarray(user_ids, dtype=object)
+        return self._two_stage(user_ids, self._training_rows(user_ids))
+
+    @torch.no_grad()
+    def rerank(self, user_ids: np.ndarray | list, candidate_idx: np.ndarray) -> np.ndarray:
+        """Head scores (n_users, n_candidates) of catalogue track indices per user."""
+        user_ids = np.asarray(user_ids, dtype=object)
+        vectors = self._user_vectors(user_ids, self._training_rows(user_ids))
+        items = torch.as_tensor(np.asarray(candidate_idx, dtype=np.int64), device=self.device)
+        return self.model(vectors, self.item_table()[items]).cpu().numpy()
+
+    def recommend_with_history(
+        self, user_ids: np.ndarray | list, histories: pd.DataFrame, k: int = 20
+    ) -> Recommendations:
+        """Top-k for users known by the plays given here (schema play columns) plus their
+        demographics when ``data.users`` has them; the given plays are never recommended."""
+        user_ids = np.asarray(user_ids, dtype=object)
+        given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids).matrix
+        scores = self._two_stage(user_ids, given).astype(np.float64)
+        r, c = given.nonzero()
+        scores[r, c] = -np.inf
+        return self.best(user_ids, scores, k)
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def save(self, folder: Path | str, metrics: dict | None = None) -> Path:
+        """Weights (``torch.save`` of the state dict), config, id maps and training history."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), folder / WEIGHTS_FILE)
+        meta = {
+            "config": self.config.to_dict(),
+            "shapes": self.shapes,
+            "user_ids": [str(u) for u in self.data.matrix.user_ids],
+            "track_ids": [str(t) for t in self.data.matrix.track_ids],
+            "history": self.history,
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, indent=1))
+        if metrics is not None:
+            (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1, default=str))
+        logger.info("saved hybrid model to %s", folder)
+        return folder
+
+    @classmethod
+    def load(
+        cls, folder: Path | str, data: TrainingData, preprocessor: MusicPreprocessor | None = None
+    ) -> Hybrid:
+        """A fitted model from ``save``'s folder, serving over ``data`` (its training data)."""
+        folder = Path(folder)
+        meta = json.loads((folder / META_FILE).read_text())
+        known = {f.name for f in fields(TrainConfig)}
+        config = TrainConfig(**{k: v for k, v in meta["config"].items() if k in known})
+        if (
+            list(data.matrix.track_ids.astype(str)) != meta["track_ids"]
+            or list(data.matrix.user_ids.astype(str)) != meta["user_ids"]
+        ):
+            raise ValueError(f"{folder} was trained on another user or track catalogue")
+        model = cls(config, preprocessor)
+        model.data = data
+        model.device = resolve_device(config.device)
+        model.shapes = meta["shapes"]
+        model.history = meta["history"]
+        model.model = _new_model(CatalogueInputs.empty(meta["shapes"]), config)
+        state = torch.load(folder / WEIGHTS_FILE, map_location=model.device, weights_only=True)
+        model.model.load_state_dict(state)
+        model.model.to(model.device).eval()
+        model._item_table = None
+        return model
+
+
+def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommender:
+    return HybridRecommender(
+        inputs,
+        embedding_dim=config.embedding_dim,
+        hidden_dim=config.hidden_dim,
+        n_blocks=config.n_blocks,
+        dropout=config.dropout,
+    ).to(resolve_device(config.device))
+
+
+def _own_preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:
+    """A preprocessor fitted on the track catalogue, when the caller provides none."""
+    preprocessor = MusicPreprocessor()
+    preprocessor.fit_transform(tracks)
+    return preprocessor
+
+
+def _holdout(
+    plays: sparse.csr_matrix, rng: np.random.Generator
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Split plays into training and an early-stopping holdout (a share of some users' plays)."""
+    coo = sparse.coo_matrix(plays)
+    counts = np.diff(sparse.csr_matrix(plays).indptr)
+    eligible = np.flatnonzero(counts >= HOLDOUT_MIN_PLAYS)
+    chosen = np.zeros(plays.shape[0], bool)
+    chosen[rng.choice(eligible, size=int(len(eligible) * HOLDOUT_USERS), replace=False)] = True
+    held = chosen[coo.row] & (rng.random(coo.nnz) < HOLDOUT_PLAYS)
+
+    def part(keep: np.ndarray) -> sparse.csr_matrix:
+        return sparse.csr_matrix(
+            (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=plays.shape, dtype=np.float32
+        )
+
+    return part(~held), part(held)
+
+
+def similarity_blocks(inputs: CatalogueInputs, seed: int) -> list[np.ndarray]:
+    """Dense per-item feature blocks for the ILS term: each TF-IDF block (randomly projected to
+    ``SIMILARITY_DIM`` if wider, which keeps cosines approximately) and the numeric features."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for col in sorted(inputs.text_vocab):
+        index, weight = inputs.text_index[col], inputs.text_weight[col]
+        rows = np.repeat(np.arange(len(index)), index.shape[1])
+        dense = sparse.csr_matrix(
+            (weight.ravel(), (rows, index.ravel())), shape=(len(index), inputs.text_vocab[col])
+        )
+        if dense.shape[1] > SIMILARITY_DIM:
+            projection = rng.normal(size=(dense.shape[1], SIMILARITY_DIM)).astype(np.float32)
+            blocks.append(np.asarray(dense @ projection, np.float32))
+        else:
+            blocks.append(dense.toarray().astype(np.float32))
+    if inputs.numeric.shape[1]:
+        blocks.append(inputs.numeric)
+    return blocks

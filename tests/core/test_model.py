@@ -1,0 +1,100 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from musicrec_core import schema as s
+from musicrec_core.evaluation import EvaluationData
+from musicrec_core.hybrid import Hybrid
+from musicrec_core.model import CatalogueInputs, HybridRecommender
+from musicrec_core.pipeline import fit_preprocessor, prepare
+from musicrec_core.sources import SourceConfig
+from musicrec_core.training import TrainConfig
+
+CONFIG = TrainConfig(epochs=1, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    data = prepare(SourceConfig(kind="synthetic", size="tiny"))
+    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    evaluation = EvaluationData.from_split(data.split, data.users, data.tracks)
+    return evaluation.train, preprocessor
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny):
+    train, preprocessor = tiny
+    return Hybrid(CONFIG, preprocessor).fit(train)
+
+
+def test_towers_and_head_shapes(tiny):
+    train, preprocessor = tiny
+    inputs = CatalogueInputs.build(train.tracks, train.users, preprocessor)
+    model = HybridRecommender(inputs, embedding_dim=8, hidden_dim=16).eval()
+    items = model.item_vectors()
+    assert items.shape == (len(train.tracks), 9)
+    users = torch.arange(3)
+    history = torch.tensor([[0, 1], [2, 0], [0, 0]])
+    weight = torch.tensor([[1.0, 2.0], [1.0, 0.0], [0.0, 0.0]])
+    vectors = model.user_vectors(users, history, weight, items)
+    assert vectors.shape == (3, 8)
+    assert model.dot(vectors, items).shape == (3, len(train.tracks))
+    assert model(vectors, items[torch.tensor([[0, 1], [2, 3], [4, 5]])]).shape == (3, 2)
+
+
+def test_item_id_dropout_changes_vectors_and_unplayed_tracks_use_content(tiny):
+    train, preprocessor = tiny
+    model = HybridRecommender(CatalogueInputs.build(train.tracks, train.users, preprocessor))
+    model.item_known[:] = True
+    model.item_known[0] = False
+    model.train()
+    torch.manual_seed(0)
+    all_ids = model.item_vectors(torch.arange(64))
+    torch.manual_seed(0)
+    dropped = model.item_vectors(torch.arange(64), id_dropout=1.0)
+    assert not torch.allclose(all_ids, dropped)
+    model.eval()
+    unknown = model.item_vectors(torch.tensor([0]))
+    assert torch.isfinite(unknown).all()
+
+
+def test_never_played_tracks_have_vectors_and_scores(fitted):
+    played = np.asarray(fitted.data.matrix.matrix.sum(axis=0)).ravel() > 0
+    assert (~played).any()
+    vectors = fitted.item_vectors()
+    assert vectors.shape[0] == len(played) and np.isfinite(vectors[~played]).all()
+    scores = fitted.score(fitted.data.matrix.user_ids[:5])
+    assert np.isfinite(scores[:, ~played]).all()
+
+
+def test_two_stage_score_puts_the_reranked_candidates_on_top(fitted):
+    user_ids = fitted.data.matrix.user_ids[:4]
+    scores = fitted.score(user_ids)
+    retrieval = fitted.user_vectors(user_ids) @ fitted.item_vectors().T
+    rows = fitted.data.matrix.user_index(user_ids)
+    n = CONFIG.n_candidates
+    for row, user_scores, dot in zip(rows, scores, retrieval, strict=True):
+        played = fitted.data.matrix.matrix[row].toarray().ravel() > 0
+        dot = np.where(played, -np.inf, dot)
+        candidates = np.argsort(-dot, kind="stable")[:n]
+        top = np.argsort(-user_scores, kind="stable")[:n]
+        assert set(top) == set(candidates)
+        head = fitted.rerank([fitted.data.matrix.user_ids[row]], candidates[None, :])[0]
+        order = candidates[np.argsort(-head, kind="stable")]
+        assert user_scores[order[0]] == user_scores[candidates].max()
+
+
+def test_recommend_never_returns_a_played_track(fitted):
+    user_ids = fitted.data.matrix.user_ids
+    recs = fitted.recommend(user_ids, k=10)
+    played = fitted.data.interactions.groupby(s.USER_ID)[s.TRACK_ID].agg(set)
+    for user, tracks in zip(recs.user_ids, recs.track_ids, strict=True):
+        assert not set(tracks) & played.get(user, set())
+
+
+def test_cold_user_gets_a_demographic_vector(fitted):
+    vectors = fitted.user_vectors(np.array(["nobody"], dtype=object))
+    assert np.isfinite(vectors).all()
+    recs = fitted.recommend(np.array(["nobody"], dtype=object), k=5)
+    assert pd.notna(recs.track_ids).all()

@@ -1,0 +1,96 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from musicrec_core import schema as s
+from musicrec_core.evaluation import EvaluationData
+from musicrec_core.hybrid import Hybrid
+from musicrec_core.pipeline import fit_preprocessor, prepare
+from musicrec_core.registry import build_models
+from musicrec_core.sources import SourceConfig
+from musicrec_core.split import VALIDATION
+from musicrec_core.training import VAL_NDCG, TrainConfig
+
+KEYS = {"epoch", "listnet", "ils", "total", VAL_NDCG, "lr", "seconds"}
+
+
+def _config(**changes) -> TrainConfig:
+    base = dict(epochs=3, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
+    return TrainConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    data = prepare(SourceConfig(kind="synthetic", size="tiny"))
+    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    evaluation = EvaluationData.from_split(data.split, data.users, data.tracks)
+    validation = data.split[data.split[s.SPLIT] == VALIDATION]
+    return evaluation.train, preprocessor, validation
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny):
+    train, preprocessor, validation = tiny
+    epochs = []
+    model = Hybrid(
+        _config(patience=10), preprocessor, validation, on_epoch=lambda e, m: epochs.append(e)
+    )
+    model.fit(train)
+    return model, epochs
+
+
+def test_history_has_the_per_epoch_keys_and_the_callback_sees_each_epoch(fitted):
+    model, epochs = fitted
+    assert [h["epoch"] for h in model.history] == epochs == [1, 2, 3]
+    assert all(set(h) == KEYS for h in model.history)
+
+
+def test_training_loss_decreases(fitted):
+    model, _ = fitted
+    losses = [h["total"] for h in model.history]
+    assert losses[-1] < losses[0]
+
+
+def test_seeds_make_two_runs_identical(tiny):
+    train, preprocessor, validation = tiny
+    first = Hybrid(_config(epochs=1), preprocessor, validation).fit(train)
+    second = Hybrid(_config(epochs=1), preprocessor, validation).fit(train)
+    users = train.matrix.user_ids[:5]
+    np.testing.assert_array_equal(first.score(users), second.score(users))
+    assert first.history[0]["total"] == second.history[0]["total"]
+
+
+def test_without_validation_rows_training_holds_out_its_own(tiny):
+    train, preprocessor, _ = tiny
+    model = Hybrid(_config(epochs=1), preprocessor).fit(train)
+    assert np.isfinite(model.history[0][VAL_NDCG])
+
+
+def test_save_and_load_round_trip_gives_identical_scores(fitted, tmp_path, monkeypatch):
+    model, _ = fitted
+    calls = []
+    original = torch.load
+    monkeypatch.setattr(
+        torch, "load", lambda *a, **k: calls.append(k.get("weights_only")) or original(*a, **k)
+    )
+    model.save(tmp_path / "hybrid", metrics={"ndcg@10": 0.1})
+    loaded = Hybrid.load(tmp_path / "hybrid", model.data, model.preprocessor)
+    assert calls == [True]
+    users = model.data.matrix.user_ids[:6]
+    np.testing.assert_array_equal(model.score(users), loaded.score(users))
+    assert (tmp_path / "hybrid" / "metrics.json").exists()
+
+
+def test_recommend_with_history_for_a_new_user(fitted):
+    model, _ = fitted
+    given = model.data.interactions.head(3)[[s.USER_ID, s.TRACK_ID, s.PLAYS]]
+    histories = given.assign(**{s.USER_ID: "newcomer"})
+    recs = model.recommend_with_history(["newcomer"], histories, k=5)
+    assert recs.track_ids.shape == (1, 5) and pd.notna(recs.track_ids).all()
+    assert not set(recs.track_ids[0]) & set(given[s.TRACK_ID])
+
+
+def test_the_registry_builds_the_hybrid(tiny):
+    _, preprocessor, _ = tiny
+    assert isinstance(build_models(["hybrid"], preprocessor)["hybrid"], Hybrid)
