@@ -7,10 +7,12 @@ import logging
 import numpy as np
 import pandas as pd
 
+from musicrec_core import metrics as m
 from musicrec_core import schema as s
 from musicrec_core.baselines import SegmentPopularity
 from musicrec_core.diversity import mmr_rerank, personal_strength
-from musicrec_core.hybrid import Hybrid
+from musicrec_core.evaluation import TEST_SET, WARM
+from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData, model_version
 
 logger = logging.getLogger(__name__)
@@ -60,29 +62,62 @@ def recommend_all(model: Recommender, user_ids: np.ndarray, k: int, version: str
     return pd.concat(parts, ignore_index=True)[s.RECOMMENDATION_COLUMNS]
 
 
-def hybrid_recommendations(
-    model: Hybrid,
+def best_model(summary: pd.DataFrame, candidates: list[str], k: int = 10) -> str:
+    """The candidate with the highest warm-user NDCG@k in an evaluation summary."""
+    warm = summary[
+        (summary[TEST_SET] == WARM)
+        & (summary[m.METRIC] == m.NDCG)
+        & (summary[m.K] == k)
+        & summary[s.MODEL_NAME].isin(candidates)
+    ]
+    if warm.empty:
+        raise ValueError(f"the evaluation has no warm NDCG@{k} for any of {candidates}")
+    return str(warm.sort_values(m.MEAN, ascending=False)[s.MODEL_NAME].iloc[0])
+
+
+def content_vectors(tracks: pd.DataFrame, preprocessor: MusicPreprocessor) -> np.ndarray:
+    """Genre and audio content per track, for the diversity step's similarities.
+
+    Model-independent, so lists are diversified the same way whichever model serves them.
+    """
+    blocks = []
+    genre = preprocessor.text_features(tracks).get(s.GENRE)
+    if genre is not None:
+        blocks.append(genre.toarray())
+    numeric = [c for c in preprocessor.numeric_columns if c in tracks.columns]
+    if numeric:
+        values = preprocessor.feature_matrix(tracks, columns=numeric)
+        blocks.append(values / max(np.sqrt(len(numeric)), 1.0))
+    if not blocks:
+        return np.zeros((len(tracks), 1), dtype=np.float32)
+    return np.hstack(blocks).astype(np.float32)
+
+
+def served_recommendations(
+    model: Recommender,
     version: str,
     fallback: Recommender,
     interactions: pd.DataFrame,
     users: pd.DataFrame,
     tracks: pd.DataFrame,
+    item_vectors: np.ndarray,
     k: int,
     diversity: float,
     n_candidates: int = 100,
 ) -> pd.DataFrame:
-    """Top-k per user from the hybrid over all their plays so far, diversified by MMR.
+    """Top-k per user from the model over all their plays so far, diversified by MMR.
 
-    The model scores every user from their current plays (no retraining needed when plays
-    arrive) and demographics; users with neither get the fallback model's list. ``diversity`` is
-    the MMR strength for a user with evenly spread tastes, scaled down for focused listeners.
+    The model scores each user from their current plays (new plays count without retraining)
+    and, if it serves cold-start users, from demographics alone; other users get the fallback's
+    list. ``diversity`` is the MMR strength for a listener with evenly spread tastes, scaled
+    down for focused listeners; ``item_vectors`` (rows follow the model's catalogue) give the
+    similarities.
     """
-    served = servable_users(users, interactions)
+    served = servable_users(users, interactions, demographics="cold_user" in model.test_sets)
     parts = []
-    user_ids = users[s.USER_ID].to_numpy(dtype=object)
     genres = interactions.merge(tracks[[s.TRACK_ID, s.GENRE]], on=s.TRACK_ID)
-    item_vectors = model.item_vectors()[:, :-1]
-    track_index = pd.Index(model.data.matrix.track_ids)
+    catalogue = model.data.matrix.track_ids
+    track_index = pd.Index(catalogue)
     for start in range(0, len(served), BATCH_USERS):
         batch = served[start : start + BATCH_USERS]
         history = interactions[interactions[s.USER_ID].isin(batch)]
@@ -90,19 +125,26 @@ def hybrid_recommendations(
         candidates = track_index.get_indexer(recs.track_ids.ravel()).reshape(recs.track_ids.shape)
         strength = personal_strength(genres, diversity, batch, s.USER_ID, s.GENRE)
         picked, scores = mmr_rerank(candidates, recs.scores, item_vectors, k, strength)
-        track_ids = np.where(picked >= 0, model.data.matrix.track_ids[np.maximum(picked, 0)], None)
+        track_ids = np.where(picked >= 0, catalogue[np.maximum(picked, 0)], None)
         parts.append(Recommendations(batch, track_ids, scores).to_frame(model.name, version))
+    user_ids = users[s.USER_ID].to_numpy(dtype=object)
     rest = user_ids[~np.isin(user_ids, served)]
     if len(rest):
         parts.append(recommend_all(fallback, rest, k, model_version()))
     return pd.concat(parts, ignore_index=True)[s.RECOMMENDATION_COLUMNS]
 
 
-def servable_users(users: pd.DataFrame, interactions: pd.DataFrame) -> np.ndarray:
-    """Users the hybrid can place: with plays, or with a known age group or gender."""
-    known = (users[s.AGE_GROUP] != s.AGE_GROUP_UNKNOWN) | (users[s.GENDER] != s.GENDER_UNKNOWN)
-    with_plays = users[s.USER_ID].isin(interactions[s.USER_ID])
-    return users.loc[known | with_plays, s.USER_ID].to_numpy(dtype=object)
+def servable_users(
+    users: pd.DataFrame, interactions: pd.DataFrame, demographics: bool
+) -> np.ndarray:
+    """Users a model can place: those with plays and, if it reads demographics, those with a
+    known age group or gender."""
+    placed = users[s.USER_ID].isin(interactions[s.USER_ID])
+    if demographics:
+        placed |= (users[s.AGE_GROUP] != s.AGE_GROUP_UNKNOWN) | (
+            users[s.GENDER] != s.GENDER_UNKNOWN
+        )
+    return users.loc[placed, s.USER_ID].to_numpy(dtype=object)
 
 
 def segment_popularity(

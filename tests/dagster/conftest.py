@@ -34,7 +34,7 @@ def load_defs(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> dg
 # Integration tests check the wiring, not model quality: a short training keeps them fast.
 FAST_RUN_CONFIG = {
     "ops": {
-        "hybrid_model": {"config": {"epochs": 2}},
+        "hybrid_model": {"config": {"epochs": 1, "batch_size": 1024}},
         "model_evaluation": {"config": {"n_boot": 100}},
     }
 }

@@ -6,21 +6,31 @@ from pydantic import Field
 
 from musicrec_core import schema as s
 from musicrec_core import serving_tables
+from musicrec_core.artifacts import ArtifactStore
 from musicrec_core.baselines import segment_recommendations
 from musicrec_core.hybrid import Hybrid
 from musicrec_core.markdown import markdown_table
 from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.recommender import Recommender, TrainingData, model_version
+from musicrec_core.registry import build_models
 from musicrec_core.serving import publish_serving_database
+from musicrec_core.serving_tables import best_model, content_vectors
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND, training_data
 from musicrec_dagster.metadata import table_metadata
 
 GROUP = "serving"
+BEST = "best"
 
 
 class RecommendationSettings(dg.Config):
-    """How many tracks each user gets, and how strongly lists are diversified."""
+    """Which model serves, how many tracks each user gets, and how varied the lists are."""
 
+    model: str = Field(
+        default=BEST,
+        description="'best' serves the model with the highest warm-user NDCG@10 in "
+        "model_evaluation; or name one (hybrid, ease, item_knn, content_knn, ...)",
+    )
     top_k: int = 20
     diversity: float = Field(
         default=0.2,
@@ -31,45 +41,67 @@ class RecommendationSettings(dg.Config):
     n_candidates: int = Field(default=100, description="re-ranked tracks the diversity step sees")
 
 
+def _serving_model(
+    name: str,
+    store: ArtifactStore,
+    preprocessor: MusicPreprocessor,
+    dataset_splits: pd.DataFrame,
+    interactions: pd.DataFrame,
+    users: pd.DataFrame,
+    tracks: pd.DataFrame,
+) -> tuple[Recommender, str]:
+    """The trained hybrid from its artifact, or a baseline fitted on every play so far."""
+    if name == Hybrid.name:
+        version, folder = store.latest(MODEL_KIND)
+        data = training_data(dataset_splits, users, tracks)
+        return Hybrid.load(folder, data, preprocessor), version
+    model = build_models([name], preprocessor)[name]
+    return model.fit(TrainingData(interactions, users, tracks)), model_version()
+
+
 @dg.asset(group_name=GROUP, kinds={"pandas", "duckdb"}, deps=["hybrid_model"])
 def recommendations(
     context: dg.AssetExecutionContext,
     config: RecommendationSettings,
     paths: PlatformPaths,
+    model_evaluation: pd.DataFrame,
     dataset_splits: pd.DataFrame,
     interactions: pd.DataFrame,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Top-K tracks per user from the hybrid model with diversity re-ranking; never one played.
+    """Top-K tracks per user from the best evaluated model, diversified; never one played.
 
-    Users the model cannot place (no plays, no demographics) get popularity in their segment.
+    Users the model cannot place (no plays, and no demographics where it reads them) get
+    popularity in their demographic segment.
     """
     store = paths.artifacts()
-    _, preprocessor_folder = store.latest("preprocessor")
-    version, folder = store.latest(MODEL_KIND)
-    model = Hybrid.load(
-        folder,
-        training_data(dataset_splits, user_features, track_features),
-        MusicPreprocessor.load(preprocessor_folder),
+    preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
+    evaluated = list(dict.fromkeys(model_evaluation[s.MODEL_NAME]))
+    name = best_model(model_evaluation, evaluated) if config.model == BEST else config.model
+    model, version = _serving_model(
+        name, store, preprocessor, dataset_splits, interactions, user_features, track_features
     )
-    fallback = serving_tables.segment_popularity(interactions, user_features, track_features)
-    frame = serving_tables.hybrid_recommendations(
+    frame = serving_tables.served_recommendations(
         model,
         version,
-        fallback,
+        serving_tables.segment_popularity(interactions, user_features, track_features),
         interactions,
         user_features,
         track_features,
+        content_vectors(track_features, preprocessor),
         k=config.top_k,
         diversity=config.diversity,
         n_candidates=config.n_candidates,
     )
+    context.log.info(f"serving {name} (version {version})")
     per_user = frame.groupby(s.USER_ID).size()
     context.add_output_metadata(
         {
             **table_metadata(frame),
+            "model": name,
             "model_version": version,
+            "chosen_by": "warm-user NDCG@10" if config.model == BEST else "configuration",
             "rows_by_model": dg.MetadataValue.json(frame[s.MODEL_NAME].value_counts().to_dict()),
             "users": int(per_user.size),
             "users_with_fewer_than_k": int((per_user < config.top_k).sum()),
