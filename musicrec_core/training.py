@@ -23,7 +23,7 @@ from scipy import sparse
 from tqdm.auto import tqdm
 
 from musicrec_core.loss import EnhancedListNetLoss
-from musicrec_core.model import HybridRecommender
+from musicrec_core.model import HybridRecommender, padded_rows
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +98,9 @@ def history_tensors(
     plays: sparse.csr_matrix, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each row's played item indices and ``log1p(plays)`` weights, padded (weight 0)."""
-    plays = sparse.csr_matrix(plays)
-    lengths = np.diff(plays.indptr)
-    width = max(int(lengths.max()) if len(lengths) else 0, 1)
-    index = np.zeros((plays.shape[0], width), np.int64)
-    weight = np.zeros((plays.shape[0], width), np.float32)
-    rows = np.repeat(np.arange(plays.shape[0]), lengths)
-    slots = np.arange(plays.nnz) - np.repeat(plays.indptr[:-1], lengths)
-    index[rows, slots] = plays.indices
-    weight[rows, slots] = np.log1p(plays.data)
+    weighted = sparse.csr_matrix(plays, dtype=np.float32, copy=True)
+    weighted.data = np.log1p(weighted.data)
+    index, weight = padded_rows(weighted)
     return torch.as_tensor(index, device=device), torch.as_tensor(weight, device=device)
 
 
