@@ -15,6 +15,7 @@ import logging
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from common import machine, sources, train_hybrid
@@ -38,7 +39,8 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
     data = prepare(source)
     preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
     fitted = {HYBRID: train_hybrid(data)} if HYBRID in models else {}
-    comparison = evaluate_models(
+    evaluate = partial(
+        evaluate_models,
         data.split,
         data.users,
         data.tracks,
@@ -47,6 +49,7 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
         ks=KS,
         fitted=fitted,
     )
+    comparison = evaluate()
     summary = comparison.result.summary
     ndcg = summary[(summary["metric"] == "ndcg") & (summary["k"] == 10)]
     lines = [f"### {name} ({source.describe()})", ""]
@@ -61,17 +64,7 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
             for model, mean in rows[["model_name", "mean"]].itertuples(index=False)
         )
         lines.append(f"- {test_set}: {ratios}")
-    given = evaluate_models(
-        data.split,
-        data.users,
-        data.tracks,
-        models,
-        preprocessor=preprocessor,
-        ks=KS,
-        cold_user_given=GIVEN,
-        test_sets=["cold_user"],
-        fitted=fitted,
-    )
+    given = evaluate(cold_user_given=GIVEN, test_sets=["cold_user"])
     lines += [
         "",
         f"Cold-start users given their first {GIVEN} plays at recommendation time (k = 10):",

@@ -392,7 +392,7 @@ class ContentKNN(PlayRowRecommender):
     included) and ``text_features``. Without one, a small transform is fitted on the tracks
     frame: median-filled, StandardScaler-ed numeric columns of ``CONTENT_NUMERIC_COLUMNS`` that
     are present (release year parsed from release_date if need be), one-hot genre (the
-    "Unknown" placeholder gives none) and TF-IDF of artist and featured-artist names.
+    "Unknown" label gives none) and TF-IDF of artist and featured-artist names.
 
     ``neighbourhood="profile"``: the user profile is the mean of the content vectors of the
     user's training tracks, weighted by ``weighting`` ("log": log1p(plays)); score = cosine

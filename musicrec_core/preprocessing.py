@@ -85,7 +85,7 @@ def _whole_name(text: str) -> list[str]:
 
 
 def _genre_name(text: str) -> list[str]:
-    """The whole genre name; the 'Unknown' placeholder carries no content and gives no token."""
+    """The whole genre name; the 'Unknown' label carries no content and gives no token."""
     return [name for name in _whole_name(text) if name != schema.GENRE_UNKNOWN.lower()]
 
 
