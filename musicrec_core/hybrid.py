@@ -9,6 +9,7 @@ user's plays with no retraining.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "model.pt"
 META_FILE = "model.json"
 METRICS_FILE = "metrics.json"
+PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
 # Without a validation frame, this share of users (with enough plays) lend this share of their
 # plays to an internal early-stopping holdout.
 HOLDOUT_USERS = 0.3
@@ -73,7 +75,9 @@ class Hybrid(Recommender):
     def _fit(self, data: TrainingData) -> None:
         cfg = self.config
         self.device = resolve_device(cfg.device)
-        preprocessor = self.preprocessor or _own_preprocessor(data.tracks)
+        # A private copy: a later refit of the caller's preprocessor cannot change this model.
+        preprocessor = copy.deepcopy(self.preprocessor) or _own_preprocessor(data.tracks)
+        self.preprocessor = preprocessor
         inputs = CatalogueInputs.build(data.tracks, data.users, preprocessor)
         seed_everything(cfg.seed)
         self.model = _new_model(inputs, cfg)
@@ -173,10 +177,13 @@ class Hybrid(Recommender):
     # --- persistence -------------------------------------------------------------------------
 
     def save(self, folder: Path | str, metrics: dict | None = None) -> Path:
-        """Weights (``torch.save`` of the state dict), config, id maps and training history."""
+        """Weights (``torch.save`` of the state dict), config, id maps, training history and the
+        model's own fitted preprocessor (sub-folder ``preprocessor``)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self.model.state_dict(), folder / WEIGHTS_FILE)
+        if self.preprocessor is not None:
+            self.preprocessor.save_preprocessors(folder / PREPROCESSOR_DIR)
         meta = {
             "config": self.config.to_dict(),
             "shapes": self.shapes,
@@ -194,27 +201,65 @@ class Hybrid(Recommender):
     def load(
         cls, folder: Path | str, data: TrainingData, preprocessor: MusicPreprocessor | None = None
     ) -> Hybrid:
-        """A fitted model from ``save``'s folder, serving over ``data`` (its training data)."""
+        """A fitted model from ``save``'s folder, serving over ``data``.
+
+        ``data``'s catalogues may differ from training (tracks and users added or removed):
+        known ids keep their learned embeddings, new tracks get content-only vectors through
+        the saved preprocessor, new users the unknown user id. All of ``data.interactions``
+        are the users' histories. ``preprocessor`` is only used for folders saved without one.
+        """
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
         known = {f.name for f in fields(TrainConfig)}
         config = TrainConfig(**{k: v for k, v in meta["config"].items() if k in known})
-        if (
-            list(data.matrix.track_ids.astype(str)) != meta["track_ids"]
-            or list(data.matrix.user_ids.astype(str)) != meta["user_ids"]
-        ):
-            raise ValueError(f"{folder} was trained on another user or track catalogue")
+        if (folder / PREPROCESSOR_DIR).exists():
+            preprocessor = MusicPreprocessor.load(folder / PREPROCESSOR_DIR)
         model = cls(config, preprocessor)
         model.data = data
         model.device = resolve_device(config.device)
-        model.shapes = meta["shapes"]
         model.history = meta["history"]
-        model.model = _new_model(CatalogueInputs.empty(meta["shapes"]), config)
         state = torch.load(folder / WEIGHTS_FILE, map_location=model.device, weights_only=True)
-        model.model.load_state_dict(state)
+        track_ids = [str(t) for t in data.matrix.track_ids]
+        user_ids = [str(u) for u in data.matrix.user_ids]
+        if track_ids == meta["track_ids"] and user_ids == meta["user_ids"]:
+            model.shapes = meta["shapes"]
+            model.model = _new_model(CatalogueInputs.empty(meta["shapes"]), config)
+            model.model.load_state_dict(state)
+        else:
+            if preprocessor is None:
+                raise ValueError(
+                    f"{folder} has no saved preprocessor: it can only serve its training catalogue"
+                )
+            inputs = CatalogueInputs.build(data.tracks, data.users, preprocessor)
+            _check_compatible(inputs.shapes(), meta["shapes"], folder)
+            model.shapes = inputs.shapes()
+            model.model = _new_model(inputs, config)
+            model.model.adopt_state(
+                state,
+                pd.Index(meta["track_ids"]).get_indexer(track_ids),
+                pd.Index(meta["user_ids"]).get_indexer(user_ids),
+            )
+            logger.info(
+                "hybrid loaded over a changed catalogue: %d tracks (%d new), %d users (%d new)",
+                len(track_ids),
+                len(set(track_ids) - set(meta["track_ids"])),
+                len(user_ids),
+                len(set(user_ids) - set(meta["user_ids"])),
+            )
         model.model.to(model.device).eval()
         model._item_table = None
         return model
+
+
+def _check_compatible(shapes: dict, saved: dict, folder: Path) -> None:
+    """The feature widths the weights expect must match those built for the new catalogue."""
+    vocab = {col: size for col, (size, _) in shapes["text"].items()}
+    saved_vocab = {col: size for col, (size, _) in saved["text"].items()}
+    if vocab != saved_vocab or shapes["n_numeric"] != saved["n_numeric"]:
+        raise ValueError(
+            f"{folder}: the catalogue gives features {vocab}, {shapes['n_numeric']} numeric; "
+            f"the model was trained on {saved_vocab}, {saved['n_numeric']} numeric"
+        )
 
 
 def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommender:

@@ -162,6 +162,13 @@ def demographic_codes(users: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return gender.astype(np.int64), age_group.astype(np.int64)
 
 
+def _remap_rows(table: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Rows of an id embedding (last row: unknown) picked by ``source`` (-1: the unknown row)."""
+    unknown = table.shape[0] - 1
+    picked = torch.cat([torch.where(source >= 0, source, unknown), torch.tensor([unknown])])
+    return table[picked.to(table.device)].clone()
+
+
 class ResidualBlock(nn.Module):
     """``x + Dropout(ReLU(BatchNorm(Linear(x))))``."""
 
@@ -239,6 +246,41 @@ class HybridRecommender(nn.Module):
 
         # re-ranking head
         self.head = _mlp(3 * d, h, 1, n_blocks, dropout)
+
+    # --- catalogue changes -------------------------------------------------------------------
+
+    def adopt_state(
+        self, state: dict[str, torch.Tensor], item_source: np.ndarray, user_source: np.ndarray
+    ) -> None:
+        """Load a state dict saved for another catalogue into this model's catalogue.
+
+        ``item_source`` / ``user_source``: for each of this model's items / users, its index in
+        the saved catalogue or -1 if new (new ones get the saved "unknown" id rows). Catalogue
+        buffers (content, years, demographics) stay this model's; learned weights are copied.
+        """
+        own = self.state_dict()
+        items = torch.as_tensor(np.asarray(item_source, np.int64))
+        users = torch.as_tensor(np.asarray(user_source, np.int64))
+        adopted = {}
+        for key, value in state.items():
+            if key in ("item_embedding.weight", "history_embedding.weight"):
+                adopted[key] = _remap_rows(value, items)
+            elif key == "user_embedding.weight":
+                adopted[key] = _remap_rows(value, users)
+            elif key == "item_known":
+                mapped = items.to(value.device)
+                adopted[key] = value[mapped.clamp(min=0)] & (mapped >= 0)
+            elif key in self._catalogue_buffers():
+                adopted[key] = own[key]
+            else:
+                adopted[key] = value
+        self.load_state_dict(adopted)
+
+    def _catalogue_buffers(self) -> set[str]:
+        names = {"numeric", "year", "gender", "age_group"}
+        for col in self.text_columns:
+            names |= {f"text_index_{col}", f"text_weight_{col}"}
+        return names
 
     # --- item tower --------------------------------------------------------------------------
 
