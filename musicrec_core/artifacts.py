@@ -46,6 +46,15 @@ class ArtifactStore:
         version = pointer.read_text().strip()
         return version, self._check(kind, version)
 
+    def folder(self, kind: str, version: str) -> Path:
+        """The folder of one version; FileNotFoundError if it is not in the store."""
+        return self._check(kind, version)
+
+    @property
+    def served_record(self) -> Path:
+        """Where the promotion gate records the model being served."""
+        return self.root / "served.json"
+
     def _check(self, kind: str, version: str) -> Path:
         folder = (self.root / kind / version).resolve()
         if not folder.is_relative_to(self.root.resolve()) or not folder.is_dir():

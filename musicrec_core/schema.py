@@ -193,6 +193,28 @@ QUARANTINE_COLUMNS = [
 ACTION_REJECTED = "rejected"
 ACTION_IMPUTED = "imputed"
 
+# --- landing registry: every delivered file, by content --------------------------------------
+SHA256 = "sha256"
+LANDED_PATH = "landed_path"  # path within the landing folder, e.g. plays/plays-20261128.csv
+ARCHIVED_FILE = "archived_file"  # content-addressed copy's name in the archive folder
+SIZE_BYTES = "size_bytes"
+ROWS = "rows"
+STATUS = "status"
+STATUS_INGESTED = "ingested"
+STATUS_REJECTED = "rejected"  # unreadable as a whole (empty, no header, missing column, ...)
+INGESTED_AT = "ingested_at"
+LANDING_REGISTRY_COLUMNS = [
+    SHA256,
+    QUARANTINE_TABLE,
+    LANDED_PATH,
+    ARCHIVED_FILE,
+    SIZE_BYTES,
+    ROWS,
+    STATUS,
+    QUARANTINE_REASON,
+    INGESTED_AT,
+]
+
 # --- recommendations -------------------------------------------------------------------------
 RANK = "rank"
 SCORE = "score"

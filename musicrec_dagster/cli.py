@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_core import schema as s
+from musicrec_core.deliveries import plays_delivery, tracks_delivery
 from musicrec_core.evaluation import comparison_table, to_markdown
 from musicrec_core.serving import read_only_query
 from musicrec_core.serving_tables import EXAMPLE_QUERY
@@ -59,11 +60,14 @@ def run_job(
     job = (
         defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
     )
+    nodes = set(job.graph.node_dict)
     run_config: dict = {
         "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}},
-        "ops": {name: {"config": config} for name, config in (op_config or {}).items()},
+        "ops": {
+            name: {"config": config} for name, config in (op_config or {}).items() if name in nodes
+        },
     }
-    return job.execute_in_process(instance=instance, run_config=run_config)
+    return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
 
 
 def summary(data_dir: Path, result: dg.ExecuteInProcessResult, samples: int = 3) -> str:
@@ -136,37 +140,94 @@ def _op_config(args: argparse.Namespace) -> dict[str, dict]:
     return config
 
 
-def _execute(args: argparse.Namespace, job_name: str | None) -> dg.ExecuteInProcessResult | None:
+PIPELINE = ("refresh_catalogue", "retrain", "serve")
+GATE_STEP = "promotion_report_promotion_gate"
+
+
+def blocked_by_promotion_gate(result: dg.ExecuteInProcessResult) -> bool:
+    """True when the only failure of a run is the promotion gate refusing a candidate."""
+    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    return failed == {GATE_STEP}
+
+
+def _prepare(args: argparse.Namespace) -> None:
     _apply_source_options(args)
     ensure_dagster_home(Path(args.data_dir).resolve())
+
+
+def _execute(
+    args: argparse.Namespace, job_names: tuple[str, ...]
+) -> dict[str, dg.ExecuteInProcessResult] | None:
+    """Run jobs one after the other; a refused promotion is reported, other failures stop."""
+    _prepare(args)
     started = time.perf_counter()
+    results = {}
     with dg.DagsterInstance.get() as instance:
-        result = run_job(instance, job_name, _op_config(args), verbose=args.verbose)
-    if not result.success:
-        logger.error("the run failed; see the Dagster UI (make ui) for the step that failed")
-        return None
+        for job_name in job_names:
+            result = run_job(instance, job_name, _op_config(args), verbose=args.verbose)
+            results[job_name] = result
+            if result.success:
+                continue
+            if blocked_by_promotion_gate(result):
+                report = result.output_for_node("promotion_report")
+                sys.stdout.write(f"promotion gate: {report['reason'].iloc[0]}\n")
+                continue
+            logger.error(
+                "the %s run failed; see the Dagster UI (make ui) for the step that failed",
+                job_name,
+            )
+            return None
     elapsed = time.perf_counter() - started
-    sys.stdout.write(f"run {result.run_id} finished in {elapsed:.0f} s\n")
-    return result
+    sys.stdout.write(f"{', '.join(job_names)} finished in {elapsed:.0f} s\n")
+    return results
 
 
 def _materialize(args: argparse.Namespace) -> int:
-    result = _execute(args, None)
-    if result is None:
+    results = _execute(args, PIPELINE)
+    if results is None:
         return 1
     if args.command == "demo":
-        sys.stdout.write(summary(Path(args.data_dir).resolve(), result))
+        sys.stdout.write(summary(Path(args.data_dir).resolve(), results["refresh_catalogue"]))
     return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    return 0 if _execute(args, ("retrain", "serve")) is not None else 1
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    result = _execute(args, "evaluate_models")
-    if result is None:
+    results = _execute(args, ("evaluate_models",))
+    if results is None:
         return 1
-    summary_frame = result.output_for_node("model_evaluation")
+    summary_frame = results["evaluate_models"].output_for_node("model_evaluation")
     for k in sorted(summary_frame["k"].unique()):
         sys.stdout.write(f"\n## k = {k}\n\n")
         sys.stdout.write(to_markdown(comparison_table(summary_frame, k=int(k))))
+    return 0
+
+
+def _known_catalogue(data_dir: Path) -> tuple[pd.Series, pd.DataFrame]:
+    """Users and tracks (id, genre) of the published serving database."""
+    path = data_dir / "serving" / "musicrec.duckdb"
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist yet: run `musicrec demo` first")
+    users = read_only_query(path, f"SELECT {s.USER_ID} FROM users")[s.USER_ID]
+    tracks = read_only_query(path, f"SELECT {s.TRACK_ID}, {s.GENRE} FROM tracks")
+    return users, tracks
+
+
+def _drop(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    if args.command == "drop-plays":
+        users, tracks = _known_catalogue(data_dir)
+        delivery = plays_delivery(
+            users, tracks, args.new_users, args.existing_users, seed=args.seed
+        )
+    else:
+        delivery = tracks_delivery(args.tracks, seed=args.seed)
+    for path in delivery.write(data_dir / "landing"):
+        rows = len(pd.read_csv(path))
+        sys.stdout.write(f"wrote {path} ({rows} rows)\n")
     return 0
 
 
@@ -203,6 +264,27 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, parents=[source])
         cmd.add_argument("--top-k", type=int, help="recommendations per user (default 20)")
         cmd.set_defaults(handler=_materialize)
+    retrain = sub.add_parser(
+        "retrain",
+        help="retrain, evaluate and promote (if the gate passes), then recompute recommendations",
+        parents=[source],
+    )
+    retrain.set_defaults(handler=_retrain)
+    drop_plays = sub.add_parser(
+        "drop-plays", help="write a realistic new users + plays delivery into data/landing"
+    )
+    drop_plays.add_argument("--new-users", type=int, default=5, help="listeners not seen before")
+    drop_plays.add_argument(
+        "--existing-users", type=int, default=20, help="known listeners with new plays"
+    )
+    drop_plays.add_argument("--seed", type=int, default=None, help="generator seed")
+    drop_plays.set_defaults(handler=_drop)
+    drop_tracks = sub.add_parser(
+        "drop-tracks", help="write a realistic delivery of new, unplayed tracks into data/landing"
+    )
+    drop_tracks.add_argument("--tracks", type=int, default=20, help="new tracks")
+    drop_tracks.add_argument("--seed", type=int, default=None, help="generator seed")
+    drop_tracks.set_defaults(handler=_drop)
     evaluate = sub.add_parser(
         "evaluate", help="evaluate every model on the configured source", parents=[source]
     )

@@ -4,6 +4,9 @@ The stock pandas handler skips empty frames (leaving the previous run's rows in 
 appends into the existing table (failing when columns change); replacing the table avoids both.
 """
 
+from pathlib import Path
+
+import duckdb
 import pandas as pd
 from dagster import OutputContext
 from dagster._core.storage.db_io_manager import TableSlice
@@ -39,3 +42,21 @@ class WarehouseIOManager(DuckDBIOManager):
     @staticmethod
     def default_load_type() -> type:
         return pd.DataFrame
+
+
+def read_warehouse_table(database: Path, table: str, schema: str = "public") -> pd.DataFrame | None:
+    """A table of the warehouse, read through a short read-only connection; None if absent.
+
+    Raises ``duckdb.IOException`` while another process holds the warehouse for writing.
+    """
+    if not database.is_file():
+        return None
+    with duckdb.connect(str(database), read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+            "AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        if not exists:
+            return None
+        return con.execute(f'SELECT * FROM "{schema}"."{table}"').df()

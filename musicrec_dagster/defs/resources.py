@@ -40,6 +40,15 @@ class PlatformPaths(dg.ConfigurableResource):
     def landing(self) -> Path:
         return self.root / "landing"
 
+    @property
+    def archive(self) -> Path:
+        """Content-addressed copies of every landed file that was registered."""
+        return self.root / "archive" / "landing"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / WAREHOUSE_FILE
+
     def artifacts(self) -> ArtifactStore:
         return ArtifactStore(self.root / "artifacts")
 

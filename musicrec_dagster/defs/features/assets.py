@@ -13,6 +13,7 @@ from musicrec_core.plots import (
     time_signature_before_after,
 )
 from musicrec_core.split import SplitConfig
+from musicrec_dagster.automation import FOLLOW_NEW_DATA
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import image, table_metadata
 
@@ -20,7 +21,7 @@ GROUP = "features"
 KINDS = {"pandas", "duckdb"}
 
 
-@dg.asset(group_name=GROUP, kinds=KINDS)
+@dg.asset(group_name=GROUP, kinds=KINDS, automation_condition=FOLLOW_NEW_DATA)
 def interactions(context: dg.AssetExecutionContext, validated_plays: pd.DataFrame) -> pd.DataFrame:
     """One row per (user, track): total plays, last played_at and log plays."""
     out = features.build_interactions(validated_plays)
@@ -28,7 +29,7 @@ def interactions(context: dg.AssetExecutionContext, validated_plays: pd.DataFram
     return out
 
 
-@dg.asset(group_name=GROUP, kinds=KINDS)
+@dg.asset(group_name=GROUP, kinds=KINDS, automation_condition=FOLLOW_NEW_DATA)
 def user_features(
     context: dg.AssetExecutionContext, validated_users: pd.DataFrame, interactions: pd.DataFrame
 ) -> pd.DataFrame:
@@ -49,7 +50,7 @@ def user_features(
     return out
 
 
-@dg.asset(group_name=GROUP, kinds=KINDS)
+@dg.asset(group_name=GROUP, kinds=KINDS, automation_condition=FOLLOW_NEW_DATA)
 def track_features(
     context: dg.AssetExecutionContext, validated_tracks: pd.DataFrame, interactions: pd.DataFrame
 ) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from musicrec_core.plots import correlation_heatmap
 from musicrec_core.quality import reconcile, validate_catalogue
 from musicrec_core.quality_report import quality_report
 from musicrec_core.schema import RawTables
+from musicrec_dagster.automation import FOLLOW_NEW_DATA
 from musicrec_dagster.metadata import image, table_metadata
 
 _DESCRIPTIONS = {
@@ -21,13 +22,18 @@ _DESCRIPTIONS = {
 @dg.multi_asset(
     outs={
         **{
-            f"validated_{t}": dg.AssetOut(description=_DESCRIPTIONS[t], kinds={"pandas", "duckdb"})
+            f"validated_{t}": dg.AssetOut(
+                description=_DESCRIPTIONS[t],
+                kinds={"pandas", "duckdb"},
+                automation_condition=FOLLOW_NEW_DATA,
+            )
             for t in ("users", "tracks", "plays")
         },
         "quarantine": dg.AssetOut(
             description="Every rejected row and every replaced value: table, source file, row, "
             "column, value, reason and action (rejected or imputed).",
             kinds={"pandas", "duckdb"},
+            automation_condition=FOLLOW_NEW_DATA,
         ),
     },
     group_name="quality",

@@ -1,5 +1,7 @@
 """Top-K recommendations and the serving database users query with SQL."""
 
+import os
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -11,25 +13,28 @@ from musicrec_core.baselines import segment_recommendations
 from musicrec_core.hybrid import Hybrid
 from musicrec_core.markdown import markdown_table
 from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.promotion import PROMOTED, read_served, serving_choice
 from musicrec_core.recommender import Recommender, TrainingData, model_version
 from musicrec_core.registry import build_models
 from musicrec_core.serving import publish_serving_database
-from musicrec_core.serving_tables import best_model, content_vectors
+from musicrec_core.serving_tables import content_vectors
+from musicrec_dagster.automation import FOLLOW_NEW_DATA, FOLLOW_NEW_DATA_AND_PROMOTIONS
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
-from musicrec_dagster.defs.training.assets import MODEL_KIND, training_data
+from musicrec_dagster.defs.training.assets import MODEL_KIND
 from musicrec_dagster.metadata import table_metadata
 
 GROUP = "serving"
-BEST = "best"
+SERVING_MODEL_ENV = "MUSICREC_SERVING_MODEL"
 
 
 class RecommendationSettings(dg.Config):
     """Which model serves, how many tracks each user gets, and how varied the lists are."""
 
     model: str = Field(
-        default=BEST,
-        description="'best' serves the model with the highest warm-user NDCG@10 in "
-        "model_evaluation; or name one (hybrid, ease, item_knn, content_knn, ...)",
+        default=os.environ.get(SERVING_MODEL_ENV, PROMOTED),
+        description="'promoted' serves the model that last passed the promotion gate (before "
+        "any, the baseline with the best warm NDCG@10); or pin one: hybrid (latest trained), "
+        f"ease, item_knn, ... The default follows {SERVING_MODEL_ENV}.",
     )
     top_k: int = 20
     diversity: float = Field(
@@ -43,45 +48,49 @@ class RecommendationSettings(dg.Config):
 
 def _serving_model(
     name: str,
+    version: str | None,
     store: ArtifactStore,
     preprocessor: MusicPreprocessor,
-    dataset_splits: pd.DataFrame,
-    interactions: pd.DataFrame,
-    users: pd.DataFrame,
-    tracks: pd.DataFrame,
+    data: TrainingData,
 ) -> tuple[Recommender, str]:
-    """The trained hybrid from its artifact, or a baseline fitted on every play so far."""
+    """A trained hybrid version over today's catalogue and plays, or a baseline fitted on them."""
     if name == Hybrid.name:
-        version, folder = store.latest(MODEL_KIND)
-        data = training_data(dataset_splits, users, tracks)
-        return Hybrid.load(folder, data, preprocessor), version
+        if version is None:
+            version, folder = store.latest(MODEL_KIND)
+        else:
+            folder = store.folder(MODEL_KIND, version)
+        return Hybrid.load(folder, data), version
     model = build_models([name], preprocessor)[name]
-    return model.fit(TrainingData(interactions, users, tracks)), model_version()
+    return model.fit(data), model_version()
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "duckdb"}, deps=["hybrid_model"])
+@dg.asset(
+    group_name=GROUP,
+    kinds={"pandas", "duckdb"},
+    deps=["served_model"],
+    automation_condition=FOLLOW_NEW_DATA_AND_PROMOTIONS,
+)
 def recommendations(
     context: dg.AssetExecutionContext,
     config: RecommendationSettings,
     paths: PlatformPaths,
     model_evaluation: pd.DataFrame,
-    dataset_splits: pd.DataFrame,
     interactions: pd.DataFrame,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Top-K tracks per user from the best evaluated model, diversified; never one played.
+    """Top-K tracks per user from the served model over every play so far, diversified.
 
-    Users the model cannot place (no plays, and no demographics where it reads them) get
-    popularity in their demographic segment.
+    New plays, users and tracks count without retraining. Users the model cannot place (no
+    plays, and no demographics where it reads them) get popularity in their segment.
     """
     store = paths.artifacts()
     preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
-    evaluated = list(dict.fromkeys(model_evaluation[s.MODEL_NAME]))
-    name = best_model(model_evaluation, evaluated) if config.model == BEST else config.model
-    model, version = _serving_model(
-        name, store, preprocessor, dataset_splits, interactions, user_features, track_features
+    name, version, why = serving_choice(
+        config.model, read_served(store.served_record), model_evaluation, Hybrid.name
     )
+    data = TrainingData(interactions, user_features, track_features)
+    model, version = _serving_model(name, version, store, preprocessor, data)
     frame = serving_tables.served_recommendations(
         model,
         version,
@@ -94,14 +103,14 @@ def recommendations(
         diversity=config.diversity,
         n_candidates=config.n_candidates,
     )
-    context.log.info(f"serving {name} (version {version})")
+    context.log.info(f"serving {name} (version {version}): {why}")
     per_user = frame.groupby(s.USER_ID).size()
     context.add_output_metadata(
         {
             **table_metadata(frame),
             "model": name,
             "model_version": version,
-            "chosen_by": "warm-user NDCG@10" if config.model == BEST else "configuration",
+            "chosen_by": why,
             "rows_by_model": dg.MetadataValue.json(frame[s.MODEL_NAME].value_counts().to_dict()),
             "users": int(per_user.size),
             "users_with_fewer_than_k": int((per_user < config.top_k).sum()),
@@ -112,7 +121,7 @@ def recommendations(
     return frame
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "duckdb"})
+@dg.asset(group_name=GROUP, kinds={"pandas", "duckdb"}, automation_condition=FOLLOW_NEW_DATA)
 def cold_start_recommendations(
     context: dg.AssetExecutionContext,
     config: RecommendationSettings,
@@ -128,7 +137,7 @@ def cold_start_recommendations(
     return frame
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, automation_condition=FOLLOW_NEW_DATA)
 def serving_database(
     context: dg.AssetExecutionContext,
     paths: PlatformPaths,
