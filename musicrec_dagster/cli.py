@@ -18,6 +18,7 @@ from musicrec_core.evaluation import comparison_table, to_markdown
 from musicrec_core.serving import read_only_query
 from musicrec_core.serving_tables import EXAMPLE_QUERY
 from musicrec_core.sources import SOURCE_KINDS
+from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
 
 logger = logging.getLogger("musicrec")
 
@@ -49,28 +50,15 @@ def load_definitions() -> dg.Definitions:
     return defs()
 
 
-def run_job(
-    instance: dg.DagsterInstance,
-    job_name: str | None = None,
-    op_config: dict[str, dict] | None = None,
-    verbose: bool = False,
-) -> dg.ExecuteInProcessResult:
-    """Run a job of the definitions (every asset and check by default) in this process."""
-    defs = load_definitions()
-    job = (
-        defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
-    )
-    nodes = set(job.graph.node_dict)
-    run_config: dict = {
+def run_config(op_config: dict[str, dict] | None = None, verbose: bool = False) -> dict:
+    """Run configuration: console log level and per-op configuration."""
+    return {
         "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}},
-        "ops": {
-            name: {"config": config} for name, config in (op_config or {}).items() if name in nodes
-        },
+        "ops": {name: {"config": config} for name, config in (op_config or {}).items()},
     }
-    return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
 
 
-def summary(data_dir: Path, result: dg.ExecuteInProcessResult, samples: int = 3) -> str:
+def summary(data_dir: Path, result: PipelineResult, samples: int = 3) -> str:
     """Row counts, quarantine, the serving database and a few users' top-10, as text."""
     lines = ["", "musicrec: every asset materialised", ""]
     counts = []
@@ -110,7 +98,7 @@ def summary(data_dir: Path, result: dg.ExecuteInProcessResult, samples: int = 3)
     return "\n".join(lines)
 
 
-def _row_count(result: dg.ExecuteInProcessResult, node: str, asset: str) -> int:
+def _row_count(result: PipelineResult, node: str, asset: str) -> int:
     for mat in result.asset_materializations_for_node(node):
         if mat.asset_key.to_user_string() == asset:
             return int(mat.metadata["dagster/row_count"].value)
@@ -140,46 +128,29 @@ def _op_config(args: argparse.Namespace) -> dict[str, dict]:
     return config
 
 
-PIPELINE = ("refresh_catalogue", "retrain", "serve")
-GATE_STEP = "promotion_report_promotion_gate"
-
-
-def blocked_by_promotion_gate(result: dg.ExecuteInProcessResult) -> bool:
-    """True when the only failure of a run is the promotion gate refusing a candidate."""
-    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
-    return failed == {GATE_STEP}
-
-
 def _prepare(args: argparse.Namespace) -> None:
     _apply_source_options(args)
     ensure_dagster_home(Path(args.data_dir).resolve())
 
 
-def _execute(
-    args: argparse.Namespace, job_names: tuple[str, ...]
-) -> dict[str, dg.ExecuteInProcessResult] | None:
+def _execute(args: argparse.Namespace, job_names: tuple[str, ...]) -> PipelineResult | None:
     """Run jobs one after the other; a refused promotion is reported, other failures stop."""
     _prepare(args)
     started = time.perf_counter()
-    results = {}
     with dg.DagsterInstance.get() as instance:
-        for job_name in job_names:
-            result = run_job(instance, job_name, _op_config(args), verbose=args.verbose)
-            results[job_name] = result
-            if result.success:
-                continue
-            if blocked_by_promotion_gate(result):
-                report = result.output_for_node("promotion_report")
-                sys.stdout.write(f"promotion gate: {report['reason'].iloc[0]}\n")
-                continue
-            logger.error(
-                "the %s run failed; see the Dagster UI (make ui) for the step that failed",
-                job_name,
-            )
-            return None
-    elapsed = time.perf_counter() - started
-    sys.stdout.write(f"{', '.join(job_names)} finished in {elapsed:.0f} s\n")
-    return results
+        outcome = run_jobs(
+            load_definitions(), instance, job_names, run_config(_op_config(args), args.verbose)
+        )
+    if outcome.promotion_refused:
+        sys.stdout.write(f"promotion gate: {outcome.promotion_refused}\n")
+    if not outcome.success:
+        logger.error(
+            "the %s run failed; see the Dagster UI (make ui) for the step that failed",
+            outcome.failed_job,
+        )
+        return None
+    sys.stdout.write(f"{', '.join(job_names)} finished in {time.perf_counter() - started:.0f} s\n")
+    return outcome
 
 
 def _materialize(args: argparse.Namespace) -> int:
@@ -187,7 +158,7 @@ def _materialize(args: argparse.Namespace) -> int:
     if results is None:
         return 1
     if args.command == "demo":
-        sys.stdout.write(summary(Path(args.data_dir).resolve(), results["refresh_catalogue"]))
+        sys.stdout.write(summary(Path(args.data_dir).resolve(), results))
     return 0
 
 
@@ -199,7 +170,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     results = _execute(args, ("evaluate_models",))
     if results is None:
         return 1
-    summary_frame = results["evaluate_models"].output_for_node("model_evaluation")
+    summary_frame = results.output_for_node("model_evaluation")
     for k in sorted(summary_frame["k"].unique()):
         sys.stdout.write(f"\n## k = {k}\n\n")
         sys.stdout.write(to_markdown(comparison_table(summary_frame, k=int(k))))

@@ -9,6 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from musicrec_dagster.runs import PipelineResult, run_jobs
+
 SOURCE_VARIABLES = (
     "MUSICREC_SOURCE",
     "MUSICREC_SOURCE_PATH",
@@ -40,24 +42,24 @@ FAST_RUN_CONFIG = {
 }
 
 
-def run_all(defs: dg.Definitions, models: list[str] | None = None) -> dg.ExecuteInProcessResult:
-    """Materialise every asset and check in process on an ephemeral instance.
+def run_all(defs: dg.Definitions, models: list[str] | None = None) -> PipelineResult:
+    """Run the whole pipeline (catalogue, retraining with its gate, serving) in process on an
+    ephemeral instance; fails the test on any failure but a refused promotion.
 
     ``models`` narrows the evaluation to those models (the default evaluates all of them).
     """
     run_config = copy.deepcopy(FAST_RUN_CONFIG)
     if models is not None:
         run_config["ops"]["model_evaluation"]["config"]["models"] = models
-    job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=True)
+        outcome = run_jobs(defs, instance, run_config=run_config)
+    assert outcome.success, f"the {outcome.failed_job} run failed"
+    return outcome
 
 
 @pytest.fixture
-def materialize_with(
-    tmp_path, monkeypatch
-) -> Callable[..., tuple[dg.ExecuteInProcessResult, Path]]:
-    def _run(models: list[str] | None = None, **env: str) -> tuple[dg.ExecuteInProcessResult, Path]:
+def materialize_with(tmp_path, monkeypatch) -> Callable[..., tuple[PipelineResult, Path]]:
+    def _run(models: list[str] | None = None, **env: str) -> tuple[PipelineResult, Path]:
         data_dir = tmp_path / "data"
         return run_all(load_defs(data_dir, monkeypatch, **env), models), data_dir
 

@@ -1,0 +1,90 @@
+"""Run the platform's jobs in this process, one after another, as the CLI and tests do.
+
+The full pipeline is three jobs: refresh the catalogue, retrain (with the promotion gate),
+serve. A retraining whose candidate the gate refuses is not an error: the served model stays
+and serving goes on.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+logger = logging.getLogger(__name__)
+
+PIPELINE = ("refresh_catalogue", "retrain", "serve")
+GATE_STEP = "promotion_report_promotion_gate"
+
+
+def blocked_by_promotion_gate(result: dg.ExecuteInProcessResult) -> bool:
+    """True when the only failure of a run is the promotion gate refusing a candidate."""
+    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    return failed == {GATE_STEP}
+
+
+@dataclass
+class PipelineResult:
+    """The results of consecutive runs, searchable like one run's result."""
+
+    results: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
+    promotion_refused: str | None = None  # the gate's reason when it refused the candidate
+    failed_job: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.failed_job is None
+
+    @property
+    def all_events(self) -> list[dg.DagsterEvent]:
+        return [e for result in self.results.values() for e in result.all_events]
+
+    def _with_node(self, node: str) -> dg.ExecuteInProcessResult:
+        for result in reversed(self.results.values()):
+            if node in result.job_def.graph.node_dict:
+                return result
+        raise KeyError(f"no run of these jobs includes {node}")
+
+    def output_for_node(self, node: str, output_name: str = "result"):
+        return self._with_node(node).output_for_node(node, output_name)
+
+    def asset_materializations_for_node(self, node: str) -> list[dg.AssetMaterialization]:
+        return self._with_node(node).asset_materializations_for_node(node)
+
+
+def run_jobs(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job_names: tuple[str, ...] = PIPELINE,
+    run_config: dict | None = None,
+) -> PipelineResult:
+    """Run jobs in order, each with the parts of ``run_config`` that concern its ops.
+
+    Stops at the first failed run, except when the promotion gate refused a candidate.
+    """
+    outcome = PipelineResult()
+    for job_name in job_names:
+        job = defs.resolve_job_def(job_name)
+        result = job.execute_in_process(
+            instance=instance, run_config=_for_job(job, run_config or {}), raise_on_error=False
+        )
+        outcome.results[job_name] = result
+        if result.success:
+            continue
+        if blocked_by_promotion_gate(result):
+            report = result.output_for_node("promotion_report")
+            outcome.promotion_refused = str(report["reason"].iloc[0])
+            logger.warning("promotion gate: %s", outcome.promotion_refused)
+            continue
+        outcome.failed_job = job_name
+        break
+    return outcome
+
+
+def _for_job(job: dg.JobDefinition, run_config: dict) -> dict:
+    config = copy.deepcopy(run_config)
+    nodes = set(job.graph.node_dict)
+    config["ops"] = {op: c for op, c in config.get("ops", {}).items() if op in nodes}
+    return config
