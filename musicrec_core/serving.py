@@ -2,7 +2,8 @@
 
 The database is written under a temporary name beside the served path and renamed over it, so
 a reader either sees the previous complete database or the new complete one, never a partial
-write, and the pipeline's own warehouse is never opened by readers.
+write, and the pipeline's own warehouse is never opened by readers. A publish killed before the
+rename leaves only its temporary files, which the next publish removes.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ class PublishResult:
 def publish_serving_database(
     path: Path, tables: dict[str, pd.DataFrame], views: dict[str, str] | None = None
 ) -> PublishResult:
-    """Write tables and views to a new DuckDB file and atomically replace the served one."""
+    """Write tables and views to a new DuckDB file and atomically replace the served one.
+
+    Temporary files left beside ``path`` by an earlier publish whose process has died (killed
+    before its rename) are removed first; those of a publish still running are left alone.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    _remove_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     views = views or {}
     try:
         with duckdb.connect(str(tmp)) as con:
@@ -53,6 +59,31 @@ def publish_serving_database(
     counts = {name: len(frame) for name, frame in tables.items()}
     logger.info("published %s: %s", path, counts)
     return PublishResult(path, counts, list(views), path.stat().st_size)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``.<name>.<pid>.<hex>.tmp`` (and ``.wal``) files whose writing process is gone."""
+    prefix = f".{path.name}."
+    for leftover in path.parent.iterdir():
+        name = leftover.name
+        if not name.startswith(prefix) or not name.endswith((".tmp", ".tmp.wal")):
+            continue
+        pid = name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        logger.warning("removing %s, left by a publish that did not finish", leftover)
+        leftover.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    """True while a process with this id exists (a process of another user included)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _fsync(path: Path) -> None:
