@@ -32,15 +32,30 @@ ENV_OPTIONS = {
 }
 
 
+# One run at a time: the warehouse is a DuckDB file, which one process at a time may write.
+INSTANCE_CONFIG = """telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+
+
 def ensure_dagster_home(data_dir: Path) -> Path:
-    """Use DAGSTER_HOME if set, else data/dagster_home, with telemetry off; returns the folder."""
+    """Use DAGSTER_HOME if set, else data/dagster_home, configured for this platform (telemetry
+    off, one run at a time) unless it already has a dagster.yaml; returns the folder."""
     home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(INSTANCE_CONFIG)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def _init_home(args: argparse.Namespace) -> int:
+    sys.stdout.write(f"{ensure_dagster_home(Path(args.data_dir).resolve())}\n")
+    return 0
 
 
 def load_definitions() -> dg.Definitions:
@@ -260,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="evaluate every model on the configured source", parents=[source]
     )
     evaluate.set_defaults(handler=_evaluate)
+    init_home = sub.add_parser(
+        "init-home", help="create the Dagster instance folder (DAGSTER_HOME) with its settings"
+    )
+    init_home.set_defaults(handler=_init_home)
     query = sub.add_parser("query", help="run SQL against the serving database (read-only)")
     query.add_argument("sql")
     query.set_defaults(handler=_query)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from musicrec_dagster.cli import INSTANCE_CONFIG
 from tests.conftest import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
@@ -31,7 +32,7 @@ def musicrec_env(data_dir: Path, **extra: str) -> dict[str, str]:
     )
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(INSTANCE_CONFIG)
     return env
 
 

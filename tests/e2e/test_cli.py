@@ -35,3 +35,17 @@ def test_evaluate_prints_a_comparison_table_per_k(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "## k = 5" in proc.stdout and "## k = 10" in proc.stdout
     assert "| item_knn | warm |" in proc.stdout and "ndcg@10" in proc.stdout
+
+
+def test_drop_commands_write_complete_files_into_the_landing_folders(tmp_path):
+    data_dir = tmp_path / "data"
+    env = musicrec_env(data_dir)
+    early = run_cli(["drop-plays"], env)
+    assert early.returncode != 0
+    assert "musicrec demo" in early.stdout + early.stderr
+
+    tracks = run_cli(["drop-tracks", "--tracks", "7", "--seed", "3"], env)
+    assert tracks.returncode == 0, tracks.stderr[-3000:]
+    written = list((data_dir / "landing" / "tracks").iterdir())
+    assert len(written) == 1 and written[0].name.startswith("tracks-")
+    assert "(7 rows)" in tracks.stdout
