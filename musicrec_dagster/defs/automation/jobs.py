@@ -3,16 +3,9 @@
 import dagster as dg
 
 INGEST_ASSETS = ("raw_users", "raw_tracks", "raw_plays", "landing_registry")
-CATALOGUE_ASSETS = (
-    *INGEST_ASSETS,
-    "validated_users",
-    "validated_tracks",
-    "validated_plays",
-    "quarantine",
-    "interactions",
-    "user_features",
-    "track_features",
-)
+CHECKED_ASSETS = ("validated_users", "validated_tracks", "validated_plays", "quarantine")
+FEATURE_ASSETS = ("interactions", "user_features", "track_features")
+CATALOGUE_ASSETS = (*INGEST_ASSETS, *CHECKED_ASSETS, *FEATURE_ASSETS)
 RETRAIN_ASSETS = (
     "dataset_splits",
     "fitted_preprocessor",
@@ -22,6 +15,8 @@ RETRAIN_ASSETS = (
     "served_model",
 )
 SERVE_ASSETS = ("recommendations", "cold_start_recommendations", "serving_database")
+# What refreshes by itself after new data lands (see musicrec_dagster.automation).
+FOLLOWING_ASSETS = (*CHECKED_ASSETS, *FEATURE_ASSETS, *SERVE_ASSETS)
 
 ingest_job = dg.define_asset_job(
     "ingest_landing",

@@ -23,18 +23,7 @@ from musicrec_dagster.warehouse import read_warehouse_table
 SENSOR_INTERVAL_ENV = "MUSICREC_SENSOR_INTERVAL"
 SENSOR_INTERVAL = int(os.environ.get(SENSOR_INTERVAL_ENV, "30"))
 
-AUTOMATED = dg.AssetSelection.assets(
-    "validated_users",
-    "validated_tracks",
-    "validated_plays",
-    "quarantine",
-    "interactions",
-    "user_features",
-    "track_features",
-    "recommendations",
-    "cold_start_recommendations",
-    "serving_database",
-)
+AUTOMATED = dg.AssetSelection.assets(*jobs.FOLLOWING_ASSETS)
 
 
 def _hashes(paths: PlatformPaths, seen: dict[str, list]) -> tuple[dict[str, str], dict[str, list]]:
