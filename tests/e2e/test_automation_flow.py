@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from musicrec_core.serving import read_only_query
@@ -90,6 +91,11 @@ def test_dropped_files_flow_to_recommendations(tmp_path):
     new_user_rows, new_track_rows = _served(serving)
     assert new_user_rows > 0, "a new user has no recommendations"
     assert new_track_rows > 0, "no new track is recommended to anyone"
+    delivered = pd.concat(pd.read_csv(p) for p in (data_dir / "landing" / "plays").iterdir())
+    replayed = read_only_query(serving, "SELECT user_id, track_id FROM recommendations").merge(
+        delivered[["user_id", "track_id"]]
+    )
+    assert replayed.empty, "a track played in the new delivery is still recommended to its player"
     assert sorted((data_dir / "artifacts" / "hybrid").iterdir()) == models_before
     latest_training = _latest(home, "hybrid_model")
     assert latest_training is not None and latest_training < dropped_at, "the model was retrained"
