@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import sparse
+from scipy.sparse.linalg import svds
 
 from musicrec_core.interactions import InteractionMatrix
 from musicrec_core.model import CatalogueInputs, HybridRecommender
@@ -27,7 +28,7 @@ from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData
 from musicrec_core.training import (
     TrainConfig,
-    history_tensors,
+    flat_history,
     played_mask,
     resolve_device,
     seed_everything,
@@ -45,6 +46,7 @@ PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
 HOLDOUT_USERS = 0.3
 HOLDOUT_PLAYS = 0.2
 HOLDOUT_MIN_PLAYS = 5
+BLOCK_SCORES = 1 << 23  # user x track scores per block when scoring many users
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
 
 
@@ -89,6 +91,9 @@ class Hybrid(Recommender):
         else:
             plays, validation = _holdout(plays, np.random.default_rng(cfg.seed))
         similarity = similarity_blocks(inputs, cfg.seed)
+        if cfg.collab_dim:
+            factors = collaborative_factors(plays, cfg.collab_dim, cfg.seed)
+            self.model.collab.copy_(torch.as_tensor(factors, device=self.model.collab.device))
         self._item_table = None
         self.history = train(self.model, plays, validation, cfg, similarity, self.on_epoch)
         self.shapes = inputs.shapes()
@@ -112,9 +117,9 @@ class Hybrid(Recommender):
         """User vectors from the given play rows and the users' demographics (if known)."""
         self.model.eval()
         rows = self.data.matrix.user_index(user_ids)
-        history, weight = history_tensors(plays, self.device)
-        return self.model.user_vectors(
-            torch.as_tensor(rows, device=self.device), history, weight, self.item_table()
+        index, offsets, weight = flat_history(plays, self.device)
+        return self.model.user_vectors_flat(
+            torch.as_tensor(rows, device=self.device), index, offsets, weight, self.item_table()
         )
 
     def user_vectors(self, user_ids: np.ndarray | list) -> np.ndarray:
@@ -134,21 +139,58 @@ class Hybrid(Recommender):
             shape=(len(user_ids), self.data.matrix.matrix.shape[1]),
         )
 
+    def _blocks(self, n_users: int) -> range:
+        """Starts of user blocks whose score matrices stay around 32 MB."""
+        step = max(self.config.val_batch_size, BLOCK_SCORES // max(self.model.n_items, 1))
+        return range(0, n_users, step)
+
     @torch.no_grad()
     def _two_stage(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> np.ndarray:
         out = np.empty((len(user_ids), plays.shape[1]), dtype=np.float32)
-        step = self.config.val_batch_size * 4
-        for start in range(0, len(user_ids), step):
-            block = plays[start : start + step]
-            vectors = self._user_vectors(user_ids[start : start + step], block)
+        blocks = self._blocks(len(user_ids))
+        for start in blocks:
+            stop = start + blocks.step
+            block = plays[start:stop]
+            vectors = self._user_vectors(user_ids[start:stop], block)
             scores = self.model.two_stage(
                 vectors,
                 self.item_table(),
                 played_mask(block, self.device),
                 self.config.n_candidates,
             )
-            out[start : start + step] = scores.cpu().numpy()
+            out[start:stop] = scores.cpu().numpy()
         return out
+
+    @torch.no_grad()
+    def _top(
+        self, user_ids: np.ndarray, plays: sparse.csr_matrix, k: int, exclude: bool
+    ) -> Recommendations:
+        """The two-stage top-k from the given play rows, without full score matrices."""
+        n = min(k, plays.shape[1])
+        index = np.zeros((len(user_ids), n), np.int64)
+        values = np.full((len(user_ids), n), -np.inf)
+        blocks = self._blocks(len(user_ids))
+        for start in blocks:
+            stop = start + blocks.step
+            block = plays[start:stop]
+            vectors = self._user_vectors(user_ids[start:stop], block)
+            coo = block.tocoo() if exclude else sparse.coo_matrix(block.shape)
+            rows = torch.as_tensor(coo.row.astype(np.int64), device=self.device)
+            cols = torch.as_tensor(coo.col.astype(np.int64), device=self.device)
+            top, scores = self.model.two_stage_top(
+                vectors, self.item_table(), (rows, cols), self.config.n_candidates, n
+            )
+            index[start:stop] = top.cpu().numpy()
+            values[start:stop] = scores.cpu().numpy()
+        track_ids = np.where(np.isfinite(values), self.data.matrix.track_ids[index], None)
+        return Recommendations(user_ids, track_ids, values)
+
+    def recommend(
+        self, user_ids: np.ndarray | list, k: int = 20, exclude_played: bool = True
+    ) -> Recommendations:
+        """Top-k per user from their plays in ``data`` (never one of them if asked)."""
+        user_ids = np.asarray(user_ids, dtype=object)
+        return self._top(user_ids, self._training_rows(user_ids), k, exclude_played)
 
     def score(self, user_ids: np.ndarray) -> np.ndarray:
         user_ids = np.asarray(user_ids, dtype=object)
@@ -169,10 +211,7 @@ class Hybrid(Recommender):
         demographics when ``data.users`` has them; the given plays are never recommended."""
         user_ids = np.asarray(user_ids, dtype=object)
         given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids).matrix
-        scores = self._two_stage(user_ids, given).astype(np.float64)
-        r, c = given.nonzero()
-        scores[r, c] = -np.inf
-        return self.best(user_ids, scores, k)
+        return self._top(user_ids, given, k, exclude=True)
 
     # --- persistence -------------------------------------------------------------------------
 
@@ -211,7 +250,10 @@ class Hybrid(Recommender):
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
         known = {f.name for f in fields(TrainConfig)}
-        config = TrainConfig(**{k: v for k, v in meta["config"].items() if k in known})
+        saved = {k: v for k, v in meta["config"].items() if k in known}
+        saved.setdefault("head_dim", saved.get("hidden_dim"))  # folders from before head_dim
+        saved.setdefault("collab_dim", 0)  # and before collaborative factors
+        config = TrainConfig(**saved)
         if (folder / PREPROCESSOR_DIR).exists():
             preprocessor = MusicPreprocessor.load(folder / PREPROCESSOR_DIR)
         model = cls(config, preprocessor)
@@ -269,6 +311,8 @@ def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommende
         hidden_dim=config.hidden_dim,
         n_blocks=config.n_blocks,
         dropout=config.dropout,
+        head_dim=config.head_dim,
+        collab_dim=config.collab_dim,
     ).to(resolve_device(config.device))
 
 
@@ -296,6 +340,21 @@ def _holdout(
         )
 
     return part(~held), part(held)
+
+
+def collaborative_factors(plays: sparse.csr_matrix, dim: int, seed: int) -> np.ndarray:
+    """(n_tracks, dim) item factors of a truncated SVD of the binary play matrix (PureSVD), zero
+    for unplayed tracks, scaled so that history sums dotted with them have unit spread."""
+    binary = sparse.csr_matrix(plays > 0, dtype=np.float64)
+    factors = np.zeros((binary.shape[1], dim), np.float32)
+    k = min(dim, min(binary.shape) - 1)
+    if k < 1 or binary.nnz == 0:
+        return factors
+    _, _, vt = svds(binary, k=k, random_state=seed)
+    sample = binary[np.random.default_rng(seed).permutation(binary.shape[0])[:256]]
+    spread = float(np.std((sample @ vt.T) @ vt)) or 1.0
+    factors[:, :k] = vt.T / np.sqrt(spread)
+    return factors
 
 
 def similarity_blocks(inputs: CatalogueInputs, seed: int) -> list[np.ndarray]:

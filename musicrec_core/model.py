@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from scipy import sparse
 from torch import nn
+from torch.nn import functional as F
 
 from musicrec_core import features
 from musicrec_core import schema as s
@@ -207,10 +208,16 @@ class HybridRecommender(nn.Module):
         hidden_dim: int = 128,
         n_blocks: int = 2,
         dropout: float = 0.1,
+        head_dim: int | None = None,
+        collab_dim: int = 0,
     ) -> None:
+        """``hidden_dim``: width of the towers; ``head_dim`` (default ``hidden_dim``) and
+        ``n_blocks``: width and residual blocks of the re-ranking head; ``collab_dim``: width of
+        the fixed collaborative factors (``collab`` buffer, set after construction)."""
         super().__init__()
         d, h = embedding_dim, hidden_dim
-        self.dim = d
+        self.learned_dim = d
+        self.dim = d + collab_dim  # vector width before the item bias
         self.n_items, self.n_users = inputs.n_items, inputs.n_users
         self.text_columns = sorted(inputs.text_vocab)
         for col in self.text_columns:
@@ -221,6 +228,8 @@ class HybridRecommender(nn.Module):
         self.register_buffer("gender", torch.as_tensor(inputs.gender))
         self.register_buffer("age_group", torch.as_tensor(inputs.age_group))
         self.register_buffer("item_known", torch.zeros(inputs.n_items, dtype=torch.bool))
+        self.register_buffer("collab", torch.zeros(inputs.n_items, collab_dim))
+        self.collab_scale = nn.Parameter(torch.ones(1))
 
         # item tower
         self.item_embedding = nn.Embedding(inputs.n_items + 1, d)  # last: unknown / new track
@@ -245,7 +254,7 @@ class HybridRecommender(nn.Module):
         self.user_tower = _mlp(5 * d + 1, h, d, 1, dropout)
 
         # re-ranking head
-        self.head = _mlp(3 * d, h, 1, n_blocks, dropout)
+        self.head = _mlp(3 * self.dim, head_dim or h, 1, n_blocks, dropout)
 
     # --- catalogue changes -------------------------------------------------------------------
 
@@ -267,6 +276,9 @@ class HybridRecommender(nn.Module):
                 adopted[key] = _remap_rows(value, items)
             elif key == "user_embedding.weight":
                 adopted[key] = _remap_rows(value, users)
+            elif key == "collab":
+                mapped = items.to(value.device)
+                adopted[key] = value[mapped.clamp(min=0)] * (mapped >= 0).unsqueeze(1)
             elif key == "item_known":
                 mapped = items.to(value.device)
                 adopted[key] = value[mapped.clamp(min=0)] & (mapped >= 0)
@@ -308,7 +320,10 @@ class HybridRecommender(nn.Module):
             parts.append(self.text_embedding[col](index, per_sample_weights=weight))
         if self.numeric_fc is not None:
             parts.append(self.numeric_fc(self.numeric[items]))
-        return self.item_tower(torch.cat(parts, dim=-1))
+        out = self.item_tower(torch.cat(parts, dim=-1))
+        if self.dim == self.learned_dim:
+            return out
+        return torch.cat([out[:, : self.learned_dim], self.collab[items], out[:, -1:]], dim=-1)
 
     # --- user tower --------------------------------------------------------------------------
 
@@ -329,6 +344,62 @@ class HybridRecommender(nn.Module):
         weight 0; ``gender`` / ``age_group`` codes default to the catalogue's for known users
         (unknown codes for the others).
         """
+        weight = history_weight / history_weight.sum(dim=1, keepdim=True).clamp(min=1e-6)
+        pooled = (item_table[history][..., : self.learned_dim] * weight.unsqueeze(-1)).sum(dim=1)
+        history_ids = torch.where(self.item_known[history], history, self.n_items)
+        if id_dropout > 0:
+            drop = torch.rand(history_ids.shape, device=history.device) < id_dropout
+            history_ids = history_ids.masked_fill(drop, self.n_items)
+        pooled_ids = (self.history_embedding(history_ids) * weight.unsqueeze(-1)).sum(dim=1)
+        count = (history_weight > 0).sum(dim=1, keepdim=True).float()
+        vectors = self._user_tower(users, pooled, pooled_ids, count, gender, age_group, id_dropout)
+        if self.dim == self.learned_dim:
+            return vectors
+        collab = (self.collab[history] * (history_weight > 0).unsqueeze(-1)).sum(dim=1)
+        return torch.cat([vectors, self.collab_scale * collab], dim=-1)
+
+    def user_vectors_flat(
+        self,
+        users: torch.Tensor,
+        index: torch.Tensor,
+        offsets: torch.Tensor,
+        weight: torch.Tensor,
+        item_table: torch.Tensor,
+    ) -> torch.Tensor:
+        """(n, dim) user vectors, as ``user_vectors``, from plays in ``EmbeddingBag`` layout.
+
+        ``index``: every user's played item indices one after another, ``offsets`` (n,): where
+        each user's start, ``weight``: their play weights (all positive). For serving.
+        """
+        n = len(users)
+        lengths = torch.diff(offsets, append=torch.tensor([len(index)], device=offsets.device))
+        totals = torch.zeros(n, device=weight.device).index_add_(
+            0, torch.repeat_interleave(torch.arange(n, device=weight.device), lengths), weight
+        )
+        share = weight / torch.repeat_interleave(totals.clamp(min=1e-6), lengths)
+        table = item_table[:, : self.learned_dim].contiguous()
+        pooled = F.embedding_bag(index, table, offsets, mode="sum", per_sample_weights=share)
+        ids = torch.where(self.item_known[index], index, self.n_items)
+        pooled_ids = F.embedding_bag(
+            ids, self.history_embedding.weight, offsets, mode="sum", per_sample_weights=share
+        )
+        count = lengths.unsqueeze(1).float()
+        vectors = self._user_tower(users, pooled, pooled_ids, count)
+        if self.dim == self.learned_dim:
+            return vectors
+        collab = F.embedding_bag(index, self.collab, offsets, mode="sum")
+        return torch.cat([vectors, self.collab_scale * collab], dim=-1)
+
+    def _user_tower(
+        self,
+        users: torch.Tensor,
+        pooled: torch.Tensor,
+        pooled_ids: torch.Tensor,
+        count: torch.Tensor,
+        gender: torch.Tensor | None = None,
+        age_group: torch.Tensor | None = None,
+        id_dropout: float = 0.0,
+    ) -> torch.Tensor:
         known = users >= 0
         safe = users.clamp(min=0)
         if gender is None:
@@ -340,20 +411,13 @@ class HybridRecommender(nn.Module):
         if id_dropout > 0:
             drop = torch.rand(ids.shape, device=ids.device) < id_dropout
             ids = ids.masked_fill(drop, self.n_users)
-        weight = history_weight / history_weight.sum(dim=1, keepdim=True).clamp(min=1e-6)
-        pooled = (item_table[history][..., : self.dim] * weight.unsqueeze(-1)).sum(dim=1)
-        history_ids = torch.where(self.item_known[history], history, self.n_items)
-        if id_dropout > 0:
-            drop = torch.rand(history_ids.shape, device=ids.device) < id_dropout
-            history_ids = history_ids.masked_fill(drop, self.n_items)
-        pooled_ids = (self.history_embedding(history_ids) * weight.unsqueeze(-1)).sum(dim=1)
         parts = [
             pooled,
             pooled_ids,
             self.user_embedding(ids),
             self.gender_embedding(gender),
             self.age_group_embedding(age_group),
-            torch.log1p((history_weight > 0).sum(dim=1, keepdim=True).float()),
+            torch.log1p(count),
         ]
         return self.user_tower(torch.cat(parts, dim=-1))
 
@@ -361,15 +425,29 @@ class HybridRecommender(nn.Module):
 
     def dot(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
         """Retrieval scores (n_users, n_items) of user vectors against item vectors with bias."""
-        return user_vectors @ item_vectors[:, : self.dim].T + item_vectors[:, self.dim]
+        return torch.addmm(item_vectors[:, self.dim], user_vectors, item_vectors[:, : self.dim].T)
 
     def forward(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
         """Head scores (n, L) of each user (n, dim) for its listed items (n, L, dim + 1)."""
         item = item_vectors[..., : self.dim]
-        user = user_vectors.unsqueeze(1).expand_as(item)
-        dot = (user * item).sum(-1) + item_vectors[..., self.dim]
-        correction = _flat(torch.cat([user, item, user * item], dim=-1), self.head).squeeze(-1)
-        return dot + correction
+        dot = torch.bmm(item, user_vectors.unsqueeze(-1)).squeeze(-1) + item_vectors[..., self.dim]
+        return dot + self.correction(user_vectors, item_vectors)
+
+    def correction(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
+        """The head's correction (n, L) to the dot product: the residual MLP over
+        ``[u, i, u * i]``, its first layer computed per user as ``(W_i + W_x diag(u)) i + W_u u``
+        (the same values without building the per-pair input)."""
+        d = self.dim
+        first = self.head[0]
+        w_user, w_item, w_cross = (
+            first.weight[:, :d],
+            first.weight[:, d : 2 * d],
+            first.weight[:, 2 * d :],
+        )
+        per_user = w_item.T.unsqueeze(0) + user_vectors.unsqueeze(-1) * w_cross.T.unsqueeze(0)
+        hidden = torch.bmm(item_vectors[..., :d], per_user)
+        hidden = hidden + (user_vectors @ w_user.T + first.bias).unsqueeze(1)
+        return _flat(hidden, self.head[1:]).squeeze(-1)
 
     def two_stage(
         self,
@@ -396,3 +474,29 @@ class HybridRecommender(nn.Module):
         band = head - floor + ceiling + 1.0
         lifted = torch.where(valid, band, scores.gather(1, candidates))
         return scores.scatter(1, candidates, lifted)
+
+    def two_stage_top(
+        self,
+        user_vectors: torch.Tensor,
+        item_table: torch.Tensor,
+        exclude: tuple[torch.Tensor, torch.Tensor],
+        n_candidates: int,
+        k: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The top ``k`` of ``two_stage``'s ranking (indices, scores) without the full matrix.
+
+        ``exclude``: (rows, columns) of tracks never to return; the head runs on the
+        ``n_candidates`` best dot scores only.
+        """
+        scores = self.dot(user_vectors, item_table)
+        ceiling = scores.max(dim=1, keepdim=True).values
+        scores[exclude[0], exclude[1]] = float("-inf")
+        n = min(max(n_candidates, k), scores.shape[1])
+        dot_top, candidates = scores.topk(n, dim=1)
+        c = min(n_candidates, n)
+        head = dot_top[:, :c] + self.correction(user_vectors, item_table[candidates[:, :c]])
+        valid = torch.isfinite(dot_top[:, :c])
+        floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
+        band = torch.where(valid, head - floor + ceiling + 1.0, float("-inf"))
+        values, order = torch.cat([band, dot_top[:, c:]], dim=1).topk(min(k, n), dim=1)
+        return candidates.gather(1, order), values

@@ -1,12 +1,12 @@
-"""Training loop of the HybridRecommender: one ListNet list per user, early stopping on NDCG@10.
+"""Training loop of the HybridRecommender: ListNet lists per user, early stopping on NDCG@10.
 
-Each epoch visits every user with training plays once, in batches. A user's list holds a random
-share of their plays as positives (target ``log1p(plays)``) and sampled negatives (half
-uniformly over played tracks, half in proportion to listeners); the rest of the plays are the
-history the user tower pools, so the model learns to predict held-out plays rather than copy
-its input. A share of lists drop the history (demographics only), as cold-start users have none.
-Both stages are trained on the same lists: the dot product of the towers and the head.
-"""
+Each epoch shuffles every user's plays and deals them into ``round(1 / target_fraction)``
+parts; each part is one list's positives (target ``log1p(plays)``), next to sampled negatives
+(half uniformly over played tracks, half in proportion to listeners), and the other parts are
+the history the user tower pools, so every play is a target once per epoch and the model learns
+to predict held-out plays rather than copy its input. A share of lists drop the history
+(demographics only), as cold-start users have none. Both stages are trained on the same lists:
+the dot product of the towers and the head."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from scipy import sparse
 from tqdm.auto import tqdm
 
 from musicrec_core.loss import EnhancedListNetLoss
-from musicrec_core.model import HybridRecommender, padded_rows
+from musicrec_core.model import HybridRecommender
 
 logger = logging.getLogger(__name__)
 
@@ -36,25 +36,30 @@ VAL_NDCG = f"val_ndcg@{VAL_K}"
 class TrainConfig:
     """Hyper-parameters of the hybrid model and its training.
 
-    The design's values: batches of 128 users (validation 64), embedding size 32, learning rate
-    0.01, 20 epochs; the rest are this implementation's choices. ``target_fraction`` of each
-    user's plays (at most ``max_positives``) are a list's positives, next to ``negatives``
-    sampled tracks; ``history_dropout`` of the lists keep no history; ``item_id_dropout`` /
-    ``user_id_dropout`` replace ids by "unknown" so content and demographics carry the vectors;
-    the head learns on the ``rerank_list`` best dot scores of each list's user and re-ranks the
-    ``n_candidates`` best when serving. ``device``: "auto" picks CUDA when available.
+    The design's values: batches of 128 lists (validation 64), embedding size 32, learning
+    rate 0.01, 20 epochs; the rest are this implementation's choices. Every epoch deals each
+    user's plays into ``round(1 / target_fraction)`` lists' positives (at most
+    ``max_positives`` each), next to ``negatives`` sampled tracks; ``history_dropout`` of the
+    lists keep no history; ``item_id_dropout`` / ``user_id_dropout`` replace ids by "unknown" so
+    content and demographics carry the vectors; ``collab_dim`` fixed collaborative factors
+    (truncated SVD of the training plays) extend both towers; the head (``head_dim`` wide,
+    ``n_blocks`` residual blocks) learns on the ``rerank_list`` best dot scores of each list's
+    user and re-ranks the ``n_candidates`` best when serving. ``device``: "auto" picks CUDA.
 
     Measured on the demo catalogue (warm NDCG@10, 12 epochs): temperature 3 beat 1 (0.082 vs
     0.074), embedding size 32 beat 64 (0.082 vs 0.061) and a user-id embedding with dropout 0.5
-    beat none (0.082 vs 0.063).
-    """
+    beat none (0.082 vs 0.063). Later (docs/benchmarks.md): collaborative factors lifted demo
+    0.091 to 0.102 and Echo Nest 0.033 to 0.056 (0.066 with every play a target per epoch); a
+    32-wide one-block head over 50 candidates serves in about 2.5x the bare matrix multiply."""
 
     batch_size: int = 128
     val_batch_size: int = 64
     epochs: int = 20
     embedding_dim: int = 32
     hidden_dim: int = 128
-    n_blocks: int = 2
+    n_blocks: int = 1
+    head_dim: int = 32
+    collab_dim: int = 32
     dropout: float = 0.1
     learning_rate: float = 0.01
     weight_decay: float = 1e-5
@@ -71,7 +76,7 @@ class TrainConfig:
     ils_weight: float = 0.01
     temperature: float = 3.0
     grad_clip: float = 5.0
-    n_candidates: int = 300
+    n_candidates: int = 50
     seed: int = 0
     device: str = "auto"
     progress: bool = True
@@ -94,14 +99,17 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def history_tensors(
+def flat_history(
     plays: sparse.csr_matrix, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's played item indices and ``log1p(plays)`` weights, padded (weight 0)."""
-    weighted = sparse.csr_matrix(plays, dtype=np.float32, copy=True)
-    weighted.data = np.log1p(weighted.data)
-    index, weight = padded_rows(weighted)
-    return torch.as_tensor(index, device=device), torch.as_tensor(weight, device=device)
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows' played item indices one after another, row offsets and ``log1p(plays)`` weights."""
+    plays = sparse.csr_matrix(plays, dtype=np.float32)
+    plays.eliminate_zeros()
+    return (
+        torch.as_tensor(plays.indices.astype(np.int64), device=device),
+        torch.as_tensor(plays.indptr[:-1].astype(np.int64), device=device),
+        torch.as_tensor(np.log1p(plays.data), device=device),
+    )
 
 
 def played_mask(plays: sparse.csr_matrix, device: torch.device) -> torch.Tensor:
@@ -136,11 +144,42 @@ class ListSampler:
         self.known = np.flatnonzero(listeners > 0)
         self.popularity = listeners[self.known] / listeners.sum()
 
-    def users(self) -> np.ndarray:
-        """Users with at least one play, in a fresh random order."""
-        return self.rng.permutation(np.flatnonzero(np.diff(self.plays.indptr) > 0))
+    def lists(self) -> tuple[np.ndarray, np.ndarray]:
+        """One epoch's lists as (user, part) pairs in a fresh random order.
 
-    def batch(self, users: np.ndarray) -> ListBatch:
+        Each user's plays are shuffled and dealt into ``round(1 / target_fraction)`` parts (at
+        most one per play); every part is one list's positives, the other parts its history,
+        so every play is a target once per epoch.
+        """
+        counts = np.diff(self.plays.indptr)
+        rows = np.repeat(np.arange(len(counts)), counts)
+        self._order = np.lexsort((self.rng.random(len(rows)), rows))
+        n_parts = max(1, round(1 / max(self.config.target_fraction, 1e-3)))
+        self._parts = np.minimum(counts, n_parts)
+        users = np.repeat(np.arange(len(counts)), self._parts)
+        parts = np.arange(len(users)) - np.repeat(np.cumsum(self._parts) - self._parts, self._parts)
+        shuffle = self.rng.permutation(len(users))
+        return users[shuffle], parts[shuffle]
+
+    def _split(self, user: int, part: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (into the CSR data) of a list's positives and of its history."""
+        cfg, rng = self.config, self.rng
+        start, stop = self.plays.indptr[user], self.plays.indptr[user + 1]
+        if part is None:
+            order = rng.permutation(stop - start) + start
+            n_target = max(1, round(cfg.target_fraction * len(order)))
+            if len(order) == 1 or rng.random() < cfg.history_dropout:
+                n_target = len(order)
+            return order[: min(n_target, cfg.max_positives)], order[n_target:][: cfg.max_history]
+        order = self._order[start:stop]
+        if len(order) == 1 or rng.random() < cfg.history_dropout:
+            return order[: cfg.max_positives], order[:0]
+        n_parts = self._parts[user]
+        mine = np.arange(len(order)) % n_parts == part
+        return order[mine][: cfg.max_positives], order[~mine][: cfg.max_history]
+
+    def batch(self, users: np.ndarray, parts: np.ndarray | None = None) -> ListBatch:
+        """Lists of the given users (and parts from ``lists``; none: a random split each)."""
         cfg, rng = self.config, self.rng
         n_neg = cfg.negatives
         n_popular = round(n_neg * cfg.popular_negative_share)
@@ -152,14 +191,10 @@ class ListSampler:
             axis=1,
         )
         histories, positives = [], []
-        for user in users:
-            start, stop = self.plays.indptr[user], self.plays.indptr[user + 1]
-            order = rng.permutation(stop - start) + start
-            n_target = max(1, round(cfg.target_fraction * len(order)))
-            if len(order) == 1 or rng.random() < cfg.history_dropout:
-                n_target = len(order)
-            positives.append(order[: min(n_target, cfg.max_positives)])
-            histories.append(order[n_target:][: cfg.max_history])
+        for i, user in enumerate(users):
+            positive, history = self._split(user, None if parts is None else int(parts[i]))
+            positives.append(positive)
+            histories.append(history)
         width_h = max(1, max(len(h) for h in histories))
         width_p = max(len(p) for p in positives)
         batch = ListBatch(
@@ -211,16 +246,23 @@ def _batch_loss(
         table,
         id_dropout=config.user_id_dropout,
     )
-    listed = table[batch["items"]]
-    dot = (users.unsqueeze(1) * listed[..., : model.dim]).sum(-1) + listed[..., model.dim]
-    retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
-
     with torch.no_grad():
         gains = torch.zeros(played.shape, device=played.device)
         listed_gains = torch.where(batch["positive"], batch["target"], 0.0)
         gains.scatter_reduce_(1, batch["items"], listed_gains, reduce="amax")  # duplicates
         is_target = gains > 0
-        full = model.dot(users, table).masked_fill(played & ~is_target, float("-inf"))
+        history = played & ~is_target
+    if config.negatives > 0:
+        listed = table[batch["items"]]
+        dot = (users.unsqueeze(1) * listed[..., : model.dim]).sum(-1) + listed[..., model.dim]
+        retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
+        full = model.dot(users, table).detach()
+    else:  # every catalogue track outside the history is a negative
+        full = model.dot(users, table)
+        retrieval = loss_fn(full, gains, ~history, is_target)
+        full = full.detach()
+    with torch.no_grad():
+        full = full.masked_fill(history, float("-inf"))
         items = full.topk(min(config.rerank_list, full.shape[1]), dim=1).indices
         positive = is_target.gather(1, items)
         target = gains.gather(1, items)
@@ -253,12 +295,17 @@ def validation_ndcg(
     total = 0.0
     for start in range(0, len(users), config.val_batch_size):
         rows = users[start : start + config.val_batch_size]
-        history, weight = history_tensors(plays[rows], device)
-        vectors = model.user_vectors(torch.as_tensor(rows, device=device), history, weight, table)
-        scores = model.two_stage(
-            vectors, table, played_mask(plays[rows], device), config.n_candidates
+        block = plays[rows]
+        index, offsets, weight = flat_history(block, device)
+        users_t = torch.as_tensor(rows, device=device)
+        vectors = model.user_vectors_flat(users_t, index, offsets, weight, table)
+        coo = block.tocoo()
+        exclude = (
+            torch.as_tensor(coo.row.astype(np.int64), device=device),
+            torch.as_tensor(coo.col.astype(np.int64), device=device),
         )
-        top = scores.topk(VAL_K, dim=1).indices.cpu().numpy()
+        top = model.two_stage_top(vectors, table, exclude, config.n_candidates, VAL_K)[0]
+        top = top.cpu().numpy()
         truth = validation[rows]
         for row in range(len(rows)):
             relevant = truth.indices[truth.indptr[row] : truth.indptr[row + 1]]
@@ -285,12 +332,16 @@ def train(
     previous = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
     )
     torch.use_deterministic_algorithms(True, warn_only=True)  # embedding gradients, CPU threads
+    # Every tensor is written before it is read: filling new memory with NaN only costs time.
+    torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         return _train(model, plays, validation, config, similarity, on_epoch)
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.utils.deterministic.fill_uninitialized_memory = previous[2]
 
 
 def _train(
@@ -321,13 +372,14 @@ def _train(
         started = time.perf_counter()
         model.train()
         sums = {"listnet": 0.0, "ils": 0.0, "total": 0.0}
-        order = sampler.users()
+        order, parts_all = sampler.lists()
         n_batches = 0
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
             if len(rows) < 2:  # BatchNorm needs two samples
                 continue
-            batch = _tensors(sampler.batch(rows), device)
+            part = None if parts_all is None else parts_all[start : start + config.batch_size]
+            batch = _tensors(sampler.batch(rows, part), device)
             played = played_mask(plays[rows], device)
             parts = _batch_loss(model, batch, played, loss_fn, blocks, config)
             optimizer.zero_grad()

@@ -8,6 +8,7 @@ from musicrec_core.evaluation import EvaluationData
 from musicrec_core.hybrid import Hybrid
 from musicrec_core.model import CatalogueInputs, HybridRecommender
 from musicrec_core.pipeline import fit_preprocessor, prepare
+from musicrec_core.recommender import mask_played
 from musicrec_core.sources import SourceConfig
 from musicrec_core.training import TrainConfig
 
@@ -98,3 +99,14 @@ def test_cold_user_gets_a_demographic_vector(fitted):
     assert np.isfinite(vectors).all()
     recs = fitted.recommend(np.array(["nobody"], dtype=object), k=5)
     assert pd.notna(recs.track_ids).all()
+
+
+def test_recommend_is_the_top_of_the_full_two_stage_ranking(fitted):
+    user_ids = np.append(fitted.data.matrix.user_ids[:10], "nobody")
+    scores = fitted.score(user_ids).astype(np.float64)
+    mask_played(scores, fitted.data.matrix, user_ids)
+    k = CONFIG.n_candidates + 10  # past the re-ranked band, into dot-product order
+    expected = fitted.best(user_ids, scores, k)
+    got = fitted.recommend(user_ids, k=k)
+    np.testing.assert_array_equal(got.track_ids, expected.track_ids)
+    np.testing.assert_allclose(got.scores, expected.scores, rtol=1e-5)

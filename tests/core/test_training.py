@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import sparse
 
 from musicrec_core import schema as s
 from musicrec_core.evaluation import EvaluationData
@@ -10,7 +11,7 @@ from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.registry import build_models
 from musicrec_core.sources import SourceConfig
 from musicrec_core.split import VALIDATION
-from musicrec_core.training import VAL_NDCG, TrainConfig
+from musicrec_core.training import VAL_NDCG, ListSampler, TrainConfig
 
 KEYS = {"epoch", "listnet", "ils", "total", VAL_NDCG, "lr", "seconds"}
 
@@ -94,3 +95,23 @@ def test_recommend_with_history_for_a_new_user(fitted):
 def test_the_registry_builds_the_hybrid(tiny):
     _, preprocessor, _ = tiny
     assert isinstance(build_models(["hybrid"], preprocessor)["hybrid"], Hybrid)
+
+
+def test_every_play_is_a_target_once_per_epoch():
+    plays = sparse.random(30, 60, density=0.2, format="csr", random_state=0, dtype=np.float32)
+    plays.data = np.ceil(plays.data * 5)
+    config = TrainConfig(history_dropout=0.0, max_positives=1000, negatives=10)
+    sampler = ListSampler(plays, config, np.random.default_rng(0))
+    users, parts = sampler.lists()
+    batch = sampler.batch(users, parts)
+    targets = sparse.csr_matrix(
+        (
+            np.ones(batch.positive.sum()),
+            (np.repeat(users, batch.positive.sum(1)), batch.items[batch.positive]),
+        ),
+        shape=plays.shape,
+    )
+    np.testing.assert_array_equal(targets.toarray(), (plays > 0).toarray())
+    for row in range(len(users)):  # history and positives never overlap
+        history = set(batch.history[row][batch.history_weight[row] > 0])
+        assert not history & set(batch.items[row][batch.positive[row]])
