@@ -40,7 +40,18 @@ def _query_while(proc: subprocess.Popen, serving) -> tuple[int, list[str]]:
     return queries, errors
 
 
-def test_ui_shows_the_asset_graph_and_readers_never_hit_a_lock(webserver, tmp_path):
+def _expect_running(page, name: str) -> None:
+    """The automation list shows ``name`` with its on/off switch on (the row's second checkbox;
+    the first selects the row)."""
+    from playwright.sync_api import expect
+
+    row = page.locator("[data-index]", has=page.get_by_text(name, exact=True)).first
+    expect(row.get_by_role("checkbox").nth(1)).to_be_checked(timeout=60_000)
+
+
+def test_ui_shows_the_asset_graph_running_automation_and_readers_never_hit_a_lock(
+    webserver, tmp_path
+):
     url, env, data_dir = webserver
     first = run_cli(["materialize"], env)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -85,4 +96,9 @@ def test_ui_shows_the_asset_graph_and_readers_never_hit_a_lock(webserver, tmp_pa
         plot.wait_for(timeout=30_000)
         assert plot.evaluate("img => img.naturalWidth") > 100
         page.screenshot(path=str(tmp_path / "model_evaluation.png"))
+        page.goto(f"{url}/automation", wait_until="domcontentloaded")
+        for name in ("landing_sensor", "follow_new_data", "recommendations_freshness"):
+            _expect_running(page, name)
+        _expect_running(page, "weekly_retrain")
+        page.screenshot(path=str(tmp_path / "automation.png"))
         browser.close()
