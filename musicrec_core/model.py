@@ -323,7 +323,9 @@ class HybridRecommender(nn.Module):
         out = self.item_tower(torch.cat(parts, dim=-1))
         if self.dim == self.learned_dim:
             return out
-        return torch.cat([out[:, : self.learned_dim], self.collab[items], out[:, -1:]], dim=-1)
+        # an item treated as unknown (new, or dropped in training) has no collaborative factors
+        collab = self.collab[items] * (ids != self.n_items).unsqueeze(-1)
+        return torch.cat([out[:, : self.learned_dim], collab, out[:, -1:]], dim=-1)
 
     # --- user tower --------------------------------------------------------------------------
 
@@ -494,6 +496,8 @@ class HybridRecommender(nn.Module):
         n = min(max(n_candidates, k), scores.shape[1])
         dot_top, candidates = scores.topk(n, dim=1)
         c = min(n_candidates, n)
+        if c == 0:
+            return candidates[:, :k], dot_top[:, :k]
         head = dot_top[:, :c] + self.correction(user_vectors, item_table[candidates[:, :c]])
         valid = torch.isfinite(dot_top[:, :c])
         floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values

@@ -22,7 +22,7 @@ import torch
 from scipy import sparse
 from tqdm.auto import tqdm
 
-from musicrec_core.loss import EnhancedListNetLoss
+from musicrec_core.loss import EnhancedListNetLoss, LossParts
 from musicrec_core.model import HybridRecommender
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 EpochCallback = Callable[[int, dict], None]
 VAL_K = 10
 VAL_NDCG = f"val_ndcg@{VAL_K}"
+VAL_TOWERS = f"val_towers_ndcg@{VAL_K}"
 
 
 @dataclass
@@ -246,23 +247,25 @@ def _batch_loss(
         table,
         id_dropout=config.user_id_dropout,
     )
+    listed = table[batch["items"]]
+    learned = model.learned_dim
+    dot = (users[:, None, :learned] * listed[..., :learned]).sum(-1) + listed[..., model.dim]
+    retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
+    if model.dim > learned:
+        # The collaborative term is fitted on top of the learned towers, which keep learning on
+        # their own (so content and demographics carry new tracks and users as well as before).
+        collab = (users[:, None, learned:] * listed[..., learned : model.dim]).sum(-1)
+        combined = loss_fn(dot.detach() + collab, batch["target"], batch["mask"], batch["positive"])
+        retrieval = LossParts(
+            retrieval.listnet + combined.listnet, retrieval.ils, retrieval.total + combined.total
+        )
+
     with torch.no_grad():
         gains = torch.zeros(played.shape, device=played.device)
         listed_gains = torch.where(batch["positive"], batch["target"], 0.0)
         gains.scatter_reduce_(1, batch["items"], listed_gains, reduce="amax")  # duplicates
         is_target = gains > 0
-        history = played & ~is_target
-    if config.negatives > 0:
-        listed = table[batch["items"]]
-        dot = (users.unsqueeze(1) * listed[..., : model.dim]).sum(-1) + listed[..., model.dim]
-        retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
-        full = model.dot(users, table).detach()
-    else:  # every catalogue track outside the history is a negative
-        full = model.dot(users, table)
-        retrieval = loss_fn(full, gains, ~history, is_target)
-        full = full.detach()
-    with torch.no_grad():
-        full = full.masked_fill(history, float("-inf"))
+        full = model.dot(users, table).masked_fill(played & ~is_target, float("-inf"))
         items = full.topk(min(config.rerank_list, full.shape[1]), dim=1).indices
         positive = is_target.gather(1, items)
         target = gains.gather(1, items)
@@ -284,8 +287,10 @@ def validation_ndcg(
     validation: sparse.csr_matrix,
     config: TrainConfig,
     device: torch.device,
+    towers_only: bool = False,
 ) -> float:
-    """Mean binary NDCG@10 of the two-stage ranking over users with validation plays."""
+    """Mean binary NDCG@10 of the two-stage ranking over users with validation plays (or, with
+    ``towers_only``, of the learned towers' dot product without collaborative term and head)."""
     model.eval()
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if not len(users):
@@ -304,7 +309,11 @@ def validation_ndcg(
             torch.as_tensor(coo.row.astype(np.int64), device=device),
             torch.as_tensor(coo.col.astype(np.int64), device=device),
         )
-        top = model.two_stage_top(vectors, table, exclude, config.n_candidates, VAL_K)[0]
+        if towers_only:
+            vectors = vectors.clone()
+            vectors[:, model.learned_dim :] = 0.0
+        n_candidates = 0 if towers_only else config.n_candidates
+        top = model.two_stage_top(vectors, table, exclude, n_candidates, VAL_K)[0]
         top = top.cpu().numpy()
         truth = validation[rows]
         for row in range(len(rows)):
@@ -392,6 +401,10 @@ def _train(
         metrics = {"epoch": epoch, **{k: v / max(n_batches, 1) for k, v in sums.items()}}
         if validation is not None:
             metrics[VAL_NDCG] = validation_ndcg(model, plays, validation, config, device)
+            if model.dim > model.learned_dim:
+                metrics[VAL_TOWERS] = validation_ndcg(
+                    model, plays, validation, config, device, towers_only=True
+                )
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         history.append(metrics)
@@ -399,7 +412,8 @@ def _train(
         bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k != "epoch"})
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-        score = metrics.get(VAL_NDCG, -metrics["total"])
+        # With a collaborative term, which fits within an epoch, the towers decide when to stop.
+        score = metrics.get(VAL_TOWERS, metrics.get(VAL_NDCG, -metrics["total"]))
         if score > best:
             best, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
         else:

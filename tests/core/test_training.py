@@ -11,9 +11,9 @@ from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.registry import build_models
 from musicrec_core.sources import SourceConfig
 from musicrec_core.split import VALIDATION
-from musicrec_core.training import VAL_NDCG, ListSampler, TrainConfig
+from musicrec_core.training import VAL_NDCG, VAL_TOWERS, ListSampler, TrainConfig
 
-KEYS = {"epoch", "listnet", "ils", "total", VAL_NDCG, "lr", "seconds"}
+KEYS = {"epoch", "listnet", "ils", "total", VAL_NDCG, VAL_TOWERS, "lr", "seconds"}
 
 
 def _config(**changes) -> TrainConfig:
