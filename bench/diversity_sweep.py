@@ -22,7 +22,7 @@ from musicrec_core.pipeline import prepare
 from musicrec_core.sources import SourceConfig
 from musicrec_core.training import TrainConfig
 
-DEFAULT_WEIGHTS = "0,0.01,0.03,0.1,0.3,1"
+DEFAULT_WEIGHTS = "0,0.01,0.1,0.3,1,3"
 
 
 def measure(data, weight: float) -> tuple[float, float]:

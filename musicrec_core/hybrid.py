@@ -4,7 +4,9 @@
 ``n_candidates`` best dot-product tracks (not played in training) are re-ranked by the head and
 placed above every other track, which keep their dot score. Never-played tracks score from
 content, users without plays from demographics, and ``recommend_with_history`` takes a new
-user's plays with no retraining.
+user's plays with no retraining. ``recommend`` takes the same ranking's top k without building
+full score matrices. ``save`` keeps the model's own preprocessor, and ``load`` serves over grown
+or changed catalogues.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ age-group embeddings, and a user-id embedding (the "unknown" id for new users an
 at random), then a residual block. A user with no plays gets a vector from demographics alone;
 new plays change the vector without retraining.
 
+Collaborative factors (optional, ``collab_dim``): fixed item factors of a truncated SVD of the
+training plays (zero for unknown tracks) extend the item vectors, and the user vectors get the
+sum of those of the user's plays times a learned scale, so the dot product adds a PureSVD term.
+
 ``user · item`` (with the item bias) scores the whole catalogue in one matrix multiply; the head
 (residual blocks over ``[u, i, u * i]``) adds a correction to that dot product for the retrieved
 candidates only.
@@ -168,6 +172,12 @@ def _remap_rows(table: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     unknown = table.shape[0] - 1
     picked = torch.cat([torch.where(source >= 0, source, unknown), torch.tensor([unknown])])
     return table[picked.to(table.device)].clone()
+
+
+def _bn_affine(norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale and shift that an eval-mode BatchNorm applies."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    return scale, norm.bias - norm.running_mean * scale
 
 
 class ResidualBlock(nn.Module):
@@ -438,7 +448,8 @@ class HybridRecommender(nn.Module):
     def correction(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
         """The head's correction (n, L) to the dot product: the residual MLP over
         ``[u, i, u * i]``, its first layer computed per user as ``(W_i + W_x diag(u)) i + W_u u``
-        (the same values without building the per-pair input)."""
+        (the same values without building the per-pair input); in eval mode with BatchNorm
+        folded into the linear layers."""
         d = self.dim
         first = self.head[0]
         w_user, w_item, w_cross = (
@@ -447,9 +458,24 @@ class HybridRecommender(nn.Module):
             first.weight[:, 2 * d :],
         )
         per_user = w_item.T.unsqueeze(0) + user_vectors.unsqueeze(-1) * w_cross.T.unsqueeze(0)
-        hidden = torch.bmm(item_vectors[..., :d], per_user)
-        hidden = hidden + (user_vectors @ w_user.T + first.bias).unsqueeze(1)
-        return _flat(hidden, self.head[1:]).squeeze(-1)
+        offset = user_vectors @ w_user.T + first.bias
+        if self.training:
+            hidden = torch.bmm(item_vectors[..., :d], per_user) + offset.unsqueeze(1)
+            return _flat(hidden, self.head[1:]).squeeze(-1)
+        scale, shift = _bn_affine(self.head[1])
+        hidden = torch.baddbmm(
+            (offset * scale + shift).unsqueeze(1), item_vectors[..., :d], per_user * scale
+        )
+        flat = hidden.reshape(-1, hidden.shape[-1]).relu_()
+        for block in self.head[3:-1]:
+            linear, norm = block.body[0], block.body[1]
+            scale, shift = _bn_affine(norm)
+            inner = torch.addmm(
+                linear.bias * scale + shift, flat, (linear.weight * scale[:, None]).T
+            )
+            flat = flat.add_(inner.relu_())
+        last = self.head[-1]
+        return torch.addmm(last.bias, flat, last.weight.T).reshape(hidden.shape[:-1])
 
     def two_stage(
         self,

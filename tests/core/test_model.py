@@ -110,3 +110,16 @@ def test_recommend_is_the_top_of_the_full_two_stage_ranking(fitted):
     got = fitted.recommend(user_ids, k=k)
     np.testing.assert_array_equal(got.track_ids, expected.track_ids)
     np.testing.assert_allclose(got.scores, expected.scores, rtol=1e-5)
+
+
+def test_eval_head_with_folded_batchnorm_matches_the_modules(fitted):
+    model = fitted.model.eval()
+    torch.manual_seed(0)
+    users = torch.randn(5, model.dim)
+    items = torch.randn(5, 7, model.dim + 1)
+    with torch.no_grad():
+        d = model.dim
+        item = items[..., :d]
+        pairs = torch.cat([users.unsqueeze(1).expand_as(item), item, users.unsqueeze(1) * item], -1)
+        expected = model.head(pairs.reshape(-1, 3 * d)).reshape(5, 7)
+        np.testing.assert_allclose(model.correction(users, items), expected, rtol=1e-4, atol=1e-5)
