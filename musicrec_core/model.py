@@ -517,10 +517,12 @@ class HybridRecommender(nn.Module):
         ``n_candidates`` best dot scores only.
         """
         scores = self.dot(user_vectors, item_table)
-        ceiling = scores.max(dim=1, keepdim=True).values
+        excluded = scores[exclude[0], exclude[1]]
         scores[exclude[0], exclude[1]] = float("-inf")
         n = min(max(n_candidates, k), scores.shape[1])
         dot_top, candidates = scores.topk(n, dim=1)
+        # the row maximum of the unmasked scores, without another pass over the matrix
+        ceiling = dot_top[:, 0].scatter_reduce(0, exclude[0], excluded, reduce="amax").unsqueeze(1)
         c = min(n_candidates, n)
         if c == 0:
             return candidates[:, :k], dot_top[:, :k]
