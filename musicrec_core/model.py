@@ -493,6 +493,8 @@ class HybridRecommender(nn.Module):
         scores = self.dot(user_vectors, item_table)
         retrievable = scores.masked_fill(exclude, float("-inf"))
         k = min(n_candidates, scores.shape[1])
+        if k == 0:
+            return scores
         _, candidates = retrievable.topk(k, dim=1)
         head = self(user_vectors, item_table[candidates])
         valid = torch.isfinite(retrievable.gather(1, candidates))
