@@ -12,7 +12,7 @@ from musicrec_core.plots import loss_curve
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import TrainingData
 from musicrec_core.split import TRAIN, VALIDATION
-from musicrec_core.training import VAL_NDCG, TrainConfig, resolve_device
+from musicrec_core.training import VAL_NDCG, VAL_TOWERS, TrainConfig, resolve_device
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import image
 
@@ -33,6 +33,8 @@ class HybridTrainingSettings(dg.Config):
     item_id_dropout: float = TrainConfig.item_id_dropout
     negatives: int = TrainConfig.negatives
     n_candidates: int = TrainConfig.n_candidates
+    head_dim: int = TrainConfig.head_dim
+    collab_dim: int = TrainConfig.collab_dim
     seed: int = TrainConfig.seed
     device: str = TrainConfig.device
 
@@ -70,10 +72,12 @@ def hybrid_model(
     model.fit(training_data(dataset_splits, user_features, track_features))
     seconds = time.perf_counter() - started
     history = pd.DataFrame(model.history)
-    best = history.loc[history[VAL_NDCG].idxmax()]
+    stop_metric = VAL_TOWERS if VAL_TOWERS in history else VAL_NDCG  # what early stopping kept
+    best = history.loc[history[stop_metric].idxmax()]
     summary = {
         "best_epoch": int(best["epoch"]),
         "best_val_ndcg@10": float(best[VAL_NDCG]),
+        "stopped_on": stop_metric,
         "epochs_run": len(history),
         "train_seconds": round(seconds, 1),
         "device": str(resolve_device(train_config.device)),
