@@ -75,7 +75,12 @@ def run_config(op_config: dict[str, dict] | None = None, verbose: bool = False) 
 
 def summary(data_dir: Path, result: PipelineResult, samples: int = 3) -> str:
     """Row counts, quarantine, the serving database and a few users' top-10, as text."""
-    lines = ["", "musicrec: every asset materialised", ""]
+    done = (
+        "every asset materialised except served_model: the retrained model was not promoted"
+        if result.promotion_refused
+        else "every asset materialised"
+    )
+    lines = ["", f"musicrec: {done}", ""]
     counts = []
     for table in ("users", "tracks", "plays"):
         raw = _row_count(result, "raw_catalogue", f"raw_{table}")

@@ -76,7 +76,7 @@ def run_jobs(
         if blocked_by_promotion_gate(result):
             report = result.output_for_node("promotion_report")
             outcome.promotion_refused = str(report["reason"].iloc[0])
-            logger.warning("promotion gate: %s", outcome.promotion_refused)
+            logger.info("promotion gate: %s", outcome.promotion_refused)
             continue
         outcome.failed_job = job_name
         break
