@@ -7,11 +7,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from musicrec_core import metrics as m
 from musicrec_core import schema as s
 from musicrec_core.baselines import SegmentPopularity
 from musicrec_core.diversity import mmr_rerank, personal_strength
-from musicrec_core.evaluation import TEST_SET, WARM
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData, model_version
 
@@ -60,19 +58,6 @@ def recommend_all(model: Recommender, user_ids: np.ndarray, k: int, version: str
     if not parts:
         return pd.DataFrame(columns=s.RECOMMENDATION_COLUMNS)
     return pd.concat(parts, ignore_index=True)[s.RECOMMENDATION_COLUMNS]
-
-
-def best_model(summary: pd.DataFrame, candidates: list[str], k: int = 10) -> str:
-    """The candidate with the highest warm-user NDCG@k in an evaluation summary."""
-    warm = summary[
-        (summary[TEST_SET] == WARM)
-        & (summary[m.METRIC] == m.NDCG)
-        & (summary[m.K] == k)
-        & summary[s.MODEL_NAME].isin(candidates)
-    ]
-    if warm.empty:
-        raise ValueError(f"the evaluation has no warm NDCG@{k} for any of {candidates}")
-    return str(warm.sort_values(m.MEAN, ascending=False)[s.MODEL_NAME].iloc[0])
 
 
 def content_vectors(tracks: pd.DataFrame, preprocessor: MusicPreprocessor) -> np.ndarray:
