@@ -26,6 +26,10 @@ REQUIREMENT = "requirement"
 REQUIRED = "required"
 CANDIDATE_SCORE = "candidate"
 PASSED = "passed"
+# The report adds the candidate's name, version, overall score and the gate's reason to each row.
+VERSION = "version"
+SCORE = "score"
+REASON = "reason"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,17 @@ class PromotionDecision:
     score: float
     comparisons: pd.DataFrame  # requirement, required, candidate, passed
     reason: str
+
+    def report(self) -> pd.DataFrame:
+        """The comparisons with the candidate's model name, version, score and the reason."""
+        return self.comparisons.assign(
+            **{
+                s.MODEL_NAME: self.candidate,
+                VERSION: self.version,
+                SCORE: self.score,
+                REASON: self.reason,
+            }
+        )
 
 
 def warm_ndcg(summary: pd.DataFrame, k: int = GATE_K) -> pd.Series:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from musicrec_core.promotion import REASON
+
 logger = logging.getLogger(__name__)
 
 PIPELINE = ("refresh_catalogue", "retrain", "serve")
@@ -75,7 +77,7 @@ def run_jobs(
             continue
         if blocked_by_promotion_gate(result):
             report = result.output_for_node("promotion_report")
-            outcome.promotion_refused = str(report["reason"].iloc[0])
+            outcome.promotion_refused = str(report[REASON].iloc[0])
             logger.info("promotion gate: %s", outcome.promotion_refused)
             continue
         outcome.failed_job = job_name

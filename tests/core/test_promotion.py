@@ -11,8 +11,12 @@ from musicrec_core import metrics as m
 from musicrec_core import schema as s
 from musicrec_core.evaluation import SUMMARY_COLUMNS, TEST_SET, WARM
 from musicrec_core.promotion import (
+    CANDIDATE_SCORE,
     PASSED,
     PROMOTED,
+    REASON,
+    SCORE,
+    VERSION,
     ServedModel,
     decide_promotion,
     read_served,
@@ -173,3 +177,12 @@ def test_serving_choice_pinned_promoted_and_bootstrap():
     assert "best baseline" in why
     with pytest.raises(ValueError, match="no baseline"):
         serving_choice(PROMOTED, None, _summary({HYBRID: 0.3}), HYBRID)
+
+
+def test_the_report_keeps_each_row_s_candidate_score_beside_the_model_name():
+    decision = decide_promotion(_summary({"popularity": 0.10, HYBRID: 0.20}), HYBRID, "v2", None)
+    report = decision.report()
+    assert report[CANDIDATE_SCORE].tolist() == [0.20]
+    assert report[s.MODEL_NAME].tolist() == [HYBRID]
+    assert report[VERSION].tolist() == ["v2"] and report[SCORE].tolist() == [0.20]
+    assert report[REASON].tolist() == [decision.reason]

@@ -171,7 +171,7 @@ def test_served_model_records_only_a_candidate_that_passed(tmp_path):
             "version": ["v2"],
             "reason": ["passes"],
         }
-    ).assign(candidate="hybrid")
+    ).assign(model_name="hybrid")
     refused = report.assign(passed=[False], reason=["hybrid v2 is not promoted: too weak"])
     with pytest.raises(dg.Failure, match="too weak"):
         served_model(dg.build_asset_context(), paths, refused)

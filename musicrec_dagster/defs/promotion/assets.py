@@ -9,10 +9,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from musicrec_core import schema as s
 from musicrec_core.markdown import markdown_table
 from musicrec_core.promotion import (
     DEFAULT_TOLERANCE,
     PASSED,
+    REASON,
+    SCORE,
+    VERSION,
     decide_promotion,
     read_served,
     write_served,
@@ -21,10 +25,6 @@ from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND
 
 GROUP = "promotion"
-CANDIDATE = "candidate"
-VERSION = "version"
-SCORE = "score"
-REASON = "reason"
 
 
 class PromotionSettings(dg.Config):
@@ -51,9 +51,7 @@ def promotion_report(
     served = read_served(store.served_record)
     decision = decide_promotion(model_evaluation, MODEL_KIND, version, served, config.tolerance)
     context.log.info(decision.reason)
-    report = decision.comparisons.assign(
-        **{CANDIDATE: MODEL_KIND, VERSION: version, SCORE: decision.score, REASON: decision.reason}
-    )
+    report = decision.report()
     context.add_output_metadata(
         {
             "promote": decision.promote,
@@ -94,7 +92,10 @@ def served_model(
     if not promotion_report[PASSED].astype(bool).all():
         raise dg.Failure(description=str(first[REASON]))
     record = write_served(
-        paths.artifacts().served_record, str(first[CANDIDATE]), str(first[VERSION]), first[SCORE]
+        paths.artifacts().served_record,
+        str(first[s.MODEL_NAME]),
+        str(first[VERSION]),
+        first[SCORE],
     )
     context.log.info(f"serving {record.model_name} {record.version} from now on")
     context.add_output_metadata(
