@@ -18,6 +18,7 @@ from musicrec_core.evaluation import comparison_table, to_markdown
 from musicrec_core.serving import read_only_query
 from musicrec_core.serving_tables import EXAMPLE_QUERY
 from musicrec_core.sources import SOURCE_KINDS
+from musicrec_dagster.defs.resources import SERVING_FILE
 from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
 
 logger = logging.getLogger("musicrec")
@@ -94,7 +95,7 @@ def summary(data_dir: Path, result: PipelineResult, samples: int = 3) -> str:
         f"quarantine: {len(rejected)} rows rejected, "
         f"{len(quarantine) - len(rejected)} values imputed (table 'quarantine' in the warehouse)",
     ]
-    serving = data_dir / "serving" / "musicrec.duckdb"
+    serving = data_dir / SERVING_FILE
     lines += ["", f"serving database: {serving}", ""]
     users = read_only_query(
         serving,
@@ -199,7 +200,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _known_catalogue(data_dir: Path) -> tuple[pd.Series, pd.DataFrame]:
     """Users and tracks (id, genre) of the published serving database."""
-    path = data_dir / "serving" / "musicrec.duckdb"
+    path = data_dir / SERVING_FILE
     if not path.is_file():
         raise SystemExit(f"{path} does not exist yet: run `musicrec demo` first")
     users = read_only_query(path, f"SELECT {s.USER_ID} FROM users")[s.USER_ID]
@@ -216,14 +217,14 @@ def _drop(args: argparse.Namespace) -> int:
         )
     else:
         delivery = tracks_delivery(args.tracks, seed=args.seed)
-    for path in delivery.write(data_dir / "landing"):
-        rows = len(pd.read_csv(path))
-        sys.stdout.write(f"wrote {path} ({rows} rows)\n")
+    paths = delivery.write(data_dir / "landing")
+    for path, frame in zip(paths, delivery.frames.values(), strict=True):
+        sys.stdout.write(f"wrote {path} ({len(frame)} rows)\n")
     return 0
 
 
 def _query(args: argparse.Namespace) -> int:
-    path = Path(args.data_dir).resolve() / "serving" / "musicrec.duckdb"
+    path = Path(args.data_dir).resolve() / SERVING_FILE
     frame = read_only_query(path, args.sql)
     sys.stdout.write(frame.to_string(index=False) + "\n")
     return 0
