@@ -119,8 +119,11 @@ def ingest_landing(
     known = set(registry[s.SHA256])
     added, repeated = [], []
     for landed in scan_landing(landing_root):
+        if file_sha256(landed.path) in known:  # registered content is not copied again
+            repeated.append(landed.landed_path)
+            continue
         sha, archived = _archive(landed.path, archive)
-        if sha in known:
+        if sha in known:  # the file changed into registered content during the copy
             repeated.append(landed.landed_path)
             continue
         known.add(sha)

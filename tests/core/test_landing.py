@@ -282,3 +282,16 @@ def test_a_missing_archived_copy_fails_naming_the_file(dirs):
 
     with pytest.raises(SourceError, match=r"plays/plays-1\.csv: its archived copy .* is missing"):
         with_deliveries(_empty_base(), registry, archive)
+
+
+def test_registered_content_is_not_copied_again(dirs, opened):
+    root, archive = dirs
+    _land(root, "plays", "plays-1.csv", PLAYS)
+    first = ingest_landing(root, archive, empty_registry(), now=NOW)
+    opened.clear()
+    _land(root, "plays", "plays-1-resent.csv", PLAYS)
+
+    second = ingest_landing(root, archive, first.registry, now=LATER)
+
+    assert second.repeated == ["plays/plays-1-resent.csv", "plays/plays-1.csv"]
+    assert opened == [], "a file whose content is registered was copied or read again"
