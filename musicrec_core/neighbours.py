@@ -303,23 +303,11 @@ class EASE(PlayRowRecommender):
     def _fit(self, data: TrainingData) -> None:
         x = weighted_matrix(data.matrix, self.weighting)
         self.n_tracks = x.shape[1]
-        self.items = np.flatnonzero(np.diff(sparse.csc_matrix(x).indptr) > 0)
-        n = len(self.items)
-        if n > self.max_items:
-            raise ValueError(
-                f"EASE needs a dense {n} x {n} item-item matrix (~{12 * n * n / 1e9:.1f} GB while "
-                f"fitting) for {n} played tracks, above max_items={self.max_items}; use ItemKNN "
-                "for a catalogue this size, or raise max_items if the memory is there"
-            )
         self.weighted = x
-        gram = np.empty((n, n), dtype=np.float64)
-        for start, stop, block in _gram_row_blocks(x[:, self.items], dtype=np.float64):
-            gram[start:stop] = block
-        gram[np.diag_indices(n)] += self.l2
-        self.B = _ease_weights(gram)  # gram is overwritten
+        self.items, self.B = ease_weights(x, self.l2, self.max_items)
         logger.info(
             "ease: %d of %d tracks played, l2=%g, %s weighting",
-            n,
+            len(self.items),
             self.n_tracks,
             self.l2,
             self.weighting,
@@ -330,6 +318,26 @@ class EASE(PlayRowRecommender):
         if len(self.items):
             out[:, self.items] = x[:, self.items] @ self.B
         return out
+
+
+def ease_weights(x: sparse.csr_matrix, l2: float, max_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """EASE's played-track columns of ``x`` and its B over them (see ``EASE``).
+
+    Raises ValueError, before allocating, when more than ``max_items`` tracks were played.
+    """
+    items = np.flatnonzero(np.diff(sparse.csc_matrix(x).indptr) > 0)
+    n = len(items)
+    if n > max_items:
+        raise ValueError(
+            f"EASE needs a dense {n} x {n} item-item matrix (~{12 * n * n / 1e9:.1f} GB while "
+            f"fitting) for {n} played tracks, above max_items={max_items}; use ItemKNN "
+            "for a catalogue this size, or raise max_items if the memory is there"
+        )
+    gram = np.empty((n, n), dtype=np.float64)
+    for start, stop, block in _gram_row_blocks(x[:, items], dtype=np.float64):
+        gram[start:stop] = block
+    gram[np.diag_indices(n)] += l2
+    return items, _ease_weights(gram)  # gram is overwritten
 
 
 def _ease_weights(gram: np.ndarray) -> np.ndarray:
