@@ -1,9 +1,10 @@
 """Recommendation quality of every model on the demo catalogue and on real Echo Nest plays.
 
 Prints, per data set, the comparison table at k = 5, 10 and 20 with every metric, each model's
-NDCG@10 as a ratio to popularity measured in the same run, and cold-start users given a few
-plays, with the date and the machine, ready for docs/benchmarks.md. The hybrid is trained as
-the hybrid_model asset trains it. Usage: .venv/bin/python bench/quality.py
+NDCG@10 as a ratio to popularity measured in the same run, the hybrid's paired NDCG@10
+difference to every other model, and cold-start users given a few plays, with the date and
+the machine, ready for docs/benchmarks.md. The hybrid is trained as the hybrid_model asset
+trains it. Usage: .venv/bin/python bench/quality.py
 [--datasets demo,echonest] [--models popularity,ease,hybrid]
 """
 
@@ -22,7 +23,7 @@ from common import machine, sources, train_hybrid
 
 from musicrec_core import metrics as m
 from musicrec_core.comparison import evaluate_models
-from musicrec_core.evaluation import TEST_SET, comparison_table, to_markdown
+from musicrec_core.evaluation import TEST_SET, comparison_table, paired_differences, to_markdown
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.registry import BASELINES
 from musicrec_core.sources import SourceConfig
@@ -32,6 +33,18 @@ KS = (5, 10, 20)
 GIVEN = 3
 ALL_METRICS = (*m.PER_USER_METRICS, m.COVERAGE)
 logger = logging.getLogger("bench.quality")
+
+
+def paired_lines(per_user) -> list[str]:
+    """The hybrid's NDCG@10 minus each other model's over the same users, with intervals."""
+    lines = ["Hybrid minus each other model, NDCG@10 paired over the same users:", ""]
+    for row in paired_differences(per_user, HYBRID).itertuples(index=False):
+        verdict = "better" if row.ci_low > 0 else "worse" if row.ci_high < 0 else "no difference"
+        lines.append(
+            f"- {getattr(row, TEST_SET)}, {row.other_model}: {row.mean:+.4f} "
+            f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}], {verdict}"
+        )
+    return lines
 
 
 def run(name: str, source: SourceConfig, models: list[str]) -> str:
@@ -64,6 +77,8 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
             for model, mean in rows[["model_name", "mean"]].itertuples(index=False)
         )
         lines.append(f"- {test_set}: {ratios}")
+    if fitted:
+        lines += ["", *paired_lines(comparison.result.per_user)]
     given = evaluate(cold_user_given=GIVEN, test_sets=["cold_user"])
     lines += [
         "",

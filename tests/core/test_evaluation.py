@@ -212,3 +212,22 @@ def test_a_model_is_only_measured_on_the_test_sets_it_serves():
     model = WarmOnly().fit(data.train)
     result = ev.evaluate(model, data, n_boot=20)
     assert set(result.summary[ev.TEST_SET]) == {ev.WARM}
+
+
+def test_paired_differences_pair_users_and_skip_sets_a_model_lacks():
+    per_user = pd.DataFrame(
+        {
+            s.MODEL_NAME: ["a", "a", "a", "b", "b", "b", "a"],
+            ev.TEST_SET: ["warm", "warm", "warm", "warm", "warm", "warm", "cold_user"],
+            s.USER_ID: ["u1", "u2", "u3", "u1", "u2", "u3", "u9"],
+            m.K: 10,
+            m.NDCG: [0.5, 0.2, 0.9, 0.4, 0.1, 0.8, 0.3],
+        }
+    )
+    out = ev.paired_differences(per_user, "a", n_boot=200)
+    assert out[ev.TEST_SET].tolist() == ["warm"]  # b never served cold_user
+    row = out.iloc[0]
+    assert row["other_model"] == "b" and row[m.N_USERS] == 3
+    # every user gains exactly 0.1, so every resample does: the interval is the point
+    assert row[m.MEAN] == pytest.approx(0.1) and row[m.CI_LOW] == pytest.approx(0.1)
+    assert row[m.CI_HIGH] == pytest.approx(0.1)
