@@ -2,8 +2,9 @@
 
 Trains a few epochs of the demo catalogue's hybrid on the CPU and, when CUDA is available, on
 the GPU, with the same seed and data; prints seconds per epoch on each and their ratio, and the
-validation NDCG@10 both reach (they should agree closely). Without CUDA it says so and measures
-the CPU alone. Usage: .venv/bin/python bench/gpu_check.py [--epochs 3]
+validation NDCG@10 both reach (they should agree closely), once per batch size asked for. Without
+CUDA it says so and measures the CPU alone.
+Usage: .venv/bin/python bench/gpu_check.py [--epochs 3] [--batch-sizes 128 1024]
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from musicrec_core.sources import SourceConfig
 from musicrec_core.training import VAL_NDCG, TrainConfig
 
 
-def epoch_stats(data, device: str, epochs: int) -> tuple[float, float]:
+def epoch_stats(data, device: str, epochs: int, batch_size: int) -> tuple[float, float]:
     """Median seconds per epoch and the best validation NDCG@10 on one device."""
     config = dataclasses.replace(
-        TrainConfig(progress=False), device=device, epochs=epochs, patience=epochs
+        TrainConfig(progress=False),
+        device=device,
+        epochs=epochs,
+        patience=epochs,
+        batch_size=batch_size,
     )
     model = train_hybrid(data, config)
     seconds = statistics.median(row["seconds"] for row in model.history)
@@ -36,18 +41,23 @@ def epoch_stats(data, device: str, epochs: int) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[TrainConfig.batch_size], metavar="N"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     data = prepare(SourceConfig(kind="synthetic", size="demo"))
     lines = [f"## GPU check, {dt.date.today().isoformat()}, {machine()}", ""]
-    cpu_s, cpu_ndcg = epoch_stats(data, "cpu", args.epochs)
-    lines.append(f"- cpu: {cpu_s:.2f} s per epoch, best {VAL_NDCG} {cpu_ndcg:.4f}")
-    if torch.cuda.is_available():
-        gpu_s, gpu_ndcg = epoch_stats(data, "cuda", args.epochs)
-        lines.append(f"- cuda: {gpu_s:.2f} s per epoch, best {VAL_NDCG} {gpu_ndcg:.4f}")
-        lines.append(f"- speed-up: {cpu_s / gpu_s:.2f}x")
-    else:
-        lines.append("- cuda: not available on this machine; nothing to compare")
+    for batch_size in args.batch_sizes:
+        lines.append(f"batch size {batch_size}:")
+        cpu_s, cpu_ndcg = epoch_stats(data, "cpu", args.epochs, batch_size)
+        lines.append(f"- cpu: {cpu_s:.2f} s per epoch, best {VAL_NDCG} {cpu_ndcg:.4f}")
+        if torch.cuda.is_available():
+            gpu_s, gpu_ndcg = epoch_stats(data, "cuda", args.epochs, batch_size)
+            lines.append(f"- cuda: {gpu_s:.2f} s per epoch, best {VAL_NDCG} {gpu_ndcg:.4f}")
+            lines.append(f"- speed-up: {cpu_s / gpu_s:.2f}x")
+        else:
+            lines.append("- cuda: not available on this machine; nothing to compare")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
