@@ -30,7 +30,8 @@ def overrides(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs:
         key, value = pair.split("=", 1)
-        out[key] = value.lower() == "true" if types[key] is bool else types[key](value)
+        kind = float if types[key] is type(None) else types[key]  # open choices are numbers
+        out[key] = value.lower() == "true" if kind is bool else kind(value)
     return out
 
 
@@ -71,7 +72,8 @@ def main() -> int:
     seconds = time.perf_counter() - started
     names = [*filter(None, args.baselines.split(",")), "hybrid"]
     lines = [
-        f"{args.data}: {overrides(args.fields)}, fit {seconds:.0f} s, {len(model.history)} epochs"
+        f"{args.data}: {overrides(args.fields)}, fit {seconds:.0f} s, {len(model.history)} epochs, "
+        f"item-item weight {model.item_item_weight:g}"
     ]
     lines += ndcg_lines(data, {"hybrid": model}, names, sets, "")
     if args.dot:

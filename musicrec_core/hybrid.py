@@ -1,12 +1,13 @@
 """The hybrid deep model as a ``Recommender``: two-tower retrieval, then a re-ranking head.
 
 ``score`` returns full-catalogue scores whose order is the served two-stage ranking: the
-``n_candidates`` best dot-product tracks (not played in training) are re-ranked by the head and
-placed above every other track, which keep their dot score. Never-played tracks score from
-content, users without plays from demographics, and ``recommend_with_history`` takes a new
-user's plays with no retraining. ``recommend`` takes the same ranking's top k without building
-full score matrices. ``save`` keeps the model's own preprocessor, and ``load`` serves over grown
-or changed catalogues.
+``n_candidates`` best dot-product tracks (not played in training) are re-ranked by the head,
+fused with their EASE item-item scores from the user's plays at a weight chosen on the
+validation plays, and placed above every other track, which keep their dot score.
+Never-played tracks score from content, users without plays from demographics, and
+``recommend_with_history`` takes a new user's plays with no retraining. ``recommend`` takes
+the same ranking's top k without building full score matrices. ``save`` keeps the model's own
+preprocessor, and ``load`` serves over grown or changed catalogues.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,8 @@ from scipy import sparse
 from scipy.sparse.linalg import svds
 
 from musicrec_core.interactions import InteractionMatrix
-from musicrec_core.model import CatalogueInputs, HybridRecommender
+from musicrec_core.item_item import ItemItemScores
+from musicrec_core.model import CandidatePrior, CatalogueInputs, HybridRecommender, fuse
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData
 from musicrec_core.training import (
@@ -35,9 +38,12 @@ from musicrec_core.training import (
     resolve_device,
     seed_everything,
     train,
+    validation_ndcg,
 )
 
 logger = logging.getLogger(__name__)
+
+History = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # flat_history's index, offsets, weight
 
 WEIGHTS_FILE = "model.pt"
 META_FILE = "model.json"
@@ -48,8 +54,10 @@ PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
 HOLDOUT_USERS = 0.3
 HOLDOUT_PLAYS = 0.2
 HOLDOUT_MIN_PLAYS = 5
-BLOCK_SCORES = 1 << 23  # user x track scores per block when scoring many users
+BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring many users
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
+# Item-item fusion weights tried on the validation plays when the config leaves it open.
+ITEM_ITEM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class Hybrid(Recommender):
@@ -73,6 +81,9 @@ class Hybrid(Recommender):
         self.on_epoch = on_epoch
         self.history: list[dict] = []
         self._item_table: torch.Tensor | None = None
+        self.item_item: ItemItemScores | None = None
+        self.item_item_weight = 0.0
+        self.item_item_validation: dict[float, float] = {}
 
     # --- fitting -----------------------------------------------------------------------------
 
@@ -99,6 +110,38 @@ class Hybrid(Recommender):
         self._item_table = None
         self.history = train(self.model, plays, validation, cfg, similarity, self.on_epoch)
         self.shapes = inputs.shapes()
+        self._fit_item_item(plays, validation)
+        if self.item_item_weight > 0 and plays is not data.matrix.matrix:
+            # chosen without the internal holdout; served, as after ``load``, with every play
+            self.item_item = _item_item_scores(cfg, data.matrix.matrix, self.device)
+
+    def _fit_item_item(self, plays: sparse.csr_matrix, validation: sparse.csr_matrix) -> None:
+        """EASE on the training plays, and the weight fusing it with the head: the config's, or
+        the best of ``ITEM_ITEM_WEIGHTS`` on the validation plays (0 when none helps)."""
+        cfg = self.config
+        self.item_item, self.item_item_weight = None, 0.0
+        if cfg.item_item_weight == 0:
+            return
+        self.item_item = _item_item_scores(cfg, plays, self.device)
+        if self.item_item is None:
+            return
+        if cfg.item_item_weight is not None:
+            self.item_item_weight = cfg.item_item_weight
+            return
+        scores = {
+            weight: validation_ndcg(
+                self.model, plays, validation, cfg, self.device, False, self.item_item, weight
+            )
+            for weight in ITEM_ITEM_WEIGHTS
+        }
+        self.item_item_validation = scores
+        measured = {w: v for w, v in scores.items() if np.isfinite(v)}
+        self.item_item_weight = max(measured, key=measured.get) if measured else 0.0
+        logger.info(
+            "hybrid: item-item weight %g chosen on validation NDCG@10 %s",
+            self.item_item_weight,
+            {w: round(v, 4) for w, v in scores.items()},
+        )
 
     # --- vectors and scores ------------------------------------------------------------------
 
@@ -115,25 +158,34 @@ class Hybrid(Recommender):
         return self.item_table().cpu().numpy()
 
     @torch.no_grad()
-    def _user_vectors(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> torch.Tensor:
-        """User vectors from the given play rows and the users' demographics (if known)."""
+    def _user_vectors(self, user_ids: np.ndarray, history: History) -> torch.Tensor:
+        """User vectors from the given plays (``flat_history``) and the users' demographics."""
         self.model.eval()
         rows = self.data.matrix.user_index(user_ids)
-        index, offsets, weight = flat_history(plays, self.device)
+        index, offsets, weight = history
         return self.model.user_vectors_flat(
             torch.as_tensor(rows, device=self.device), index, offsets, weight, self.item_table()
         )
+
+    def _prior(self, history: History) -> CandidatePrior | None:
+        """The item-item scores of candidates from the given plays, if the model fuses them."""
+        if self.item_item is None or self.item_item_weight <= 0:
+            return None
+        return partial(self.item_item.candidate_scores, history[0], history[1])
 
     def user_vectors(self, user_ids: np.ndarray | list) -> np.ndarray:
         """(n_users, dim + 1) user vectors (trailing 1 multiplies the item bias) from training
         plays; ``user_vectors @ item_vectors.T`` are the retrieval scores."""
         user_ids = np.asarray(user_ids, dtype=object)
-        vectors = self._user_vectors(user_ids, self._training_rows(user_ids))
+        history = flat_history(self._training_rows(user_ids), self.device)
+        vectors = self._user_vectors(user_ids, history)
         ones = torch.ones(len(vectors), 1, device=vectors.device)
         return torch.cat([vectors, ones], dim=1).cpu().numpy()
 
     def _training_rows(self, user_ids: np.ndarray) -> sparse.csr_matrix:
         rows = self.data.matrix.user_index(user_ids)
+        if (rows >= 0).all():
+            return self.data.matrix.matrix[rows]
         known = np.flatnonzero(rows >= 0)
         picked = self.data.matrix.matrix[rows[known]].tocoo()
         return sparse.csr_matrix(
@@ -142,7 +194,7 @@ class Hybrid(Recommender):
         )
 
     def _blocks(self, n_users: int) -> range:
-        """Starts of user blocks whose score matrices stay around 32 MB."""
+        """Starts of user blocks whose score matrices stay around 64 MB."""
         step = max(self.config.val_batch_size, BLOCK_SCORES // max(self.model.n_items, 1))
         return range(0, n_users, step)
 
@@ -153,12 +205,15 @@ class Hybrid(Recommender):
         for start in blocks:
             stop = start + blocks.step
             block = plays[start:stop]
-            vectors = self._user_vectors(user_ids[start:stop], block)
+            history = flat_history(block, self.device)
+            vectors = self._user_vectors(user_ids[start:stop], history)
             scores = self.model.two_stage(
                 vectors,
                 self.item_table(),
                 played_mask(block, self.device),
                 self.config.n_candidates,
+                self._prior(history),
+                self.item_item_weight,
             )
             out[start:stop] = scores.cpu().numpy()
         return out
@@ -175,12 +230,19 @@ class Hybrid(Recommender):
         for start in blocks:
             stop = start + blocks.step
             block = plays[start:stop]
-            vectors = self._user_vectors(user_ids[start:stop], block)
+            history = flat_history(block, self.device)
+            vectors = self._user_vectors(user_ids[start:stop], history)
             coo = block.tocoo() if exclude else sparse.coo_matrix(block.shape)
             rows = torch.as_tensor(coo.row.astype(np.int64), device=self.device)
             cols = torch.as_tensor(coo.col.astype(np.int64), device=self.device)
             top, scores = self.model.two_stage_top(
-                vectors, self.item_table(), (rows, cols), self.config.n_candidates, n
+                vectors,
+                self.item_table(),
+                (rows, cols),
+                self.config.n_candidates,
+                n,
+                self._prior(history),
+                self.item_item_weight,
             )
             index[start:stop] = top.cpu().numpy()
             values[start:stop] = scores.cpu().numpy()
@@ -200,11 +262,15 @@ class Hybrid(Recommender):
 
     @torch.no_grad()
     def rerank(self, user_ids: np.ndarray | list, candidate_idx: np.ndarray) -> np.ndarray:
-        """Head scores (n_users, n_candidates) of catalogue track indices per user."""
+        """Re-ranking scores (n_users, n_candidates) of catalogue track indices per user: the
+        head's, fused with the item-item scores as in serving."""
         user_ids = np.asarray(user_ids, dtype=object)
-        vectors = self._user_vectors(user_ids, self._training_rows(user_ids))
+        history = flat_history(self._training_rows(user_ids), self.device)
+        vectors = self._user_vectors(user_ids, history)
         items = torch.as_tensor(np.asarray(candidate_idx, dtype=np.int64), device=self.device)
-        return self.model(vectors, self.item_table()[items]).cpu().numpy()
+        head = self.model(vectors, self.item_table()[items])
+        valid = torch.ones_like(items, dtype=torch.bool)
+        return fuse(head, items, valid, self._prior(history), self.item_item_weight).cpu().numpy()
 
     def recommend_with_history(
         self, user_ids: np.ndarray | list, histories: pd.DataFrame, k: int = 20
@@ -231,6 +297,8 @@ class Hybrid(Recommender):
             "user_ids": [str(u) for u in self.data.matrix.user_ids],
             "track_ids": [str(t) for t in self.data.matrix.track_ids],
             "history": self.history,
+            "item_item_weight": self.item_item_weight,
+            "item_item_validation": {str(w): v for w, v in self.item_item_validation.items()},
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=1))
         if metrics is not None:
@@ -247,7 +315,9 @@ class Hybrid(Recommender):
         ``data``'s catalogues may differ from training (tracks and users added or removed):
         known ids keep their learned embeddings, new tracks get content-only vectors through
         the saved preprocessor, new users the unknown user id. All of ``data.interactions``
-        are the users' histories. ``preprocessor`` is only used for folders saved without one.
+        are the users' histories, and the item-item scores are refitted on them (so tracks
+        played since training have co-play evidence too). ``preprocessor`` is only used for
+        folders saved without one.
         """
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
@@ -292,6 +362,9 @@ class Hybrid(Recommender):
             )
         model.model.to(model.device).eval()
         model._item_table = None
+        model.item_item_weight = float(meta.get("item_item_weight", 0.0))
+        if model.item_item_weight > 0:
+            model.item_item = _item_item_scores(config, data.matrix.matrix, model.device)
         return model
 
 
@@ -316,6 +389,19 @@ def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommende
         head_dim=config.head_dim,
         collab_dim=config.collab_dim,
     ).to(resolve_device(config.device))
+
+
+def _item_item_scores(
+    config: TrainConfig, plays: sparse.csr_matrix, device: torch.device
+) -> ItemItemScores | None:
+    return ItemItemScores.fit(
+        plays,
+        config.item_item_l2,
+        config.item_item_max_tracks,
+        config.item_item_rank,
+        device,
+        config.seed,
+    )
 
 
 def _own_preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:

@@ -19,11 +19,13 @@ sum of those of the user's plays times a learned scale, so the dot product adds 
 
 ``user · item`` (with the item bias) scores the whole catalogue in one matrix multiply; the head
 (residual blocks over ``[u, i, u * i]``) adds a correction to that dot product for the retrieved
-candidates only.
+candidates only. A candidate prior (the hybrid's EASE item-item scores, see
+:mod:`musicrec_core.item_item`) can be fused with the head's scores there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,6 +208,33 @@ def _mlp(n_in: int, width: int, n_out: int, n_blocks: int, dropout: float) -> nn
 def _flat(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
     """Apply a module over the last dimension of an (..., features) tensor."""
     return module(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)
+
+
+CandidatePrior = Callable[[torch.Tensor], torch.Tensor]
+
+
+def standardise(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Per-row z-scores of ``values`` over the ``valid`` entries; 0 for rows without spread."""
+    count = valid.sum(dim=1, keepdim=True).clamp(min=1)
+    kept = values.masked_fill(~valid, 0.0)
+    mean = kept.sum(dim=1, keepdim=True) / count
+    spread = (((kept - mean) * valid) ** 2).sum(dim=1, keepdim=True).div(count).sqrt()
+    return torch.where(spread > 1e-6, (values - mean) / spread.clamp(min=1e-6), 0.0)
+
+
+def fuse(
+    head: torch.Tensor,
+    candidates: torch.Tensor,
+    valid: torch.Tensor,
+    prior: CandidatePrior | None,
+    weight: float,
+) -> torch.Tensor:
+    """Head scores of the candidates, or with a ``prior`` (a function of the (n, c) candidate
+    indices) and a positive ``weight``: ``z(head) + weight * z(prior)``, z-scored per user over
+    the valid candidates, so the weight does not depend on either score's scale."""
+    if prior is None or weight <= 0:
+        return head
+    return standardise(head, valid) + weight * standardise(prior(candidates), valid)
 
 
 class HybridRecommender(nn.Module):
@@ -436,8 +465,11 @@ class HybridRecommender(nn.Module):
     # --- scoring -----------------------------------------------------------------------------
 
     def dot(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
-        """Retrieval scores (n_users, n_items) of user vectors against item vectors with bias."""
-        return torch.addmm(item_vectors[:, self.dim], user_vectors, item_vectors[:, : self.dim].T)
+        """Retrieval scores (n_users, n_items) of user vectors against item vectors with bias:
+        one product of the users with a column of ones appended, which is faster than adding
+        the bias row to every output row."""
+        ones = torch.ones(len(user_vectors), 1, device=user_vectors.device)
+        return torch.cat([user_vectors, ones], dim=1) @ item_vectors.T
 
     def forward(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
         """Head scores (n, L) of each user (n, dim) for its listed items (n, L, dim + 1)."""
@@ -446,26 +478,31 @@ class HybridRecommender(nn.Module):
         return dot + self.correction(user_vectors, item_vectors)
 
     def correction(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
-        """The head's correction (n, L) to the dot product: the residual MLP over
+        """The head's correction (n, L) to the dot product for item vectors (n, L, dim), with or
+        without the bias column: the residual MLP over
         ``[u, i, u * i]``, its first layer computed per user as ``(W_i + W_x diag(u)) i + W_u u``
         (the same values without building the per-pair input); in eval mode with BatchNorm
         folded into the linear layers."""
         d = self.dim
         first = self.head[0]
-        w_user, w_item, w_cross = (
-            first.weight[:, :d],
-            first.weight[:, d : 2 * d],
-            first.weight[:, 2 * d :],
-        )
-        per_user = w_item.T.unsqueeze(0) + user_vectors.unsqueeze(-1) * w_cross.T.unsqueeze(0)
-        offset = user_vectors @ w_user.T + first.bias
         if self.training:
+            w_user, w_item, w_cross = (
+                first.weight[:, :d],
+                first.weight[:, d : 2 * d],
+                first.weight[:, 2 * d :],
+            )
+            per_user = w_item.T.unsqueeze(0) + user_vectors.unsqueeze(-1) * w_cross.T.unsqueeze(0)
+            offset = user_vectors @ w_user.T + first.bias
             hidden = torch.bmm(item_vectors[..., :d], per_user) + offset.unsqueeze(1)
             return _flat(hidden, self.head[1:]).squeeze(-1)
         scale, shift = _bn_affine(self.head[1])
-        hidden = torch.baddbmm(
-            (offset * scale + shift).unsqueeze(1), item_vectors[..., :d], per_user * scale
+        weight, bias = first.weight * scale[:, None], first.bias * scale + shift
+        w_user, w_item, w_cross = weight[:, :d], weight[:, d : 2 * d], weight[:, 2 * d :]
+        per_user = torch.addcmul(
+            w_item.T.unsqueeze(0), user_vectors.unsqueeze(-1), w_cross.T.unsqueeze(0)
         )
+        offset = torch.addmm(bias, user_vectors, w_user.T)
+        hidden = torch.baddbmm(offset.unsqueeze(1), item_vectors[..., :d], per_user)
         flat = hidden.reshape(-1, hidden.shape[-1]).relu_()
         for block in self.head[3:-1]:
             linear, norm = block.body[0], block.body[1]
@@ -483,12 +520,15 @@ class HybridRecommender(nn.Module):
         item_table: torch.Tensor,
         exclude: torch.Tensor,
         n_candidates: int,
+        prior: CandidatePrior | None = None,
+        prior_weight: float = 0.0,
     ) -> torch.Tensor:
         """Full-catalogue scores whose order is the two-stage ranking.
 
         The ``n_candidates`` best dot scores among tracks not in ``exclude`` (bool, n_users x
-        n_items) are re-scored by the head and lifted into a band above every dot score (order
-        within the band = head order); other tracks keep their dot score.
+        n_items) are re-scored by the head (fused with ``prior``, see ``fuse``) and lifted into a
+        band above every dot score (order within the band = head order); other tracks keep their
+        dot score.
         """
         scores = self.dot(user_vectors, item_table)
         retrievable = scores.masked_fill(exclude, float("-inf"))
@@ -498,7 +538,7 @@ class HybridRecommender(nn.Module):
         _, candidates = retrievable.topk(k, dim=1)
         head = self(user_vectors, item_table[candidates])
         valid = torch.isfinite(retrievable.gather(1, candidates))
-        head = head.masked_fill(~valid, float("-inf"))
+        head = fuse(head, candidates, valid, prior, prior_weight).masked_fill(~valid, float("-inf"))
         floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
         ceiling = scores.max(dim=1, keepdim=True).values
         band = head - floor + ceiling + 1.0
@@ -512,6 +552,8 @@ class HybridRecommender(nn.Module):
         exclude: tuple[torch.Tensor, torch.Tensor],
         n_candidates: int,
         k: int,
+        prior: CandidatePrior | None = None,
+        prior_weight: float = 0.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The top ``k`` of ``two_stage``'s ranking (indices, scores) without the full matrix.
 
@@ -528,8 +570,11 @@ class HybridRecommender(nn.Module):
         c = min(n_candidates, n)
         if c == 0:
             return candidates[:, :k], dot_top[:, :k]
-        head = dot_top[:, :c] + self.correction(user_vectors, item_table[candidates[:, :c]])
+        # gathered from the bias-less view, the candidates' vectors come out contiguous
+        listed = item_table[:, : self.dim][candidates[:, :c]]
+        head = dot_top[:, :c] + self.correction(user_vectors, listed)
         valid = torch.isfinite(dot_top[:, :c])
+        head = fuse(head, candidates[:, :c], valid, prior, prior_weight)
         floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
         band = torch.where(valid, head - floor + ceiling + 1.0, float("-inf"))
         values, order = torch.cat([band, dot_top[:, c:]], dim=1).topk(min(k, n), dim=1)

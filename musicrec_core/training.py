@@ -16,12 +16,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from scipy import sparse
 from tqdm.auto import tqdm
 
+from musicrec_core.item_item import ItemItemScores
 from musicrec_core.loss import EnhancedListNetLoss, LossParts
 from musicrec_core.model import HybridRecommender
 
@@ -45,7 +47,10 @@ class TrainConfig:
     content and demographics carry the vectors; ``collab_dim`` fixed collaborative factors
     (truncated SVD of the training plays) extend both towers; the head (``head_dim`` wide,
     ``n_blocks`` residual blocks) learns on the ``rerank_list`` best dot scores of each list's
-    user and re-ranks the ``n_candidates`` best when serving. ``device``: "auto" picks CUDA.
+    user and re-ranks the ``n_candidates`` best when serving, fused with the candidates' EASE
+    item-item scores (``item_item_l2``, factored to ``item_item_rank``; none above
+    ``item_item_max_tracks`` played tracks) at ``item_item_weight`` (None: the best on the
+    validation plays; 0: no fusion). ``device``: "auto" picks CUDA.
 
     Measured on the demo catalogue (warm NDCG@10, 12 epochs): temperature 3 beat 1 (0.082 vs
     0.074), embedding size 32 beat 64 (0.082 vs 0.061) and a user-id embedding with dropout 0.5
@@ -80,6 +85,10 @@ class TrainConfig:
     temperature: float = 3.0
     grad_clip: float = 5.0
     n_candidates: int = 50
+    item_item_weight: float | None = None
+    item_item_l2: float = 500.0
+    item_item_rank: int = 64
+    item_item_max_tracks: int = 30_000
     seed: int = 0
     device: str = "auto"
     progress: bool = True
@@ -290,9 +299,12 @@ def validation_ndcg(
     config: TrainConfig,
     device: torch.device,
     towers_only: bool = False,
+    item_item: ItemItemScores | None = None,
+    item_item_weight: float = 0.0,
 ) -> float:
     """Mean binary NDCG@10 of the two-stage ranking over users with validation plays (or, with
-    ``towers_only``, of the learned towers' dot product without collaborative term and head)."""
+    ``towers_only``, of the learned towers' dot product without collaborative term and head),
+    the head fused with ``item_item`` scores at ``item_item_weight``."""
     model.eval()
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if not len(users):
@@ -315,7 +327,12 @@ def validation_ndcg(
             vectors = vectors.clone()
             vectors[:, model.learned_dim :] = 0.0
         n_candidates = 0 if towers_only else config.n_candidates
-        top = model.two_stage_top(vectors, table, exclude, n_candidates, VAL_K)[0]
+        prior = None
+        if item_item is not None:
+            prior = partial(item_item.candidate_scores, index, offsets)
+        top = model.two_stage_top(
+            vectors, table, exclude, n_candidates, VAL_K, prior, item_item_weight
+        )[0]
         top = top.cpu().numpy()
         truth = validation[rows]
         for row in range(len(rows)):

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,7 +7,7 @@ import torch
 
 from musicrec_core import schema as s
 from musicrec_core.evaluation import EvaluationData
-from musicrec_core.hybrid import Hybrid
+from musicrec_core.hybrid import ITEM_ITEM_WEIGHTS, Hybrid
 from musicrec_core.model import CatalogueInputs, HybridRecommender
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.recommender import mask_played
@@ -123,3 +125,29 @@ def test_eval_head_with_folded_batchnorm_matches_the_modules(fitted):
         pairs = torch.cat([users.unsqueeze(1).expand_as(item), item, users.unsqueeze(1) * item], -1)
         expected = model.head(pairs.reshape(-1, 3 * d)).reshape(5, 7)
         np.testing.assert_allclose(model.correction(users, items), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_item_item_weight_is_chosen_on_validation_and_kept_by_save(fitted, tmp_path):
+    assert fitted.item_item_weight in ITEM_ITEM_WEIGHTS
+    assert set(fitted.item_item_validation) == set(ITEM_ITEM_WEIGHTS)
+    loaded = Hybrid.load(fitted.save(tmp_path / "model"), fitted.data)
+    assert loaded.item_item_weight == fitted.item_item_weight
+    users = fitted.data.matrix.user_ids[:8]
+    np.testing.assert_array_equal(fitted.score(users), loaded.score(users))
+
+
+def test_item_item_fusion_reorders_only_the_candidates(tiny):
+    train, preprocessor = tiny
+    plain = Hybrid(dataclasses.replace(CONFIG, item_item_weight=0.0), preprocessor).fit(train)
+    fused = Hybrid(dataclasses.replace(CONFIG, item_item_weight=8.0), preprocessor).fit(train)
+    assert plain.item_item is None and fused.item_item is not None
+    users = train.matrix.user_ids
+    n = CONFIG.n_candidates
+    plain_top = plain.recommend(users, k=n).track_ids
+    fused_top = fused.recommend(users, k=n).track_ids
+    assert all(set(a) == set(b) for a, b in zip(plain_top, fused_top, strict=True))
+    assert (plain_top[:, :10] != fused_top[:, :10]).any()
+    # the full ranking and its top-k agree with the fusion too
+    scores = fused.score(users).astype(np.float64)
+    mask_played(scores, fused.data.matrix, users)
+    np.testing.assert_array_equal(fused.best(users, scores, 10).track_ids, fused_top[:, :10])

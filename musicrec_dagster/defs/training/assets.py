@@ -35,6 +35,7 @@ class HybridTrainingSettings(dg.Config):
     n_candidates: int = TrainConfig.n_candidates
     head_dim: int = TrainConfig.head_dim
     collab_dim: int = TrainConfig.collab_dim
+    item_item_weight: float | None = TrainConfig.item_item_weight  # None: chosen on validation
     seed: int = TrainConfig.seed
     device: str = TrainConfig.device
 
@@ -81,6 +82,7 @@ def hybrid_model(
         "epochs_run": len(history),
         "train_seconds": round(seconds, 1),
         "device": str(resolve_device(train_config.device)),
+        "item_item_weight": model.item_item_weight,
     }
     version, folder = store.new_version(MODEL_KIND)
     model.save(folder, metrics=summary)
@@ -91,6 +93,9 @@ def hybrid_model(
             "path": dg.MetadataValue.path(str(folder)),
             **summary,
             "config": dg.MetadataValue.json(train_config.to_dict()),
+            "item_item_validation": dg.MetadataValue.json(
+                {str(w): round(v, 4) for w, v in model.item_item_validation.items()}
+            ),
             "history": dg.MetadataValue.md(markdown_table(history.round(4))),
             "loss_curve": image(loss_curve(history, VAL_NDCG), "loss_curve"),
         }

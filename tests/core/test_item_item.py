@@ -1,0 +1,90 @@
+"""EASE item-item scores of candidates and their fusion with the hybrid's head."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import sparse
+
+from musicrec_core.item_item import ItemItemScores
+from musicrec_core.model import fuse, standardise
+from musicrec_core.neighbours import EASE
+from musicrec_core.recommender import TrainingData
+from musicrec_core.training import flat_history
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def plays() -> sparse.csr_matrix:
+    """Six users x eight tracks with play counts; track 7 is never played, user 5 plays nothing."""
+    rng = np.random.default_rng(3)
+    dense = rng.integers(0, 4, size=(6, 8)) * (rng.random((6, 8)) < 0.6)
+    dense[:, 7] = 0
+    dense[5] = 0
+    dense[0, :3] = [2, 1, 5]
+    return sparse.csr_matrix(dense.astype(np.float32))
+
+
+def _ease_scores(plays: sparse.csr_matrix, l2: float) -> np.ndarray:
+    """Full-catalogue EASE (binary) scores of every row, from the baseline model."""
+    users = [f"u{i}" for i in range(plays.shape[0])]
+    tracks = [f"t{j}" for j in range(plays.shape[1])]
+    coo = plays.tocoo()
+    frame = pd.DataFrame(
+        {
+            "user_id": np.array(users, dtype=object)[coo.row],
+            "track_id": np.array(tracks, dtype=object)[coo.col],
+            "plays": coo.data.astype(np.int64),
+        }
+    )
+    data = TrainingData(frame, pd.DataFrame({"user_id": users}), pd.DataFrame({"track_id": tracks}))
+    return EASE(l2=l2).fit(data).score(np.array(users, dtype=object))
+
+
+def test_candidate_scores_are_the_ease_scores_of_the_candidates(plays):
+    scorer = ItemItemScores.fit(plays, l2=2.0, max_tracks=100, rank=16, device=CPU)
+    index, offsets, _ = flat_history(plays, CPU)
+    candidates = torch.tensor([[0, 3, 7], [1, 2, 4], [5, 6, 0], [7, 1, 3], [2, 2, 6], [0, 1, 2]])
+    got = scorer.candidate_scores(index, offsets, candidates).numpy()
+    expected = np.take_along_axis(_ease_scores(plays, 2.0), candidates.numpy(), axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert (got[:, [2]][0] == 0).all() and (got[5] == 0).all()  # unplayed track, silent user
+
+
+def test_a_lower_rank_approximates_the_ease_scores(plays):
+    index, offsets, _ = flat_history(plays, CPU)
+    candidates = torch.arange(8).repeat(6, 1)
+    expected = _ease_scores(plays, 2.0)
+    errors = []
+    for rank in (2, 4, 7):
+        scorer = ItemItemScores.fit(plays, l2=2.0, max_tracks=100, rank=rank, device=CPU)
+        assert scorer.sources.shape == (8, rank)
+        got = scorer.candidate_scores(index, offsets, candidates).numpy()
+        errors.append(np.abs(got - expected).max())
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 1e-4  # seven played tracks: rank 7 is B itself
+
+
+def test_too_many_played_tracks_means_no_item_item_scores(plays, caplog):
+    assert ItemItemScores.fit(plays, l2=2.0, max_tracks=3, rank=16, device=CPU) is None
+    assert "without item-item scores" in caplog.text
+
+
+def test_standardise_gives_zero_where_a_row_has_no_spread():
+    values = torch.tensor([[1.0, 2.0, 3.0, 100.0], [4.0, 4.0, 4.0, 4.0]])
+    valid = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    out = standardise(values, valid)
+    np.testing.assert_allclose(out[0, :3].numpy(), [-1.2247, 0.0, 1.2247], atol=1e-4)
+    assert (out[1] == 0).all()
+
+
+def test_fuse_without_prior_or_weight_keeps_the_head_scores():
+    head = torch.tensor([[3.0, 1.0, 2.0]])
+    candidates = torch.tensor([[0, 1, 2]])
+    valid = torch.ones_like(head, dtype=torch.bool)
+    prior = lambda c: torch.tensor([[0.0, 10.0, 0.0]])  # noqa: E731
+    assert torch.equal(fuse(head, candidates, valid, None, 1.0), head)
+    assert torch.equal(fuse(head, candidates, valid, prior, 0.0), head)
+    fused = fuse(head, candidates, valid, prior, 4.0)
+    assert int(fused.argmax()) == 1  # a strong enough prior reorders the head's list
