@@ -99,12 +99,15 @@ class EnhancedListNetLoss(torch.nn.Module):
         mask: torch.Tensor,
         positive: torch.Tensor | None = None,
         features: Sequence[torch.Tensor] = (),
+        diversify: torch.Tensor | None = None,
     ) -> LossParts:
         """Loss parts for lists of predictions and targets; ``features`` feed the ILS term
-        (e.g. genre, artist and content blocks, each (n_lists, length, dim)); none: ILS = 0."""
+        (e.g. genre, artist and content blocks, each (n_lists, length, dim)); none: ILS = 0.
+        ``diversify`` (n_lists, bool): the lists the ILS term applies to (default: all)."""
         listnet = listnet_loss(y_pred, y_true, mask, positive, self.temperature)
         if features and self.ils_weight:
-            ils = ils_penalty(y_pred, mask, similarity_matrix(features), self.temperature)
+            ils_mask = mask if diversify is None else mask & diversify.unsqueeze(-1)
+            ils = ils_penalty(y_pred, ils_mask, similarity_matrix(features), self.temperature)
         else:
             ils = torch.zeros((), device=y_pred.device, dtype=y_pred.dtype)
         return LossParts(listnet=listnet, ils=ils, total=listnet + self.ils_weight * ils)

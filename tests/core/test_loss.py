@@ -74,3 +74,18 @@ def test_loss_parts_and_gradients_flow():
 def test_temperature_must_be_positive():
     with pytest.raises(ValueError, match="temperature"):
         EnhancedListNetLoss(temperature=0.0)
+
+
+def test_ils_applies_only_to_the_lists_asked_to_diversify():
+    torch.manual_seed(0)
+    pred = torch.randn(2, 4)
+    target = torch.tensor([[1.0, 0, 0, 0], [1.0, 0, 0, 0]])
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    same = [torch.ones(2, 4, 3)]  # every item like every other: ILS is high in both lists
+    loss = EnhancedListNetLoss(ils_weight=1.0)
+    both = loss(pred, target, mask, features=same)
+    first = loss(pred, target, mask, features=same, diversify=torch.tensor([True, False]))
+    alone = loss(pred[:1], target[:1], mask[:1], features=[same[0][:1]])
+    assert torch.allclose(first.ils, alone.ils) and not torch.allclose(first.ils, both.ils)
+    none = loss(pred, target, mask, features=same, diversify=torch.tensor([False, False]))
+    assert none.ils == 0 and torch.allclose(none.listnet, both.listnet)
