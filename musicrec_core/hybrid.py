@@ -130,7 +130,13 @@ class Hybrid(Recommender):
             return
         scores = {
             weight: validation_ndcg(
-                self.model, plays, validation, cfg, self.device, False, self.item_item, weight
+                self.model,
+                plays,
+                validation,
+                cfg,
+                self.device,
+                item_item=self.item_item,
+                item_item_weight=weight,
             )
             for weight in ITEM_ITEM_WEIGHTS
         }
