@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from functools import partial
 from pathlib import Path
@@ -204,15 +204,21 @@ class Hybrid(Recommender):
         step = max(self.config.val_batch_size, BLOCK_SCORES // max(self.model.n_items, 1))
         return range(0, n_users, step)
 
+    def _user_blocks(
+        self, user_ids: np.ndarray, plays: sparse.csr_matrix
+    ) -> Iterator[tuple[slice, sparse.csr_matrix, History, torch.Tensor]]:
+        """Blocks of users: their positions, play rows, flat history and user vectors."""
+        blocks = self._blocks(len(user_ids))
+        for start in blocks:
+            span = slice(start, start + blocks.step)
+            block = plays[span]
+            history = flat_history(block, self.device)
+            yield span, block, history, self._user_vectors(user_ids[span], history)
+
     @torch.no_grad()
     def _two_stage(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> np.ndarray:
         out = np.empty((len(user_ids), plays.shape[1]), dtype=np.float32)
-        blocks = self._blocks(len(user_ids))
-        for start in blocks:
-            stop = start + blocks.step
-            block = plays[start:stop]
-            history = flat_history(block, self.device)
-            vectors = self._user_vectors(user_ids[start:stop], history)
+        for span, block, history, vectors in self._user_blocks(user_ids, plays):
             scores = self.model.two_stage(
                 vectors,
                 self.item_table(),
@@ -221,7 +227,7 @@ class Hybrid(Recommender):
                 self._prior(history),
                 self.item_item_weight,
             )
-            out[start:stop] = scores.cpu().numpy()
+            out[span] = scores.cpu().numpy()
         return out
 
     @torch.no_grad()
@@ -232,12 +238,7 @@ class Hybrid(Recommender):
         n = min(k, plays.shape[1])
         index = np.zeros((len(user_ids), n), np.int64)
         values = np.full((len(user_ids), n), -np.inf)
-        blocks = self._blocks(len(user_ids))
-        for start in blocks:
-            stop = start + blocks.step
-            block = plays[start:stop]
-            history = flat_history(block, self.device)
-            vectors = self._user_vectors(user_ids[start:stop], history)
+        for span, block, history, vectors in self._user_blocks(user_ids, plays):
             coo = block.tocoo() if exclude else sparse.coo_matrix(block.shape)
             rows = torch.as_tensor(coo.row.astype(np.int64), device=self.device)
             cols = torch.as_tensor(coo.col.astype(np.int64), device=self.device)
@@ -250,8 +251,8 @@ class Hybrid(Recommender):
                 self._prior(history),
                 self.item_item_weight,
             )
-            index[start:stop] = top.cpu().numpy()
-            values[start:stop] = scores.cpu().numpy()
+            index[span] = top.cpu().numpy()
+            values[span] = scores.cpu().numpy()
         track_ids = np.where(np.isfinite(values), self.data.matrix.track_ids[index], None)
         return Recommendations(user_ids, track_ids, values)
 
