@@ -485,19 +485,16 @@ class HybridRecommender(nn.Module):
         folded into the linear layers."""
         d = self.dim
         first = self.head[0]
+        weight, bias = first.weight, first.bias
+        if not self.training:
+            scale, shift = _bn_affine(self.head[1])
+            weight, bias = weight * scale[:, None], bias * scale + shift
+        w_user, w_item, w_cross = weight[:, :d], weight[:, d : 2 * d], weight[:, 2 * d :]
         if self.training:
-            w_user, w_item, w_cross = (
-                first.weight[:, :d],
-                first.weight[:, d : 2 * d],
-                first.weight[:, 2 * d :],
-            )
             per_user = w_item.T.unsqueeze(0) + user_vectors.unsqueeze(-1) * w_cross.T.unsqueeze(0)
-            offset = user_vectors @ w_user.T + first.bias
+            offset = user_vectors @ w_user.T + bias
             hidden = torch.bmm(item_vectors[..., :d], per_user) + offset.unsqueeze(1)
             return _flat(hidden, self.head[1:]).squeeze(-1)
-        scale, shift = _bn_affine(self.head[1])
-        weight, bias = first.weight * scale[:, None], first.bias * scale + shift
-        w_user, w_item, w_cross = weight[:, :d], weight[:, d : 2 * d], weight[:, 2 * d :]
         per_user = torch.addcmul(
             w_item.T.unsqueeze(0), user_vectors.unsqueeze(-1), w_cross.T.unsqueeze(0)
         )
