@@ -64,10 +64,13 @@ CATEGORICAL_FEATURES = {
 }
 EXPECTED_TIME_SIGNATURES = (3, 4)
 TIME_SIGNATURE_MODE = 4
+# Vocabulary bounds that keep every artist of a large catalogue: a name left out of the
+# vocabulary leaves its new tracks without the strongest content signal (a 512-name bound cut
+# content kNN's new-track NDCG@10 from 0.156 to 0.135 on the demo, 0.122 to 0.109 on Echo Nest).
 DEFAULT_TEXT_MAX_FEATURES = {
-    schema.ARTIST_NAME: 512,
-    schema.GENRE: 64,
-    schema.FEATURED_ARTISTS: 512,
+    schema.ARTIST_NAME: 100_000,
+    schema.GENRE: 1_000,
+    schema.FEATURED_ARTISTS: 100_000,
 }
 
 Scaler = RobustScaler | StandardScaler

@@ -220,6 +220,15 @@ def test_text_features_are_sparse_and_bounded():
     assert pre.vectorizers[s.GENRE].get_feature_names_out().tolist() == ["pop", "rock"]
 
 
+def test_default_vocabulary_keeps_every_artist_of_a_large_catalogue():
+    frame = merged_frame()
+    frame = frame.iloc[np.arange(3000) % len(frame)].reset_index(drop=True)
+    frame[s.ARTIST_NAME] = [f"artist {i}" for i in range(len(frame))]
+    pre = MusicPreprocessor(reference_year=2024)
+    pre.fit_transform(frame)
+    assert len(pre.vectorizers[s.ARTIST_NAME].vocabulary_) == 3000
+
+
 def test_fit_on_empty_frame_raises():
     with pytest.raises(ValueError, match="empty"):
         MusicPreprocessor().fit_transform(merged_frame().iloc[:0])
