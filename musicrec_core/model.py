@@ -341,12 +341,14 @@ class HybridRecommender(nn.Module):
         """(n, dim + 1) vectors of the given item indices (default all); the last value is a bias.
 
         Items without training plays, and a share ``id_dropout`` of the others, use the unknown
-        id (content only).
+        id (content only); ``id_dropout=1`` gives every item the vector a new track would get.
         """
         if items is None:
             items = torch.arange(self.n_items, device=self.year.device)
         ids = torch.where(self.item_known[items], items, torch.full_like(items, self.n_items))
-        if id_dropout > 0:
+        if id_dropout >= 1:
+            ids = torch.full_like(items, self.n_items)
+        elif id_dropout > 0:
             drop = torch.rand(ids.shape, device=ids.device) < id_dropout
             ids = ids.masked_fill(drop, self.n_items)
         parts = [

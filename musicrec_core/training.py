@@ -33,6 +33,8 @@ EpochCallback = Callable[[int, dict], None]
 VAL_K = 10
 VAL_NDCG = f"val_ndcg@{VAL_K}"
 VAL_TOWERS = f"val_towers_ndcg@{VAL_K}"
+VAL_CONTENT = f"val_content_ndcg@{VAL_K}"
+VAL_STOP = "val_stopping_score"  # what early stopping and the learning-rate schedule follow
 
 
 @dataclass
@@ -59,7 +61,10 @@ class TrainConfig:
     32-wide one-block head over 50 candidates serves in about 2.5x the bare matrix multiply
     (about 2.8x with the item-item fusion, which lifted warm NDCG@10 by a tenth on both data
     sets). With the fusion no ILS weight lowered warm genre ILS@10 by 15% for at most 3% of
-    NDCG@10 (30: -25% for -3.1%), so the default stays 0.01 and serving diversifies by MMR."""
+    NDCG@10 (30: -25% for -3.1%), so the default stays 0.01 and serving diversifies by MMR.
+    Early stopping follows ``stopping_score`` with patience 5, so that the learning rate is
+    cut tenfold twice before training gives up: patience 3 kept a lucky early epoch at the first
+    learning rate in some seeds (new-track NDCG@10 0.142 against 0.161 on the demo)."""
 
     batch_size: int = 128
     val_batch_size: int = 64
@@ -81,7 +86,7 @@ class TrainConfig:
     history_dropout: float = 0.1
     item_id_dropout: float = 0.25
     user_id_dropout: float = 0.5
-    patience: int = 3
+    patience: int = 5
     ils_weight: float = 0.01
     temperature: float = 3.0
     grad_clip: float = 5.0
@@ -306,15 +311,19 @@ def validation_ndcg(
     towers_only: bool = False,
     item_item: ItemItemScores | None = None,
     item_item_weight: float = 0.0,
+    content_only: bool = False,
 ) -> float:
-    """Mean binary NDCG@10 of the two-stage ranking over users with validation plays (or, with
-    ``towers_only``, of the learned towers' dot product without collaborative term and head),
-    the head fused with ``item_item`` scores at ``item_item_weight``."""
+    """Mean binary NDCG@10 of the two-stage ranking over users with validation plays, the head
+    fused with ``item_item`` scores at ``item_item_weight``. With ``towers_only``: of the
+    learned towers' dot product without collaborative term and head; with ``content_only``:
+    the same with every track's vector from content alone, as new tracks are ranked."""
     model.eval()
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if not len(users):
         return float("nan")
     table = model.item_vectors()
+    candidates = model.item_vectors(id_dropout=1.0) if content_only else table
+    towers_only = towers_only or content_only
     discounts = 1.0 / np.log2(np.arange(2, VAL_K + 2))
     total = 0.0
     for start in range(0, len(users), config.val_batch_size):
@@ -336,7 +345,7 @@ def validation_ndcg(
         if item_item is not None:
             prior = partial(item_item.candidate_scores, index, offsets)
         top = model.two_stage_top(
-            vectors, table, exclude, n_candidates, VAL_K, prior, item_item_weight
+            vectors, candidates, exclude, n_candidates, VAL_K, prior, item_item_weight
         )[0]
         top = top.cpu().numpy()
         truth = validation[rows]
@@ -346,6 +355,18 @@ def validation_ndcg(
             ideal = discounts[: min(len(relevant), VAL_K)].sum()
             total += float(hits @ discounts / ideal)
     return total / len(users)
+
+
+def stopping_score(metrics: dict) -> float:
+    """Mean validation NDCG@10 of the served ranking, the learned towers and the content path.
+
+    The collaborative term fits within an epoch, so the served ranking alone would stop before
+    the towers and the content path, which carry new users and tracks, have settled; the
+    towers alone are noisy at the first learning rate and kept an early lucky epoch (new-track
+    NDCG@10 0.14 where the settled model gives 0.17-0.19 on the demo).
+    """
+    measured = [metrics[key] for key in (VAL_NDCG, VAL_TOWERS, VAL_CONTENT) if key in metrics]
+    return float(np.mean(measured))
 
 
 def train(
@@ -359,7 +380,7 @@ def train(
     """Train ``model`` in place on a user x item play-count matrix; returns per-epoch metrics.
 
     ``validation`` (same shape) holds each user's validation plays: the weights of the epoch
-    with the best validation NDCG@10 are kept, training stops after ``patience`` epochs without
+    with the best ``stopping_score`` are kept, training stops after ``patience`` epochs without
     improvement. ``similarity``: per-item feature blocks (n_items, dim) for the ILS term.
     """
     previous = (
@@ -429,6 +450,10 @@ def _train(
                 metrics[VAL_TOWERS] = validation_ndcg(
                     model, plays, validation, config, device, towers_only=True
                 )
+            metrics[VAL_CONTENT] = validation_ndcg(
+                model, plays, validation, config, device, content_only=True
+            )
+            metrics[VAL_STOP] = stopping_score(metrics)
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         history.append(metrics)
@@ -436,8 +461,7 @@ def _train(
         bar.set_postfix({k: round(v, 4) for k, v in metrics.items() if k != "epoch"})
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-        # With a collaborative term, which fits within an epoch, the towers decide when to stop.
-        score = metrics.get(VAL_TOWERS, metrics.get(VAL_NDCG, -metrics["total"]))
+        score = metrics.get(VAL_STOP, -metrics["total"])
         if score > best:
             best, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
         else:
@@ -446,7 +470,7 @@ def _train(
             scheduler.step(score)
             if stale >= config.patience:
                 logger.info(
-                    "hybrid: early stop after epoch %d (best %s %.4f)", epoch, VAL_NDCG, best
+                    "hybrid: early stop after epoch %d (best %s %.4f)", epoch, VAL_STOP, best
                 )
                 break
     if best_state is not None:

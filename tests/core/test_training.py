@@ -7,13 +7,25 @@ from scipy import sparse
 from musicrec_core import schema as s
 from musicrec_core.evaluation import EvaluationData
 from musicrec_core.hybrid import Hybrid
+from musicrec_core.interactions import InteractionMatrix
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.registry import build_models
 from musicrec_core.sources import SourceConfig
 from musicrec_core.split import VALIDATION
-from musicrec_core.training import VAL_NDCG, VAL_TOWERS, ListSampler, TrainConfig
+from musicrec_core.training import (
+    VAL_CONTENT,
+    VAL_NDCG,
+    VAL_STOP,
+    VAL_TOWERS,
+    ListSampler,
+    TrainConfig,
+    validation_ndcg,
+)
 
-KEYS = {"epoch", "listnet", "ils", "total", VAL_NDCG, VAL_TOWERS, "lr", "seconds"}
+KEYS = {
+    *("epoch", "listnet", "ils", "total", "lr", "seconds"),
+    *(VAL_NDCG, VAL_TOWERS, VAL_CONTENT, VAL_STOP),
+}
 
 
 def _config(**changes) -> TrainConfig:
@@ -45,6 +57,19 @@ def test_history_has_the_per_epoch_keys_and_the_callback_sees_each_epoch(fitted)
     model, epochs = fitted
     assert [h["epoch"] for h in model.history] == epochs == [1, 2, 3]
     assert all(set(h) == KEYS for h in model.history)
+
+
+def test_kept_weights_are_those_of_the_best_stopping_score(fitted):
+    model, _ = fitted
+    history = model.history
+    for row in history:
+        parts = (row[VAL_NDCG], row[VAL_TOWERS], row[VAL_CONTENT])
+        assert row[VAL_STOP] == pytest.approx(sum(parts) / 3)
+    best = max(history, key=lambda row: row[VAL_STOP])
+    matrix = model.data.matrix
+    validation = InteractionMatrix.build(model.validation, matrix.user_ids, matrix.track_ids).matrix
+    again = validation_ndcg(model.model, matrix.matrix, validation, model.config, model.device)
+    assert again == pytest.approx(best[VAL_NDCG])
 
 
 def test_training_loss_decreases(fitted):

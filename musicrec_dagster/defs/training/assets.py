@@ -12,7 +12,7 @@ from musicrec_core.plots import loss_curve
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import TrainingData
 from musicrec_core.split import TRAIN, VALIDATION
-from musicrec_core.training import VAL_NDCG, VAL_TOWERS, TrainConfig, resolve_device
+from musicrec_core.training import VAL_NDCG, VAL_STOP, TrainConfig, resolve_device
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import image
 
@@ -54,7 +54,8 @@ def hybrid_model(
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """HybridRecommender trained on the training split, early-stopped on validation NDCG@10."""
+    """HybridRecommender trained on the training split, early-stopped on validation NDCG@10
+    (``musicrec_core.training.stopping_score``)."""
     store = paths.artifacts()
     _, preprocessor_folder = store.latest("preprocessor")
 
@@ -73,12 +74,11 @@ def hybrid_model(
     model.fit(training_data(dataset_splits, user_features, track_features))
     seconds = time.perf_counter() - started
     history = pd.DataFrame(model.history)
-    stop_metric = VAL_TOWERS if VAL_TOWERS in history else VAL_NDCG  # what early stopping kept
-    best = history.loc[history[stop_metric].idxmax()]
+    best = history.loc[history[VAL_STOP].idxmax()]  # the epoch early stopping kept
     summary = {
         "best_epoch": int(best["epoch"]),
         "best_val_ndcg@10": float(best[VAL_NDCG]),
-        "stopped_on": stop_metric,
+        "best_val_stopping_score": float(best[VAL_STOP]),
         "epochs_run": len(history),
         "train_seconds": round(seconds, 1),
         "device": str(resolve_device(train_config.device)),
