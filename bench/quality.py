@@ -2,10 +2,11 @@
 
 Prints, per data set, the comparison table at k = 5, 10 and 20 with every metric, each model's
 NDCG@10 as a ratio to popularity measured in the same run, the hybrid's paired NDCG@10
-difference to every other model, and cold-start users given a few plays, with the date and
-the machine, ready for docs/benchmarks.md. The hybrid is trained as the hybrid_model asset
-trains it. Usage: .venv/bin/python bench/quality.py
-[--datasets demo,echonest] [--models popularity,ease,hybrid]
+difference to every other model, the same for hybrids trained with other seeds (how much of a
+result is the training's luck), and cold-start users given a few plays, with the date and the
+machine, ready for docs/benchmarks.md. The hybrid is trained as the hybrid_model asset trains
+it. Usage: .venv/bin/python bench/quality.py
+[--datasets demo,echonest] [--models popularity,ease,hybrid] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ import time
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 from common import machine, sources, train_hybrid
 
 from musicrec_core import metrics as m
+from musicrec_core import schema as s
 from musicrec_core.comparison import evaluate_models
 from musicrec_core.evaluation import TEST_SET, comparison_table, paired_differences, to_markdown
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.registry import BASELINES
 from musicrec_core.sources import SourceConfig
+from musicrec_core.training import TrainConfig
 
 HYBRID = "hybrid"
 KS = (5, 10, 20)
@@ -47,22 +51,61 @@ def paired_lines(per_user) -> list[str]:
     return lines
 
 
-def run(name: str, source: SourceConfig, models: list[str]) -> str:
+def seed_lines(seed: int, summary: pd.DataFrame, per_user: pd.DataFrame) -> list[str]:
+    """Table rows, per test set: the hybrid's NDCG@10 and its paired difference to the other
+    model with the best NDCG@10 there."""
+    ndcg = summary[(summary[m.METRIC] == m.NDCG) & (summary[m.K] == 10)]
+    paired = paired_differences(per_user, HYBRID).set_index([TEST_SET, "other_model"])
+    lines = []
+    for test_set, rows in ndcg.groupby(TEST_SET, sort=False):
+        means = rows.set_index(s.MODEL_NAME)
+        if HYBRID not in means.index or len(means) < 2:
+            continue
+        hybrid, others = means.loc[HYBRID], means.drop(HYBRID)
+        best = others[m.MEAN].idxmax()
+        diff = paired.loc[(test_set, best)]
+        lines.append(
+            f"| {seed} | {test_set} | {hybrid[m.MEAN]:.3f} [{hybrid[m.CI_LOW]:.3f}, "
+            f"{hybrid[m.CI_HIGH]:.3f}] | {best} {others.loc[best, m.MEAN]:.3f} | "
+            f"{diff[m.MEAN]:+.4f} [{diff[m.CI_LOW]:+.4f}, {diff[m.CI_HIGH]:+.4f}] |"
+        )
+    return lines
+
+
+def other_seeds(data, evaluate, result, seeds: list[int]) -> list[str]:
+    """The hybrid retrained with each seed, against the other models of ``result``."""
+    lines = [
+        "Hybrid trainings by seed, NDCG@10 against the best other model (paired difference):",
+        "",
+        "| seed | test set | hybrid | best other model | paired difference |",
+        "|---|---|---|---|---|",
+    ]
+    lines += seed_lines(seeds[0], result.summary, result.per_user)
+    others = {
+        "summary": result.summary[result.summary[s.MODEL_NAME] != HYBRID],
+        "per_user": result.per_user[result.per_user[s.MODEL_NAME] != HYBRID],
+    }
+    for seed in seeds[1:]:
+        model = train_hybrid(data, TrainConfig(progress=False, seed=seed))
+        again = evaluate(names=[HYBRID], fitted={HYBRID: model}, ks=(10,)).result
+        lines += seed_lines(
+            seed,
+            pd.concat([others["summary"], again.summary]),
+            pd.concat([others["per_user"], again.per_user]),
+        )
+    return lines
+
+
+def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) -> str:
     started = time.perf_counter()
     data = prepare(source)
     preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
-    fitted = {HYBRID: train_hybrid(data)} if HYBRID in models else {}
+    config = TrainConfig(progress=False, seed=seeds[0])
+    fitted = {HYBRID: train_hybrid(data, config)} if HYBRID in models else {}
     evaluate = partial(
-        evaluate_models,
-        data.split,
-        data.users,
-        data.tracks,
-        models,
-        preprocessor=preprocessor,
-        ks=KS,
-        fitted=fitted,
+        evaluate_models, data.split, data.users, data.tracks, preprocessor=preprocessor
     )
-    comparison = evaluate()
+    comparison = evaluate(names=models, ks=KS, fitted=fitted)
     summary = comparison.result.summary
     ndcg = summary[(summary["metric"] == "ndcg") & (summary["k"] == 10)]
     lines = [f"### {name} ({source.describe()})", ""]
@@ -79,7 +122,10 @@ def run(name: str, source: SourceConfig, models: list[str]) -> str:
         lines.append(f"- {test_set}: {ratios}")
     if fitted:
         lines += ["", *paired_lines(comparison.result.per_user)]
-    given = evaluate(cold_user_given=GIVEN, test_sets=["cold_user"])
+        lines += ["", *other_seeds(data, evaluate, comparison.result, seeds)]
+    given = evaluate(
+        names=models, ks=KS, fitted=fitted, cold_user_given=GIVEN, test_sets=["cold_user"]
+    )
     lines += [
         "",
         f"Cold-start users given their first {GIVEN} plays at recommendation time (k = 10):",
@@ -98,13 +144,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", default="demo,echonest")
     parser.add_argument("--models", default=",".join([*BASELINES, HYBRID]))
+    parser.add_argument(
+        "--seeds",
+        default="0,1,2",
+        help="hybrid training seeds: the first fills the tables, every one is compared",
+    )
     args = parser.parse_args()
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     logging.basicConfig(level=logging.WARNING)
     header = f"## Quality, {dt.date.today().isoformat()}, {machine()}\n"
     sys.stdout.write(header + "\n")
     with tempfile.TemporaryDirectory() as tmp:
         for name, source in sources(args.datasets.split(","), Path(tmp)).items():
-            sys.stdout.write(run(name, source, args.models.split(",")) + "\n")
+            sys.stdout.write(run(name, source, args.models.split(","), seeds) + "\n")
             sys.stdout.flush()
     return 0
 
