@@ -4,7 +4,9 @@
 ``n_candidates`` best dot-product tracks (not played in training) are re-ranked by the head,
 fused with their EASE item-item scores from the user's plays at a weight chosen on the
 validation plays, and placed above every other track, which keep their dot score.
-Never-played tracks score from content, users without plays from demographics, and
+Never-played tracks score from content, their dot scores fused with their content similarity
+to the user's plays (also at a weight chosen on validation); users without plays score from
+demographics, and
 ``recommend_with_history`` takes a new user's plays with no retraining. ``recommend`` takes
 the same ranking's top k without building full score matrices. ``save`` keeps the model's own
 preprocessor, and ``load`` serves over grown or changed catalogues.
@@ -26,9 +28,17 @@ import torch
 from scipy import sparse
 from scipy.sparse.linalg import svds
 
+from musicrec_core.content_similarity import ContentSimilarity
 from musicrec_core.interactions import InteractionMatrix
 from musicrec_core.item_item import ItemItemScores
-from musicrec_core.model import CandidatePrior, CatalogueInputs, HybridRecommender, fuse
+from musicrec_core.model import (
+    CandidatePrior,
+    CatalogueInputs,
+    ContentBoost,
+    HybridRecommender,
+    boost_content,
+    fuse,
+)
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData
 from musicrec_core.training import (
@@ -58,6 +68,8 @@ BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring man
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
 # Item-item fusion weights tried on the validation plays when the config leaves it open.
 ITEM_ITEM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+# Content similarity weights tried on the validation plays ranked by content alone.
+CONTENT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class Hybrid(Recommender):
@@ -84,6 +96,9 @@ class Hybrid(Recommender):
         self.item_item: ItemItemScores | None = None
         self.item_item_weight = 0.0
         self.item_item_validation: dict[float, float] = {}
+        self.content: ContentSimilarity | None = None
+        self.content_weight = 0.0
+        self.content_validation: dict[float, float] = {}
 
     # --- fitting -----------------------------------------------------------------------------
 
@@ -111,6 +126,7 @@ class Hybrid(Recommender):
         self.history = train(self.model, plays, validation, cfg, similarity, self.on_epoch)
         self.shapes = inputs.shapes()
         self._fit_item_item(plays, validation)
+        self._fit_content(data, plays, validation)
         if self.item_item_weight > 0 and plays is not data.matrix.matrix:
             # chosen without the internal holdout; served, as after ``load``, with every play
             self.item_item = _item_item_scores(cfg, data.matrix.matrix, self.device)
@@ -149,6 +165,42 @@ class Hybrid(Recommender):
             {w: round(v, 4) for w, v in scores.items()},
         )
 
+    def _fit_content(
+        self, data: TrainingData, plays: sparse.csr_matrix, validation: sparse.csr_matrix
+    ) -> None:
+        """Content vectors for the similarity of new tracks to a user's plays, and its weight:
+        the config's, or the best of ``CONTENT_WEIGHTS`` on the validation plays ranked by
+        content alone (as new tracks are; 0 when none helps)."""
+        cfg = self.config
+        self.content, self.content_weight = None, 0.0
+        if cfg.content_weight == 0:
+            return
+        self.content = ContentSimilarity.fit(data, self.preprocessor)
+        if cfg.content_weight is not None:
+            self.content_weight = cfg.content_weight
+            return
+        scores = {
+            weight: validation_ndcg(
+                self.model,
+                plays,
+                validation,
+                cfg,
+                self.device,
+                content_only=True,
+                content=self.content,
+                content_weight=weight,
+            )
+            for weight in CONTENT_WEIGHTS
+        }
+        self.content_validation = scores
+        measured = {w: v for w, v in scores.items() if np.isfinite(v)}
+        self.content_weight = max(measured, key=measured.get) if measured else 0.0
+        logger.info(
+            "hybrid: content weight %g chosen on content-only validation NDCG@10 %s",
+            self.content_weight,
+            {w: round(v, 4) for w, v in scores.items()},
+        )
+
     # --- vectors and scores ------------------------------------------------------------------
 
     @torch.no_grad()
@@ -178,6 +230,17 @@ class Hybrid(Recommender):
         if self.item_item is None or self.item_item_weight <= 0:
             return None
         return partial(self.item_item.candidate_scores, history[0], history[1])
+
+    def _boost(self, plays: sparse.csr_matrix) -> ContentBoost | None:
+        """The content similarity of the tracks known by content alone to the given play rows,
+        if the model fuses it."""
+        if self.content is None or self.content_weight <= 0:
+            return None
+        columns = torch.nonzero(~self.model.item_known).squeeze(1)
+        if not len(columns):
+            return None
+        similarity = self.content.scores(plays, columns.cpu().numpy(), self.device)
+        return ContentBoost(columns, similarity, self.content_weight)
 
     def user_vectors(self, user_ids: np.ndarray | list) -> np.ndarray:
         """(n_users, dim + 1) user vectors (trailing 1 multiplies the item bias) from training
@@ -226,6 +289,7 @@ class Hybrid(Recommender):
                 self.config.n_candidates,
                 self._prior(history),
                 self.item_item_weight,
+                self._boost(block),
             )
             out[span] = scores.cpu().numpy()
         return out
@@ -250,6 +314,7 @@ class Hybrid(Recommender):
                 n,
                 self._prior(history),
                 self.item_item_weight,
+                self._boost(block),
             )
             index[span] = top.cpu().numpy()
             values[span] = scores.cpu().numpy()
@@ -270,12 +335,17 @@ class Hybrid(Recommender):
     @torch.no_grad()
     def rerank(self, user_ids: np.ndarray | list, candidate_idx: np.ndarray) -> np.ndarray:
         """Re-ranking scores (n_users, n_candidates) of catalogue track indices per user: the
-        head's, fused with the item-item scores as in serving."""
+        head's on the (content-boosted) dot scores, fused with the item-item scores as in
+        serving."""
         user_ids = np.asarray(user_ids, dtype=object)
-        history = flat_history(self._training_rows(user_ids), self.device)
+        rows = self._training_rows(user_ids)
+        history = flat_history(rows, self.device)
         vectors = self._user_vectors(user_ids, history)
         items = torch.as_tensor(np.asarray(candidate_idx, dtype=np.int64), device=self.device)
-        head = self.model(vectors, self.item_table()[items])
+        table = self.item_table()
+        dot = boost_content(self.model.dot(vectors, table), self._boost(rows))
+        listed = table[:, : self.model.dim][items]
+        head = dot.gather(1, items) + self.model.correction(vectors, listed)
         valid = torch.ones_like(items, dtype=torch.bool)
         return fuse(head, items, valid, self._prior(history), self.item_item_weight).cpu().numpy()
 
@@ -306,6 +376,8 @@ class Hybrid(Recommender):
             "history": self.history,
             "item_item_weight": self.item_item_weight,
             "item_item_validation": {str(w): v for w, v in self.item_item_validation.items()},
+            "content_weight": self.content_weight,
+            "content_validation": {str(w): v for w, v in self.content_validation.items()},
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=1))
         if metrics is not None:
@@ -323,8 +395,9 @@ class Hybrid(Recommender):
         known ids keep their learned embeddings, new tracks get content-only vectors through
         the saved preprocessor, new users the unknown user id. All of ``data.interactions``
         are the users' histories, and the item-item scores are refitted on them (so tracks
-        played since training have co-play evidence too). ``preprocessor`` is only used for
-        folders saved without one.
+        played since training have co-play evidence too), the content vectors on
+        ``data.tracks``. ``preprocessor`` is only used for folders saved without one; with
+        neither, new tracks are ranked without their content similarity.
         """
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
@@ -372,6 +445,15 @@ class Hybrid(Recommender):
         model.item_item_weight = float(meta.get("item_item_weight", 0.0))
         if model.item_item_weight > 0:
             model.item_item = _item_item_scores(config, data.matrix.matrix, model.device)
+        model.content_weight = float(meta.get("content_weight", 0.0))
+        if model.content_weight > 0 and preprocessor is None:
+            logger.warning(
+                "%s has no saved preprocessor: new tracks are served without content similarity",
+                folder,
+            )
+            model.content_weight = 0.0
+        if model.content_weight > 0:
+            model.content = ContentSimilarity.fit(data, preprocessor)
         return model
 
 

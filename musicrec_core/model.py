@@ -20,13 +20,16 @@ sum of those of the user's plays times a learned scale, so the dot product adds 
 ``user · item`` (with the item bias) scores the whole catalogue in one matrix multiply; the head
 (residual blocks over ``[u, i, u * i]``) adds a correction to that dot product for the retrieved
 candidates only. A candidate prior (the hybrid's EASE item-item scores, see
-:mod:`musicrec_core.item_item`) can be fused with the head's scores there.
+:mod:`musicrec_core.item_item`) can be fused with the head's scores there, and a content boost
+(the content-only tracks' similarity to the user's plays, see
+:mod:`musicrec_core.content_similarity`) with the dot scores of those tracks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -213,6 +216,15 @@ def _flat(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
 CandidatePrior = Callable[[torch.Tensor], torch.Tensor]
 
 
+class ContentBoost(NamedTuple):
+    """Each user's content similarity (n_users, len(columns)) to the tracks ``columns``, which
+    the model knows by content alone, fused into their dot scores at ``weight``."""
+
+    columns: torch.Tensor
+    similarity: torch.Tensor
+    weight: float
+
+
 def standardise(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Per-row z-scores of ``values`` over the ``valid`` entries; 0 for rows without spread."""
     count = valid.sum(dim=1, keepdim=True).clamp(min=1)
@@ -220,6 +232,21 @@ def standardise(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     mean = kept.sum(dim=1, keepdim=True) / count
     spread = (((kept - mean) * valid) ** 2).sum(dim=1, keepdim=True).div(count).sqrt()
     return torch.where(spread > 1e-6, (values - mean) / spread.clamp(min=1e-6), 0.0)
+
+
+def boost_content(scores: torch.Tensor, boost: ContentBoost | None) -> torch.Tensor:
+    """``scores`` with the boosted tracks re-ordered by ``z(score) + weight * z(similarity)``
+    per user, each taking the score its new rank held before: the group's scores, and so how
+    many of its tracks reach any top-n among the other tracks, stay as they were."""
+    if boost is None or boost.weight <= 0 or not len(boost.columns):
+        return scores
+    own = scores[:, boost.columns]
+    valid = torch.isfinite(own)
+    mixed = standardise(own, valid) + boost.weight * standardise(boost.similarity, valid)
+    order = mixed.masked_fill(~valid, float("-inf")).argsort(dim=1, descending=True)
+    ranked = own.sort(dim=1, descending=True).values
+    placed = torch.empty_like(own).scatter_(1, order, ranked)
+    return scores.index_copy(1, boost.columns, placed)
 
 
 def fuse(
@@ -521,21 +548,23 @@ class HybridRecommender(nn.Module):
         n_candidates: int,
         prior: CandidatePrior | None = None,
         prior_weight: float = 0.0,
+        boost: ContentBoost | None = None,
     ) -> torch.Tensor:
         """Full-catalogue scores whose order is the two-stage ranking.
 
-        The ``n_candidates`` best dot scores among tracks not in ``exclude`` (bool, n_users x
-        n_items) are re-scored by the head (fused with ``prior``, see ``fuse``) and lifted into a
-        band above every dot score (order within the band = head order); other tracks keep their
-        dot score.
+        The dot scores (with ``boost``, see ``boost_content``) of the ``n_candidates`` best
+        tracks not in ``exclude`` (bool, n_users x n_items) are re-scored by the head (fused
+        with ``prior``, see ``fuse``) and lifted into a band above every dot score (order within
+        the band = head order); other tracks keep their dot score.
         """
-        scores = self.dot(user_vectors, item_table)
+        scores = boost_content(self.dot(user_vectors, item_table), boost)
         retrievable = scores.masked_fill(exclude, float("-inf"))
         k = min(n_candidates, scores.shape[1])
         if k == 0:
             return scores
         _, candidates = retrievable.topk(k, dim=1)
-        head = self(user_vectors, item_table[candidates])
+        listed = item_table[:, : self.dim][candidates]
+        head = scores.gather(1, candidates) + self.correction(user_vectors, listed)
         valid = torch.isfinite(retrievable.gather(1, candidates))
         head = fuse(head, candidates, valid, prior, prior_weight).masked_fill(~valid, float("-inf"))
         floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
@@ -553,13 +582,14 @@ class HybridRecommender(nn.Module):
         k: int,
         prior: CandidatePrior | None = None,
         prior_weight: float = 0.0,
+        boost: ContentBoost | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The top ``k`` of ``two_stage``'s ranking (indices, scores) without the full matrix.
 
         ``exclude``: (rows, columns) of tracks never to return; the head runs on the
         ``n_candidates`` best dot scores only.
         """
-        scores = self.dot(user_vectors, item_table)
+        scores = boost_content(self.dot(user_vectors, item_table), boost)
         excluded = scores[exclude[0], exclude[1]]
         scores[exclude[0], exclude[1]] = float("-inf")
         n = min(max(n_candidates, k), scores.shape[1])

@@ -23,9 +23,10 @@ import torch
 from scipy import sparse
 from tqdm.auto import tqdm
 
+from musicrec_core.content_similarity import ContentSimilarity
 from musicrec_core.item_item import ItemItemScores
 from musicrec_core.loss import EnhancedListNetLoss, LossParts
-from musicrec_core.model import HybridRecommender
+from musicrec_core.model import ContentBoost, HybridRecommender
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,10 @@ class TrainConfig:
     user and re-ranks the ``n_candidates`` best when serving, fused with the candidates' EASE
     item-item scores (``item_item_l2``, factored to ``item_item_rank``; none above
     ``item_item_max_tracks`` played tracks) at ``item_item_weight`` (None: the best on the
-    validation plays; 0: no fusion). ``device``: "auto" picks CUDA.
+    validation plays; 0: no fusion). Tracks known by content alone (new tracks) are ranked by
+    their dot scores fused with their content similarity to the user's plays at
+    ``content_weight`` (None: the best on the validation plays ranked by content alone; 0: no
+    fusion). ``device``: "auto" picks CUDA.
 
     Measured on the demo catalogue (warm NDCG@10, 12 epochs): temperature 3 beat 1 (0.082 vs
     0.074), embedding size 32 beat 64 (0.082 vs 0.061) and a user-id embedding with dropout 0.5
@@ -95,6 +99,7 @@ class TrainConfig:
     item_item_l2: float = 500.0
     item_item_rank: int = 64
     item_item_max_tracks: int = 30_000
+    content_weight: float | None = None
     seed: int = 0
     device: str = "auto"
     progress: bool = True
@@ -312,11 +317,14 @@ def validation_ndcg(
     item_item: ItemItemScores | None = None,
     item_item_weight: float = 0.0,
     content_only: bool = False,
+    content: ContentSimilarity | None = None,
+    content_weight: float = 0.0,
 ) -> float:
     """Mean binary NDCG@10 of the two-stage ranking over users with validation plays, the head
     fused with ``item_item`` scores at ``item_item_weight``. With ``towers_only``: of the
     learned towers' dot product without collaborative term and head; with ``content_only``:
-    the same with every track's vector from content alone, as new tracks are ranked."""
+    the same with every track's vector from content alone, as new tracks are ranked, fused
+    with ``content`` similarity at ``content_weight``."""
     model.eval()
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if not len(users):
@@ -344,8 +352,13 @@ def validation_ndcg(
         prior = None
         if item_item is not None:
             prior = partial(item_item.candidate_scores, index, offsets)
+        boost = None
+        if content_only and content is not None and content_weight > 0:
+            every = torch.arange(model.n_items, device=device)
+            similarity = content.scores(block, every.cpu().numpy(), device)
+            boost = ContentBoost(every, similarity, content_weight)
         top = model.two_stage_top(
-            vectors, candidates, exclude, n_candidates, VAL_K, prior, item_item_weight
+            vectors, candidates, exclude, n_candidates, VAL_K, prior, item_item_weight, boost
         )[0]
         top = top.cpu().numpy()
         truth = validation[rows]

@@ -7,8 +7,8 @@ import torch
 
 from musicrec_core import schema as s
 from musicrec_core.evaluation import EvaluationData
-from musicrec_core.hybrid import ITEM_ITEM_WEIGHTS, Hybrid
-from musicrec_core.model import CatalogueInputs, HybridRecommender
+from musicrec_core.hybrid import CONTENT_WEIGHTS, ITEM_ITEM_WEIGHTS, Hybrid
+from musicrec_core.model import CatalogueInputs, ContentBoost, HybridRecommender, boost_content
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.recommender import mask_played
 from musicrec_core.sources import SourceConfig
@@ -74,8 +74,9 @@ def test_never_played_tracks_have_vectors_and_scores(fitted):
 def test_two_stage_score_puts_the_reranked_candidates_on_top(fitted):
     user_ids = fitted.data.matrix.user_ids[:4]
     scores = fitted.score(user_ids)
-    retrieval = fitted.user_vectors(user_ids) @ fitted.item_vectors().T
     rows = fitted.data.matrix.user_index(user_ids)
+    dot = torch.from_numpy(fitted.user_vectors(user_ids) @ fitted.item_vectors().T)
+    retrieval = boost_content(dot, fitted._boost(fitted.data.matrix.matrix[rows])).numpy()
     n = CONFIG.n_candidates
     for row, user_scores, dot in zip(rows, scores, retrieval, strict=True):
         played = fitted.data.matrix.matrix[row].toarray().ravel() > 0
@@ -151,3 +152,44 @@ def test_item_item_fusion_reorders_only_the_candidates(tiny):
     scores = fused.score(users).astype(np.float64)
     mask_played(scores, fused.data.matrix, users)
     np.testing.assert_array_equal(fused.best(users, scores, 10).track_ids, fused_top[:, :10])
+
+
+def test_content_boost_reorders_only_its_tracks_and_keeps_their_scores():
+    torch.manual_seed(0)
+    scores = torch.randn(3, 10)
+    columns = torch.tensor([2, 5, 7])
+    similarity = torch.randn(3, 3)
+    out = boost_content(scores, ContentBoost(columns, similarity, 2.0))
+    others = torch.ones(10, dtype=torch.bool)
+    others[columns] = False
+    torch.testing.assert_close(out[:, others], scores[:, others])
+    before, after = scores[:, columns], out[:, columns]
+    assert torch.equal(after.sort(1).values, before.sort(1).values)
+
+    def z(x):
+        return (x - x.mean(1, keepdim=True)) / x.std(1, keepdim=True)
+
+    mixed = z(before) + 2.0 * z(similarity)
+    assert torch.equal(after.argsort(1), mixed.argsort(1))
+    assert torch.equal(boost_content(scores, ContentBoost(columns, similarity, 0.0)), scores)
+
+
+def test_content_weight_is_chosen_on_validation_and_kept_by_save(fitted, tmp_path):
+    assert fitted.content_weight in CONTENT_WEIGHTS
+    assert set(fitted.content_validation) == set(CONTENT_WEIGHTS)
+    loaded = Hybrid.load(fitted.save(tmp_path / "model"), fitted.data)
+    assert loaded.content_weight == fitted.content_weight
+
+
+def test_content_fusion_reorders_only_tracks_known_by_content(tiny):
+    train, preprocessor = tiny
+    config = dataclasses.replace(CONFIG, n_candidates=0)  # the dot scores themselves
+    plain = Hybrid(dataclasses.replace(config, content_weight=0.0), preprocessor).fit(train)
+    fused = Hybrid(dataclasses.replace(config, content_weight=4.0), preprocessor).fit(train)
+    unknown = ~plain.model.item_known.cpu().numpy()
+    users = train.matrix.user_ids
+    before, after = plain.score(users), fused.score(users)
+    np.testing.assert_array_equal(before[:, ~unknown], after[:, ~unknown])
+    assert (before[:, unknown].argsort(1) != after[:, unknown].argsort(1)).any()
+    nobody = np.array(["nobody"], dtype=object)  # no plays, no similarity: nothing moves
+    np.testing.assert_allclose(plain.score(nobody), fused.score(nobody), rtol=1e-5, atol=1e-5)

@@ -36,6 +36,7 @@ class HybridTrainingSettings(dg.Config):
     head_dim: int = TrainConfig.head_dim
     collab_dim: int = TrainConfig.collab_dim
     item_item_weight: float | None = TrainConfig.item_item_weight  # None: chosen on validation
+    content_weight: float | None = TrainConfig.content_weight  # None: chosen on validation
     seed: int = TrainConfig.seed
     device: str = TrainConfig.device
 
@@ -83,6 +84,7 @@ def hybrid_model(
         "train_seconds": round(seconds, 1),
         "device": str(resolve_device(train_config.device)),
         "item_item_weight": model.item_item_weight,
+        "content_weight": model.content_weight,
     }
     version, folder = store.new_version(MODEL_KIND)
     model.save(folder, metrics=summary)
@@ -95,6 +97,9 @@ def hybrid_model(
             "config": dg.MetadataValue.json(train_config.to_dict()),
             "item_item_validation": dg.MetadataValue.json(
                 {str(w): round(v, 4) for w, v in model.item_item_validation.items()}
+            ),
+            "content_validation": dg.MetadataValue.json(
+                {str(w): round(v, 4) for w, v in model.content_validation.items()}
             ),
             "history": dg.MetadataValue.md(markdown_table(history.round(4))),
             "loss_curve": image(loss_curve(history, VAL_NDCG), "loss_curve"),
