@@ -25,9 +25,13 @@ class ContentSimilarity:
         self.content = sparse.csr_matrix(content, dtype=np.float32)
 
     @classmethod
-    def fit(cls, data: TrainingData, preprocessor: MusicPreprocessor | None) -> ContentSimilarity:
-        """Content vectors of ``data.tracks``, built as the content kNN baseline builds them."""
-        return cls(ContentKNN(preprocessor=preprocessor).fit(data).content)
+    def fit(
+        cls, data: TrainingData, preprocessor: MusicPreprocessor | None
+    ) -> ContentSimilarity | None:
+        """Content vectors of ``data.tracks``, built as the content kNN baseline builds them;
+        None for a catalogue without content columns."""
+        content = ContentKNN(preprocessor=preprocessor).fit(data).content
+        return cls(content) if content.shape[1] else None
 
     def scores(
         self, plays: sparse.csr_matrix, tracks: np.ndarray, device: torch.device

@@ -176,6 +176,8 @@ class Hybrid(Recommender):
         if cfg.content_weight == 0:
             return
         self.content = ContentSimilarity.fit(data, self.preprocessor)
+        if self.content is None:
+            return
         if cfg.content_weight is not None:
             self.content_weight = cfg.content_weight
             return
