@@ -68,7 +68,9 @@ class TrainConfig:
     NDCG@10 (30: -25% for -3.1%), so the default stays 0.01 and serving diversifies by MMR.
     Early stopping follows ``stopping_score`` with patience 5, so that the learning rate is
     cut tenfold twice before training gives up: patience 3 kept a lucky early epoch at the first
-    learning rate in some seeds (new-track NDCG@10 0.142 against 0.161 on the demo)."""
+    learning rate in some seeds (new-track NDCG@10 0.142 against 0.161 on the demo). The
+    content fusion lifted new tracks from 0.171 to 0.193 on the demo and from 0.098 to 0.150
+    on Echo Nest, past content kNN (0.156 and 0.122)."""
 
     batch_size: int = 128
     val_batch_size: int = 64
