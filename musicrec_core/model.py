@@ -235,18 +235,35 @@ def standardise(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 
 
 def boost_content(scores: torch.Tensor, boost: ContentBoost | None) -> torch.Tensor:
-    """``scores`` with the boosted tracks re-ordered by ``z(score) + weight * z(similarity)``
-    per user, each taking the score its new rank held before: the group's scores, and so how
-    many of its tracks reach any top-n among the other tracks, stay as they were."""
+    """``scores`` (finite dot scores), changed in place, with the boosted tracks re-ordered by
+    ``z(score) + weight * z(similarity)`` per user, each taking the score its new rank held
+    before: the group's scores, and so how many of its tracks reach any top-n among the other
+    tracks, stay as they were."""
     if boost is None or boost.weight <= 0 or not len(boost.columns):
         return scores
-    own = scores[:, boost.columns]
-    valid = torch.isfinite(own)
-    mixed = standardise(own, valid) + boost.weight * standardise(boost.similarity, valid)
-    order = mixed.masked_fill(~valid, float("-inf")).argsort(dim=1, descending=True)
-    ranked = own.sort(dim=1, descending=True).values
-    placed = torch.empty_like(own).scatter_(1, order, ranked)
-    return scores.index_copy(1, boost.columns, placed)
+    own, similarity = scores[:, boost.columns], boost.similarity
+    # the order of the z-scores' sum, without the per-row means, which do not change it
+    mixed = own / own.std(dim=1, correction=0, keepdim=True).clamp(min=1e-6)
+    mixed += (
+        boost.weight
+        * similarity
+        / similarity.std(dim=1, correction=0, keepdim=True).clamp(min=1e-6)
+    )
+    scores[:, boost.columns] = _reassign(own, mixed)
+    return scores
+
+
+def _reassign(values: torch.Tensor, order_by: torch.Tensor) -> torch.Tensor:
+    """Each row's ``values`` placed so that their order follows ``order_by``'s: the largest
+    where ``order_by`` is largest, and so on."""
+    if values.device.type == "cpu":  # numpy sorts many short rows several times faster
+        order = np.argsort(-order_by.numpy(), axis=1)
+        out = np.empty_like(values.numpy())
+        np.put_along_axis(out, order, -np.sort(-values.numpy(), axis=1), axis=1)
+        return torch.from_numpy(out)
+    order = order_by.argsort(dim=1, descending=True)
+    ranked = values.sort(dim=1, descending=True).values
+    return torch.empty_like(values).scatter_(1, order, ranked)
 
 
 def fuse(
