@@ -93,6 +93,7 @@ class Hybrid(Recommender):
         self.on_epoch = on_epoch
         self.history: list[dict] = []
         self._item_table: torch.Tensor | None = None
+        self._unplayed: torch.Tensor | None = None
         self.item_item: ItemItemScores | None = None
         self.item_item_weight = 0.0
         self.item_item_validation: dict[float, float] = {}
@@ -122,7 +123,7 @@ class Hybrid(Recommender):
         if cfg.collab_dim:
             factors = collaborative_factors(plays, cfg.collab_dim, cfg.seed)
             self.model.collab.copy_(torch.as_tensor(factors, device=self.model.collab.device))
-        self._item_table = None
+        self._item_table = self._unplayed = None
         self.history = train(self.model, plays, validation, cfg, similarity, self.on_epoch)
         self.shapes = inputs.shapes()
         self._fit_item_item(plays, validation)
@@ -234,15 +235,26 @@ class Hybrid(Recommender):
         return partial(self.item_item.candidate_scores, history[0], history[1])
 
     def _boost(self, plays: sparse.csr_matrix) -> ContentBoost | None:
-        """The content similarity of the tracks known by content alone to the given play rows,
-        if the model fuses it."""
+        """The content similarity of the never-played tracks to the given play rows, if the
+        model fuses it."""
         if self.content is None or self.content_weight <= 0:
             return None
-        columns = torch.nonzero(~self.model.item_known).squeeze(1)
+        columns = self._never_played()
         if not len(columns):
             return None
         similarity = self.content.scores(plays, columns.cpu().numpy(), self.device)
         return ContentBoost(columns, similarity, self.content_weight)
+
+    def _never_played(self) -> torch.Tensor:
+        """Indices of the tracks nobody has played in the data served over, cached: the ones
+        content similarity ranks. Tracks played since training, though known to the model by
+        content alone, rank by their dot scores and co-play evidence instead, and do not take
+        the places of tracks that have no plays at all."""
+        if self._unplayed is None:
+            listeners = np.diff(sparse.csc_matrix(self.data.matrix.matrix).indptr)
+            unplayed = (listeners == 0) & ~self.model.item_known.cpu().numpy()
+            self._unplayed = torch.as_tensor(np.flatnonzero(unplayed), device=self.device)
+        return self._unplayed
 
     def user_vectors(self, user_ids: np.ndarray | list) -> np.ndarray:
         """(n_users, dim + 1) user vectors (trailing 1 multiplies the item bias) from training
@@ -443,7 +455,7 @@ class Hybrid(Recommender):
                 len(set(user_ids) - set(meta["user_ids"])),
             )
         model.model.to(model.device).eval()
-        model._item_table = None
+        model._item_table = model._unplayed = None
         model.item_item_weight = float(meta.get("item_item_weight", 0.0))
         if model.item_item_weight > 0:
             model.item_item = _item_item_scores(config, data.matrix.matrix, model.device)

@@ -10,7 +10,7 @@ from musicrec_core.evaluation import EvaluationData
 from musicrec_core.hybrid import CONTENT_WEIGHTS, ITEM_ITEM_WEIGHTS, Hybrid
 from musicrec_core.model import CatalogueInputs, ContentBoost, HybridRecommender, boost_content
 from musicrec_core.pipeline import fit_preprocessor, prepare
-from musicrec_core.recommender import mask_played
+from musicrec_core.recommender import TrainingData, mask_played
 from musicrec_core.sources import SourceConfig
 from musicrec_core.training import TrainConfig
 
@@ -193,3 +193,17 @@ def test_content_fusion_reorders_only_tracks_known_by_content(tiny):
     assert (before[:, unknown].argsort(1) != after[:, unknown].argsort(1)).any()
     nobody = np.array(["nobody"], dtype=object)  # no plays, no similarity: nothing moves
     np.testing.assert_allclose(plain.score(nobody), fused.score(nobody), rtol=1e-5, atol=1e-5)
+
+
+def test_only_tracks_nobody_has_played_are_ranked_by_content_similarity(fitted, tmp_path):
+    data = fitted.data
+    listeners = np.asarray((data.matrix.matrix > 0).sum(axis=0)).ravel()
+    unknown = np.flatnonzero(~fitted.model.item_known.cpu().numpy() & (listeners == 0))
+    assert len(unknown) > 1
+    assert sorted(fitted._never_played().tolist()) == unknown.tolist()
+    since_training = data.interactions.iloc[:1].assign(
+        **{s.TRACK_ID: data.matrix.track_ids[unknown[0]]}
+    )
+    grown = TrainingData(pd.concat([data.interactions, since_training]), data.users, data.tracks)
+    loaded = Hybrid.load(fitted.save(tmp_path / "model"), grown)
+    assert sorted(loaded._never_played().tolist()) == unknown[1:].tolist()
