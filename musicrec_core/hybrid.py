@@ -145,25 +145,17 @@ class Hybrid(Recommender):
         if cfg.item_item_weight is not None:
             self.item_item_weight = cfg.item_item_weight
             return
-        scores = {
-            weight: validation_ndcg(
-                self.model,
-                plays,
-                validation,
-                cfg,
-                self.device,
-                item_item=self.item_item,
-                item_item_weight=weight,
-            )
-            for weight in ITEM_ITEM_WEIGHTS
-        }
-        self.item_item_validation = scores
-        measured = {w: v for w, v in scores.items() if np.isfinite(v)}
-        self.item_item_weight = max(measured, key=measured.get) if measured else 0.0
-        logger.info(
-            "hybrid: item-item weight %g chosen on validation NDCG@10 %s",
-            self.item_item_weight,
-            {w: round(v, 4) for w, v in scores.items()},
+        measure = partial(
+            validation_ndcg,
+            self.model,
+            plays,
+            validation,
+            cfg,
+            self.device,
+            item_item=self.item_item,
+        )
+        self.item_item_weight, self.item_item_validation = _best_weight(
+            "item-item", ITEM_ITEM_WEIGHTS, lambda weight: measure(item_item_weight=weight)
         )
 
     def _fit_content(
@@ -182,26 +174,18 @@ class Hybrid(Recommender):
         if cfg.content_weight is not None:
             self.content_weight = cfg.content_weight
             return
-        scores = {
-            weight: validation_ndcg(
-                self.model,
-                plays,
-                validation,
-                cfg,
-                self.device,
-                content_only=True,
-                content=self.content,
-                content_weight=weight,
-            )
-            for weight in CONTENT_WEIGHTS
-        }
-        self.content_validation = scores
-        measured = {w: v for w, v in scores.items() if np.isfinite(v)}
-        self.content_weight = max(measured, key=measured.get) if measured else 0.0
-        logger.info(
-            "hybrid: content weight %g chosen on content-only validation NDCG@10 %s",
-            self.content_weight,
-            {w: round(v, 4) for w, v in scores.items()},
+        measure = partial(
+            validation_ndcg,
+            self.model,
+            plays,
+            validation,
+            cfg,
+            self.device,
+            content_only=True,
+            content=self.content,
+        )
+        self.content_weight, self.content_validation = _best_weight(
+            "content", CONTENT_WEIGHTS, lambda weight: measure(content_weight=weight)
         )
 
     # --- vectors and scores ------------------------------------------------------------------
@@ -469,6 +453,23 @@ class Hybrid(Recommender):
         if model.content_weight > 0:
             model.content = ContentSimilarity.fit(data, preprocessor)
         return model
+
+
+def _best_weight(
+    name: str, weights: tuple[float, ...], measure: Callable[[float], float]
+) -> tuple[float, dict[float, float]]:
+    """The weight with the best validation NDCG@10 (0 when none could be measured) and every
+    weight's score."""
+    scores = {weight: measure(weight) for weight in weights}
+    measured = {w: v for w, v in scores.items() if np.isfinite(v)}
+    best = max(measured, key=measured.get) if measured else 0.0
+    logger.info(
+        "hybrid: %s weight %g chosen on validation NDCG@10 %s",
+        name,
+        best,
+        {w: round(v, 4) for w, v in scores.items()},
+    )
+    return best, scores
 
 
 def _check_compatible(shapes: dict, saved: dict, folder: Path) -> None:
