@@ -34,10 +34,17 @@ class ContentSimilarity:
         return cls(content) if content.shape[1] else None
 
     def scores(
-        self, plays: sparse.csr_matrix, tracks: np.ndarray, device: torch.device
+        self,
+        plays: sparse.csr_matrix,
+        tracks: np.ndarray,
+        device: torch.device,
+        rows: np.ndarray | None = None,
     ) -> torch.Tensor:
         """(n_users, len(tracks)) cosines of the users' profiles (``log1p(plays)``-weighted
-        means of their tracks' vectors) to ``tracks``; 0 for users without plays."""
+        means of their tracks' vectors) to ``tracks``; 0 for users without plays. ``rows``:
+        positions of the only users wanted (default all)."""
+        if rows is not None:
+            plays = plays[rows]
         profiles = normalize(weighted_matrix(plays, "log") @ self.content).toarray()
         # sparse tracks times dense profiles: a product of two sparse matrices with a dense
         # result took four times as long on the demo

@@ -216,7 +216,7 @@ class Hybrid(Recommender):
         """The item-item scores of candidates from the given plays, if the model fuses them."""
         if self.item_item is None or self.item_item_weight <= 0:
             return None
-        return partial(self.item_item.candidate_scores, history[0], history[1])
+        return self.item_item.prior(history[0], history[1])
 
     def _boost(self, plays: sparse.csr_matrix) -> ContentBoost | None:
         """The content similarity of the never-played tracks to the given play rows, if the
@@ -226,7 +226,7 @@ class Hybrid(Recommender):
         columns = self._never_played()
         if not len(columns):
             return None
-        similarity = self.content.scores(plays, columns.cpu().numpy(), self.device)
+        similarity = partial(self.content.scores, plays, columns.cpu().numpy(), self.device)
         return ContentBoost(columns, similarity, self.content_weight)
 
     def _never_played(self) -> torch.Tensor:
@@ -316,7 +316,9 @@ class Hybrid(Recommender):
             )
             index[span] = top.cpu().numpy()
             values[span] = scores.cpu().numpy()
-        track_ids = np.where(np.isfinite(values), self.data.matrix.track_ids[index], None)
+        track_ids = self.data.matrix.track_ids[index]
+        if not np.isfinite(values).all():
+            track_ids = np.where(np.isfinite(values), track_ids, None)
         return Recommendations(user_ids, track_ids, values)
 
     def recommend(
@@ -341,11 +343,12 @@ class Hybrid(Recommender):
         vectors = self._user_vectors(user_ids, history)
         items = torch.as_tensor(np.asarray(candidate_idx, dtype=np.int64), device=self.device)
         table = self.item_table()
-        dot = boost_content(self.model.dot(vectors, table), self._boost(rows))
-        listed = table[:, : self.model.dim][items]
-        head = dot.gather(1, items) + self.model.correction(vectors, listed)
-        valid = torch.ones_like(items, dtype=torch.bool)
-        return fuse(head, items, valid, self._prior(history), self.item_item_weight).cpu().numpy()
+        dot = boost_content(self.model.dot(vectors, table), self._boost(rows)).gather(1, items)
+        weight = self.item_item_weight
+        head, prior = self.model.head_scores(
+            vectors, table, items, dot, self._prior(history), weight
+        )
+        return fuse(head, prior, torch.ones_like(items, dtype=torch.bool), weight).cpu().numpy()
 
     def recommend_with_history(
         self, user_ids: np.ndarray | list, histories: pd.DataFrame, k: int = 20

@@ -14,6 +14,7 @@ the head alone.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 from torch.nn import functional as F
 
+from musicrec_core.model import CandidatePrior
 from musicrec_core.neighbours import ease_weights, weighted_matrix
 
 logger = logging.getLogger(__name__)
@@ -63,13 +65,32 @@ class ItemItemScores:
         sources[items], targets[items] = source, target
         return cls(torch.as_tensor(sources, device=device), torch.as_tensor(targets, device=device))
 
+    def prior(self, index: torch.Tensor, offsets: torch.Tensor) -> CandidatePrior:
+        """EASE scores of candidates for n users from the tracks they played, as a function of
+        the (m, c) candidates of the users at ``rows`` (of the n).
+
+        ``index`` / ``offsets``: the users' played track indices one after another and where
+        each user's start (``EmbeddingBag`` layout).
+        """
+        return partial(_candidate_scores, self.targets, self.pooled(index, offsets))
+
+    def pooled(self, index: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """(n, rank) sums of the source factors of each user's plays."""
+        return F.embedding_bag(index, self.sources, offsets, mode="sum")
+
     def candidate_scores(
         self, index: torch.Tensor, offsets: torch.Tensor, candidates: torch.Tensor
     ) -> torch.Tensor:
-        """(n, c) EASE scores of each user's candidates from the tracks the user played.
+        """(n, c) EASE scores of each user's candidates (n, c) from the tracks the user played."""
+        return self.prior(index, offsets)(candidates)
 
-        ``index`` / ``offsets``: the n users' played track indices one after another and where
-        each user's start (``EmbeddingBag`` layout); ``candidates``: (n, c) track indices.
-        """
-        pooled = F.embedding_bag(index, self.sources, offsets, mode="sum")
-        return torch.bmm(self.targets[candidates], pooled.unsqueeze(-1)).squeeze(-1)
+
+def _candidate_scores(
+    targets: torch.Tensor,
+    pooled: torch.Tensor,
+    candidates: torch.Tensor,
+    rows: slice = slice(None),
+) -> torch.Tensor:
+    # an embedding lookup gathers the candidates' factors several times faster than indexing
+    listed = F.embedding(candidates, targets)
+    return torch.bmm(listed, pooled[rows].unsqueeze(-1)).squeeze(-1)

@@ -354,11 +354,11 @@ def validation_ndcg(
         n_candidates = 0 if towers_only else config.n_candidates
         prior = None
         if item_item is not None:
-            prior = partial(item_item.candidate_scores, index, offsets)
+            prior = item_item.prior(index, offsets)
         boost = None
         if content_only and content is not None and content_weight > 0:
             every = torch.arange(model.n_items, device=device)
-            similarity = content.scores(block, every.cpu().numpy(), device)
+            similarity = partial(content.scores, block, every.cpu().numpy(), device)
             boost = ContentBoost(every, similarity, content_weight)
         top = model.two_stage_top(
             vectors, candidates, exclude, n_candidates, VAL_K, prior, item_item_weight, boost

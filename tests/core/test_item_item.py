@@ -81,10 +81,9 @@ def test_standardise_gives_zero_where_a_row_has_no_spread():
 
 def test_fuse_without_prior_or_weight_keeps_the_head_scores():
     head = torch.tensor([[3.0, 1.0, 2.0]])
-    candidates = torch.tensor([[0, 1, 2]])
     valid = torch.ones_like(head, dtype=torch.bool)
-    prior = lambda c: torch.tensor([[0.0, 10.0, 0.0]])  # noqa: E731
-    assert torch.equal(fuse(head, candidates, valid, None, 1.0), head)
-    assert torch.equal(fuse(head, candidates, valid, prior, 0.0), head)
-    fused = fuse(head, candidates, valid, prior, 4.0)
+    prior = torch.tensor([[0.0, 10.0, 0.0]])
+    assert torch.equal(fuse(head, None, valid, 1.0), head)
+    assert torch.equal(fuse(head, prior, valid, 0.0), head)
+    fused = fuse(head, prior, valid, 4.0)
     assert int(fused.argmax()) == 1  # a strong enough prior reorders the head's list

@@ -12,7 +12,7 @@ from musicrec_core.model import CatalogueInputs, ContentBoost, HybridRecommender
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.recommender import TrainingData, mask_played
 from musicrec_core.sources import SourceConfig
-from musicrec_core.training import TrainConfig
+from musicrec_core.training import TrainConfig, flat_history
 
 CONFIG = TrainConfig(epochs=1, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
 
@@ -159,7 +159,7 @@ def test_content_boost_reorders_only_its_tracks_and_keeps_their_scores():
     scores = torch.randn(3, 10)
     columns = torch.tensor([2, 5, 7])
     similarity = torch.randn(3, 3)
-    out = boost_content(scores, ContentBoost(columns, similarity, 2.0))
+    out = boost_content(scores.clone(), ContentBoost(columns, lambda rows: similarity[rows], 2.0))
     others = torch.ones(10, dtype=torch.bool)
     others[columns] = False
     torch.testing.assert_close(out[:, others], scores[:, others])
@@ -171,7 +171,59 @@ def test_content_boost_reorders_only_its_tracks_and_keeps_their_scores():
 
     mixed = z(before) + 2.0 * z(similarity)
     assert torch.equal(after.argsort(1), mixed.argsort(1))
-    assert torch.equal(boost_content(scores, ContentBoost(columns, similarity, 0.0)), scores)
+    off = ContentBoost(columns, lambda rows: similarity[rows], 0.0)
+    assert torch.equal(boost_content(scores.clone(), off), scores)
+
+
+@pytest.mark.parametrize("blocks", [False, True], ids=["one-block", "blocks"])
+def test_two_stage_top_with_a_content_boost_is_the_top_of_the_boosted_ranking(
+    fitted, monkeypatch, blocks
+):
+    """The top path fuses only the users whose top the boost can change; its result must be
+    the full ranking's top for every user, those with a boosted track in reach and those
+    without, whether users are served in one block or several (exclusions in any order)."""
+    import musicrec_core.model as model_module
+
+    if blocks:
+        monkeypatch.setattr(model_module, "RETRIEVAL_BLOCK", 16 * fitted.model.n_items)  # 16 users
+        monkeypatch.setattr(model_module, "HEAD_BLOCK", 7 * 10)
+    model = fitted.model.eval()
+    n_users, n_items = 40, model.n_items
+    torch.manual_seed(0)
+    with torch.no_grad():
+        table = fitted.item_table()
+        users = torch.randn(1, model.dim).repeat(n_users, 1)
+        users[1::2] = -users[1::2]
+        users += 0.01 * torch.randn(n_users, model.dim)
+        dot = model.dot(users, table)
+        # tracks within the even users' reach, at the foot of the odd users' ranking
+        order = dot[0].argsort(descending=True)
+        columns = order[5:15]
+        similarity = torch.rand(n_users, len(columns))
+        fused_rows = []
+
+        def similarity_of(rows):
+            fused_rows.append(rows)
+            return similarity[rows]
+
+        boost = ContentBoost(columns, similarity_of, 4.0)
+        exclude = torch.zeros(n_users, n_items, dtype=torch.bool)
+        exclude[::3, order[:8]] = True
+        exclude[1::4, columns[:3]] = True
+        exclude[2::4, columns[3:5]] = True
+        full = model.two_stage(users, table, exclude, 10, boost=boost)
+        rows, cols = exclude.nonzero(as_tuple=True)
+        if blocks:
+            shuffled = torch.randperm(len(rows))
+            rows, cols = rows[shuffled], cols[shuffled]
+        top, values = model.two_stage_top(users, table, (rows, cols), 10, 25, boost=boost)
+    expected = full.masked_fill(exclude, float("-inf")).topk(25, dim=1)
+    np.testing.assert_array_equal(top.numpy(), expected.indices.numpy())
+    np.testing.assert_allclose(values.numpy(), expected.values.numpy(), rtol=1e-5)
+    # the full ranking fused every user, the top path only even ones, in every block
+    assert len(fused_rows) == 2 and len(fused_rows[0]) == n_users
+    assert len(fused_rows[1]) and set(fused_rows[1].tolist()) <= set(range(0, n_users, 2))
+    assert fused_rows[1].max() >= 32
 
 
 def test_content_weight_is_chosen_on_validation_and_kept_by_save(fitted, tmp_path):
@@ -207,3 +259,23 @@ def test_only_tracks_nobody_has_played_are_ranked_by_content_similarity(fitted, 
     grown = TrainingData(pd.concat([data.interactions, since_training]), data.users, data.tracks)
     loaded = Hybrid.load(fitted.save(tmp_path / "model"), grown)
     assert sorted(loaded._never_played().tolist()) == unknown[1:].tolist()
+
+
+def test_head_scores_in_blocks_of_users_match_one_pass(fitted, monkeypatch):
+    import musicrec_core.model as model_module
+
+    users = fitted.data.matrix.user_ids[:10]
+    plays = fitted._training_rows(users)
+    history = flat_history(plays, fitted.device)
+    with torch.no_grad():
+        vectors = fitted._user_vectors(users, history)
+        table = fitted.item_table()
+        dot, candidates = fitted.model.dot(vectors, table).topk(6, dim=1)
+        prior = fitted.item_item.prior(history[0], history[1])
+        whole = fitted.model.head_scores(vectors, table, candidates, dot, prior, 1.0)
+        monkeypatch.setattr(model_module, "HEAD_BLOCK", 3 * 6)
+        blocks = fitted.model.head_scores(vectors, table, candidates, dot, prior, 1.0)
+    torch.testing.assert_close(blocks[0], whole[0])
+    torch.testing.assert_close(blocks[1], whole[1])
+    expected = fitted.item_item.candidate_scores(history[0], history[1], candidates)
+    torch.testing.assert_close(whole[1], expected)
