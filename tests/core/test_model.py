@@ -8,7 +8,14 @@ import torch
 from musicrec_core import schema as s
 from musicrec_core.evaluation import EvaluationData
 from musicrec_core.hybrid import CONTENT_WEIGHTS, ITEM_ITEM_WEIGHTS, Hybrid
-from musicrec_core.model import CatalogueInputs, ContentBoost, HybridRecommender, boost_content
+from musicrec_core.model import (
+    CatalogueInputs,
+    ContentBoost,
+    HybridRecommender,
+    _reassign_numpy,
+    _reassign_torch,
+    boost_content,
+)
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.recommender import TrainingData, mask_played
 from musicrec_core.sources import SourceConfig
@@ -173,6 +180,19 @@ def test_content_boost_reorders_only_its_tracks_and_keeps_their_scores():
     assert torch.equal(after.argsort(1), mixed.argsort(1))
     off = ContentBoost(columns, lambda rows: similarity[rows], 0.0)
     assert torch.equal(boost_content(scores.clone(), off), scores)
+
+
+def test_the_rank_mapping_agrees_on_the_cpu_and_accelerator_routes():
+    """Serving on the CPU sorts with numpy, elsewhere with torch: both must place the same
+    values, excluded places (-inf) staying excluded."""
+    torch.manual_seed(0)
+    values = torch.randn(6, 9)
+    order_by = torch.randn(6, 9)
+    values[1, 3] = order_by[1, 3] = float("-inf")
+    cpu, accelerator = _reassign_numpy(values, order_by), _reassign_torch(values, order_by)
+    torch.testing.assert_close(cpu, accelerator)
+    assert cpu[1, 3] == float("-inf")
+    assert torch.equal(cpu.argsort(1), order_by.argsort(1))
 
 
 @pytest.mark.parametrize("blocks", [False, True], ids=["one-block", "blocks"])
