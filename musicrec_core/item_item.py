@@ -72,11 +72,8 @@ class ItemItemScores:
         ``index`` / ``offsets``: the users' played track indices one after another and where
         each user's start (``EmbeddingBag`` layout).
         """
-        return partial(_candidate_scores, self.targets, self.pooled(index, offsets))
-
-    def pooled(self, index: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """(n, rank) sums of the source factors of each user's plays."""
-        return F.embedding_bag(index, self.sources, offsets, mode="sum")
+        pooled = F.embedding_bag(index, self.sources, offsets, mode="sum")
+        return partial(_candidate_scores, self.targets, pooled)
 
     def candidate_scores(
         self, index: torch.Tensor, offsets: torch.Tensor, candidates: torch.Tensor
