@@ -145,15 +145,7 @@ class Hybrid(Recommender):
         if cfg.item_item_weight is not None:
             self.item_item_weight = cfg.item_item_weight
             return
-        measure = partial(
-            validation_ndcg,
-            self.model,
-            plays,
-            validation,
-            cfg,
-            self.device,
-            item_item=self.item_item,
-        )
+        measure = self._validation(plays, validation, item_item=self.item_item)
         self.item_item_weight, self.item_item_validation = _best_weight(
             "item-item", ITEM_ITEM_WEIGHTS, lambda weight: measure(item_item_weight=weight)
         )
@@ -174,18 +166,18 @@ class Hybrid(Recommender):
         if cfg.content_weight is not None:
             self.content_weight = cfg.content_weight
             return
-        measure = partial(
-            validation_ndcg,
-            self.model,
-            plays,
-            validation,
-            cfg,
-            self.device,
-            content_only=True,
-            content=self.content,
-        )
+        measure = self._validation(plays, validation, content_only=True, content=self.content)
         self.content_weight, self.content_validation = _best_weight(
             "content", CONTENT_WEIGHTS, lambda weight: measure(content_weight=weight)
+        )
+
+    def _validation(
+        self, plays: sparse.csr_matrix, validation: sparse.csr_matrix, **fixed
+    ) -> Callable[..., float]:
+        """The trained model's validation NDCG@10 with the ``fixed`` options, as a function of
+        the option a weight search sweeps."""
+        return partial(
+            validation_ndcg, self.model, plays, validation, self.config, self.device, **fixed
         )
 
     # --- vectors and scores ------------------------------------------------------------------
