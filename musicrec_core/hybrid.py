@@ -59,6 +59,8 @@ WEIGHTS_FILE = "model.pt"
 META_FILE = "model.json"
 METRICS_FILE = "metrics.json"
 PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
+# What the saved weights fit: 2 since the user tower reads the age itself (model.age_basis).
+MODEL_FORMAT = 2
 # Without a validation frame, this share of users (with enough plays) lend this share of their
 # plays to an internal early-stopping holdout.
 HOLDOUT_USERS = 0.3
@@ -362,6 +364,7 @@ class Hybrid(Recommender):
         if self.preprocessor is not None:
             self.preprocessor.save_preprocessors(folder / PREPROCESSOR_DIR)
         meta = {
+            "format": MODEL_FORMAT,
             "config": self.config.to_dict(),
             "shapes": self.shapes,
             "user_ids": [str(u) for u in self.data.matrix.user_ids],
@@ -394,10 +397,14 @@ class Hybrid(Recommender):
         """
         folder = Path(folder)
         meta = json.loads((folder / META_FILE).read_text())
+        saved_format = meta.get("format", 1)
+        if saved_format != MODEL_FORMAT:
+            raise ValueError(
+                f"{folder} holds a hybrid model of format {saved_format}; this version reads "
+                f"format {MODEL_FORMAT} only: retrain it (musicrec retrain, or the retrain job)"
+            )
         known = {f.name for f in fields(TrainConfig)}
         saved = {k: v for k, v in meta["config"].items() if k in known}
-        saved.setdefault("head_dim", saved.get("hidden_dim"))  # folders from before head_dim
-        saved.setdefault("collab_dim", 0)  # and before collaborative factors
         config = TrainConfig(**saved)
         if (folder / PREPROCESSOR_DIR).exists():
             preprocessor = MusicPreprocessor.load(folder / PREPROCESSOR_DIR)

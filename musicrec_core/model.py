@@ -8,9 +8,9 @@ without training plays (and, in training, a share of all items) use the "unknown
 track has a vector from content alone.
 
 User tower: the play-weighted means of the item vectors and of history-only item-id embeddings
-(unknown for new tracks) of the user's plays, gender and
-age-group embeddings, and a user-id embedding (the "unknown" id for new users and, in training,
-at random), then a residual block. A user with no plays gets a vector from demographics alone;
+(unknown for new tracks) of the user's plays, gender and age-group embeddings, the age itself
+(``age_basis``), and a user-id embedding (the "unknown" id for new users and, in training, at
+random), then a residual block. A user with no plays gets a vector from demographics alone;
 new plays change the vector without retraining.
 
 Collaborative factors (optional, ``collab_dim``): fixed item factors of a truncated SVD of the
@@ -45,6 +45,8 @@ from musicrec_core.preprocessing import MusicPreprocessor
 YEAR_BASE = s.YEAR_RANGE[0]
 N_YEARS = s.YEAR_RANGE[1] - s.YEAR_RANGE[0] + 1  # one more index is "unknown"
 NUMERIC_CLIP = 5.0  # robust-scaled values beyond this are outliers, not signal
+AGE_CENTRES = np.arange(10.0, 95.0, 5.0)  # years: the user tower's age bumps (``age_basis``)
+AGE_SPREAD = 5.0
 # Serving works through users a block at a time: blocks this small keep the dot scores,
 # gathered vectors and hidden layers in cache, which measured faster than one pass over every
 # user. Dot scores per retrieval block (4 MB), and user x candidate pairs per head block.
@@ -63,6 +65,7 @@ class CatalogueInputs:
     year: np.ndarray  # (n_items,) int64 in [0, N_YEARS], N_YEARS = unknown
     gender: np.ndarray  # (n_users,) int64 in [0, len(GENDER_VALUES)], last = unknown
     age_group: np.ndarray  # (n_users,) int64 in [0, n age groups]
+    age: np.ndarray  # (n_users,) float32 age in years, NaN where unknown
 
     @property
     def n_items(self) -> int:
@@ -97,6 +100,7 @@ class CatalogueInputs:
             year=year_codes(tracks),
             gender=demographic_codes(users)[0],
             age_group=demographic_codes(users)[1],
+            age=user_ages(users),
         )
 
     def shapes(self) -> dict:
@@ -128,6 +132,7 @@ class CatalogueInputs:
             year=np.zeros(n_items, np.int64),
             gender=np.zeros(n_users, np.int64),
             age_group=np.zeros(n_users, np.int64),
+            age=np.zeros(n_users, np.float32),
         )
 
 
@@ -175,6 +180,26 @@ def demographic_codes(users: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     gender = np.where(gender < 0, genders.index(s.GENDER_UNKNOWN), gender)
     age_group = np.where(age_group < 0, groups.index(s.AGE_GROUP_UNKNOWN), age_group)
     return gender.astype(np.int64), age_group.astype(np.int64)
+
+
+def user_ages(users: pd.DataFrame) -> np.ndarray:
+    """Each user's age in years within the schema's range; NaN where unknown."""
+    if s.AGE not in users:
+        return np.full(len(users), np.nan, np.float32)
+    ages = pd.to_numeric(users[s.AGE], errors="coerce").clip(*s.AGE_RANGE)
+    return ages.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def age_basis(age: torch.Tensor) -> torch.Tensor:
+    """(n, len(AGE_CENTRES)) Gaussian bumps of each age (years; NaN: unknown, all zeros).
+
+    The user tower sees age this way beside the age group, which spans up to 19 years: a
+    single scaled value moved its first layer too little to change a new listener's list
+    within a group, while the bumps let neighbouring ages share what is learnt of each.
+    """
+    centres = torch.as_tensor(AGE_CENTRES, dtype=torch.float32, device=age.device)
+    basis = torch.exp(-0.5 * ((age.unsqueeze(-1) - centres) / AGE_SPREAD) ** 2)
+    return torch.nan_to_num(basis, nan=0.0)
 
 
 def _remap_rows(table: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -394,6 +419,7 @@ class HybridRecommender(nn.Module):
         self.register_buffer("year", torch.as_tensor(inputs.year))
         self.register_buffer("gender", torch.as_tensor(inputs.gender))
         self.register_buffer("age_group", torch.as_tensor(inputs.age_group))
+        self.register_buffer("age", torch.as_tensor(inputs.age))
         self.register_buffer("item_known", torch.zeros(inputs.n_items, dtype=torch.bool))
         self.register_buffer("collab", torch.zeros(inputs.n_items, collab_dim))
         self.collab_scale = nn.Parameter(torch.ones(1))
@@ -418,7 +444,7 @@ class HybridRecommender(nn.Module):
         self.user_embedding = nn.Embedding(inputs.n_users + 1, d)  # last: unknown / new user
         self.gender_embedding = nn.Embedding(len(s.GENDER_VALUES) + 1, d)
         self.age_group_embedding = nn.Embedding(len(s.age_group_labels()) + 1, d)
-        self.user_tower = _mlp(5 * d + 1, h, d, 1, dropout)
+        self.user_tower = _mlp(5 * d + 1 + len(AGE_CENTRES), h, d, 1, dropout)
 
         # re-ranking head
         self.head = _mlp(3 * self.dim, head_dim or h, 1, n_blocks, dropout)
@@ -456,7 +482,7 @@ class HybridRecommender(nn.Module):
         self.load_state_dict(adopted)
 
     def _catalogue_buffers(self) -> set[str]:
-        names = {"numeric", "year", "gender", "age_group"}
+        names = {"numeric", "year", "gender", "age_group", "age"}
         for col in self.text_columns:
             names |= {f"text_index_{col}", f"text_weight_{col}"}
         return names
@@ -579,6 +605,7 @@ class HybridRecommender(nn.Module):
             unknown_group = len(s.age_group_labels()) - 1
             age_group = torch.where(known, self.age_group[safe], unknown_group)
         ids = torch.where(known, users, torch.full_like(users, self.n_users))
+        age = age_basis(torch.where(known, self.age[safe], float("nan")))
         if id_dropout > 0:
             drop = torch.rand(ids.shape, device=ids.device) < id_dropout
             ids = ids.masked_fill(drop, self.n_users)
@@ -588,6 +615,7 @@ class HybridRecommender(nn.Module):
             self.user_embedding(ids),
             self.gender_embedding(gender),
             self.age_group_embedding(age_group),
+            age,
             torch.log1p(count),
         ]
         return self.user_tower(torch.cat(parts, dim=-1))

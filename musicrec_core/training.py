@@ -2,11 +2,11 @@
 
 Each epoch shuffles every user's plays and deals them into ``round(1 / target_fraction)``
 parts; each part is one list's positives (target ``log1p(plays)``), next to sampled negatives
-(half uniformly over played tracks, half in proportion to listeners), and the other parts are
-the history the user tower pools, so every play is a target once per epoch and the model learns
-to predict held-out plays rather than copy its input. A share of lists drop the history
-(demographics only), as cold-start users have none. Both stages are trained on the same lists:
-the dot product of the towers and the head."""
+(half uniformly over played tracks, half in proportion to listeners, each scored less the log
+of how often it is drawn), and the other parts are the history the user tower pools, so every
+play is a target once per epoch and the model learns to predict held-out plays rather than copy
+its input. A share of lists drop the history (demographics only), as cold-start users have
+none. Both stages are trained on the same lists: the dot product of the towers and the head."""
 
 from __future__ import annotations
 
@@ -56,7 +56,10 @@ class TrainConfig:
     validation plays; 0: no fusion). Tracks known by content alone (new tracks) are ranked by
     their dot scores fused with their content similarity to the user's plays at
     ``content_weight`` (None: the best on the validation plays ranked by content alone; 0: no
-    fusion). ``device``: "auto" picks CUDA.
+    fusion). ``sampling_correction`` subtracts each sampled negative's log expected draws from
+    its retrieval score (the sampled-softmax correction), so that the dot product learns the
+    softmax over the whole catalogue rather than one tilted against the popular tracks that the
+    negatives over-represent. ``device``: "auto" picks CUDA.
 
     Measured on the demo catalogue (warm NDCG@10, 12 epochs): temperature 3 beat 1 (0.082 vs
     0.074), embedding size 32 beat 64 (0.082 vs 0.061) and a user-id embedding with dropout 0.5
@@ -97,6 +100,7 @@ class TrainConfig:
     ils_weight: float = 0.01
     temperature: float = 3.0
     grad_clip: float = 5.0
+    sampling_correction: bool = True
     n_candidates: int = 50
     item_item_weight: float | None = None
     item_item_l2: float = 500.0
@@ -157,6 +161,7 @@ class ListBatch:
     target: np.ndarray  # (B, L) log1p(plays) of positives, 0 elsewhere
     mask: np.ndarray  # (B, L) real entries
     positive: np.ndarray  # (B, L) positives
+    log_draws: np.ndarray  # (B, L) log of each sampled negative's expected draws; 0 elsewhere
 
 
 class ListSampler:
@@ -169,6 +174,10 @@ class ListSampler:
         listeners = np.diff(sparse.csc_matrix(self.plays).indptr).astype(float)
         self.known = np.flatnonzero(listeners > 0)
         self.popularity = listeners[self.known] / listeners.sum()
+        share = config.popular_negative_share
+        uniform = (1 - share) / max(len(self.known), 1)
+        self.log_draws = np.zeros(self.plays.shape[1], np.float32)
+        self.log_draws[self.known] = np.log(config.negatives * (share * self.popularity + uniform))
 
     def lists(self) -> tuple[np.ndarray, np.ndarray]:
         """One epoch's lists as (user, part) pairs in a fresh random order.
@@ -231,6 +240,7 @@ class ListSampler:
             target=np.zeros((len(users), width_p + n_neg), np.float32),
             mask=np.zeros((len(users), width_p + n_neg), bool),
             positive=np.zeros((len(users), width_p + n_neg), bool),
+            log_draws=np.zeros((len(users), width_p + n_neg), np.float32),
         )
         for row, (user, hist, pos) in enumerate(zip(users, histories, positives, strict=True)):
             batch.history[row, : len(hist)] = self.plays.indices[hist]
@@ -241,6 +251,7 @@ class ListSampler:
             batch.positive[row, : len(pos)] = True
             played = self.plays.indices[self.plays.indptr[user] : self.plays.indptr[user + 1]]
             batch.items[row, width_p:] = negatives[row]
+            batch.log_draws[row, width_p:] = self.log_draws[negatives[row]]
             batch.mask[row, width_p:] = ~np.isin(negatives[row], played)
         return batch
 
@@ -275,6 +286,8 @@ def _batch_loss(
     listed = table[batch["items"]]
     learned = model.learned_dim
     dot = (users[:, None, :learned] * listed[..., :learned]).sum(-1) + listed[..., model.dim]
+    if config.sampling_correction:  # times the temperature the loss divides by
+        dot = dot - config.temperature * batch["log_draws"]
     retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
     if model.dim > learned:
         # The collaborative term is fitted on top of the learned towers, which keep learning on

@@ -1,6 +1,7 @@
 """The saved hybrid serves over grown, shrunk or reordered catalogues with its own preprocessor."""
 
 import copy
+import json
 import shutil
 
 import numpy as np
@@ -8,7 +9,7 @@ import pandas as pd
 import pytest
 
 from musicrec_core import schema as s
-from musicrec_core.hybrid import PREPROCESSOR_DIR, Hybrid
+from musicrec_core.hybrid import META_FILE, MODEL_FORMAT, PREPROCESSOR_DIR, Hybrid
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.recommender import TrainingData
 from musicrec_core.sources import SourceConfig
@@ -141,3 +142,13 @@ def test_a_folder_without_preprocessor_serves_only_its_catalogue(saved, catalogu
     np.testing.assert_array_equal(loaded.score(users), without_content.score(users))
     with pytest.raises(ValueError, match="no saved preprocessor"):
         Hybrid.load(bare, grown)
+
+
+def test_a_folder_of_another_model_format_is_refused_with_what_to_do(saved, tmp_path):
+    model, _ = saved
+    folder = model.save(tmp_path / "older")
+    meta = json.loads((folder / META_FILE).read_text())
+    meta["format"] = MODEL_FORMAT - 1
+    (folder / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=f"{folder}.*format {MODEL_FORMAT - 1}.*retrain"):
+        Hybrid.load(folder, model.data)

@@ -5,16 +5,20 @@ import pandas as pd
 import pytest
 import torch
 
+from musicrec_core import features
 from musicrec_core import schema as s
 from musicrec_core.evaluation import EvaluationData
 from musicrec_core.hybrid import CONTENT_WEIGHTS, ITEM_ITEM_WEIGHTS, Hybrid
 from musicrec_core.model import (
+    AGE_CENTRES,
     CatalogueInputs,
     ContentBoost,
     HybridRecommender,
     _reassign_numpy,
     _reassign_torch,
+    age_basis,
     boost_content,
+    user_ages,
 )
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.recommender import TrainingData, mask_played
@@ -299,3 +303,33 @@ def test_head_scores_in_blocks_of_users_match_one_pass(fitted, monkeypatch):
     torch.testing.assert_close(blocks[1], whole[1])
     expected = fitted.item_item.candidate_scores(history[0], history[1], candidates)
     torch.testing.assert_close(whole[1], expected)
+
+
+def test_ages_are_read_in_years_and_unknown_ones_are_nan():
+    users = pd.DataFrame({s.AGE: [25, "31", None, "old", 300]})
+    np.testing.assert_array_equal(
+        user_ages(users), np.array([25, 31, np.nan, np.nan, s.AGE_RANGE[1]], np.float32)
+    )
+    assert np.isnan(user_ages(pd.DataFrame(index=range(2)))).all()
+
+
+def test_the_age_basis_peaks_at_its_centre_and_is_zero_for_an_unknown_age():
+    basis = age_basis(torch.tensor([float(AGE_CENTRES[3]), float("nan")]))
+    assert basis[0].argmax() == 3 and basis[0, 3] == pytest.approx(1.0)
+    assert (basis[1] == 0).all()
+
+
+def test_the_user_tower_tells_ages_within_one_age_group_apart(tiny):
+    train, preprocessor = tiny
+    users = pd.DataFrame(
+        {s.USER_ID: ["a", "b", "c"], s.AGE: [28, 40, 28], s.GENDER: ["F", "F", "F"]}
+    )
+    users[s.AGE_GROUP] = features.age_group(users[s.AGE])
+    assert users[s.AGE_GROUP].nunique() == 1
+    inputs = CatalogueInputs.build(train.tracks, users, preprocessor)
+    model = HybridRecommender(inputs, embedding_dim=8, hidden_dim=16).eval()
+    model.user_embedding.weight.data[:] = 0.0  # only demographics tell the three apart
+    no_plays = torch.zeros(3, 1, dtype=torch.long), torch.zeros(3, 1)
+    vectors = model.user_vectors(torch.arange(3), *no_plays, model.item_vectors())
+    torch.testing.assert_close(vectors[0], vectors[2])
+    assert not torch.allclose(vectors[0], vectors[1])

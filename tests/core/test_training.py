@@ -140,3 +140,21 @@ def test_every_play_is_a_target_once_per_epoch():
     for row in range(len(users)):  # history and positives never overlap
         history = set(batch.history[row][batch.history_weight[row] > 0])
         assert not history & set(batch.items[row][batch.positive[row]])
+
+
+def test_sampled_negatives_carry_the_log_of_how_often_they_are_drawn():
+    plays = sparse.random(40, 80, density=0.15, format="csr", random_state=1, dtype=np.float32)
+    plays.data = np.ceil(plays.data * 5)
+    config = TrainConfig(negatives=50, popular_negative_share=0.5)
+    sampler = ListSampler(plays, config, np.random.default_rng(0))
+    users, parts = sampler.lists()
+    batch = sampler.batch(users[:8], parts[:8])
+    listeners = np.diff(sparse.csc_matrix(plays).indptr)
+    known = listeners > 0
+    share = 0.5 * listeners / listeners.sum() + 0.5 * known / known.sum()
+    expected = np.log(config.negatives * share[batch.items])
+    negative = ~batch.positive & (np.arange(batch.items.shape[1]) >= batch.positive.sum(1).max())
+    np.testing.assert_allclose(batch.log_draws[negative], expected[negative], rtol=1e-5)
+    assert (batch.log_draws[batch.positive] == 0).all()
+    # the draw probabilities over the tracks negatives come from sum to one
+    assert np.exp(sampler.log_draws[known]).sum() / config.negatives == pytest.approx(1.0)

@@ -32,6 +32,7 @@ class HybridTrainingSettings(dg.Config):
     temperature: float = TrainConfig.temperature
     item_id_dropout: float = TrainConfig.item_id_dropout
     negatives: int = TrainConfig.negatives
+    sampling_correction: bool = TrainConfig.sampling_correction
     n_candidates: int = TrainConfig.n_candidates
     head_dim: int = TrainConfig.head_dim
     collab_dim: int = TrainConfig.collab_dim
