@@ -1,9 +1,10 @@
 """The hybrid deep model as a ``Recommender``: two-tower retrieval, then a re-ranking head.
 
 ``score`` returns full-catalogue scores whose order is the served two-stage ranking: the
-``n_candidates`` best dot-product tracks (not played in training) are re-ranked by the head,
-fused with their EASE item-item scores from the user's plays at a weight chosen on the
-validation plays, and placed above every other track, which keep their dot score.
+``n_candidates`` best tracks (not played in training) by the towers' dot product fused with
+EASE item-item scores from the user's plays are re-ranked by the head, fused with the same
+scores, and placed above every other track, which keep their retrieval score. The EASE rank
+and the fusion weight are chosen on the validation plays.
 Never-played tracks score from content, their dot scores fused with their content similarity
 to the user's plays (also at a weight chosen on validation); users without plays score from
 demographics, and
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,18 +34,20 @@ from musicrec_core.content_similarity import ContentSimilarity
 from musicrec_core.interactions import InteractionMatrix
 from musicrec_core.item_item import ItemItemScores
 from musicrec_core.model import (
-    CandidatePrior,
     CatalogueInputs,
     ContentBoost,
     HybridRecommender,
+    ItemItemEvidence,
     boost_content,
     fuse,
+    retrieval_items,
 )
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData
 from musicrec_core.training import (
     TrainConfig,
     flat_history,
+    item_item_validation_ndcg,
     played_mask,
     resolve_device,
     seed_everything,
@@ -54,6 +58,7 @@ from musicrec_core.training import (
 logger = logging.getLogger(__name__)
 
 History = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # flat_history's index, offsets, weight
+Number = TypeVar("Number", int, float)
 
 WEIGHTS_FILE = "model.pt"
 META_FILE = "model.json"
@@ -68,7 +73,9 @@ HOLDOUT_PLAYS = 0.2
 HOLDOUT_MIN_PLAYS = 5
 BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring many users
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
-# Item-item fusion weights tried on the validation plays when the config leaves it open.
+# EASE ranks tried on the validation plays (by EASE's own NDCG@10) when the config leaves it
+# open, and item-item fusion weights tried there with the chosen rank.
+ITEM_ITEM_RANKS = (64, 256, 1024)
 ITEM_ITEM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 # Content similarity weights tried on the validation plays ranked by content alone.
 CONTENT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -97,8 +104,12 @@ class Hybrid(Recommender):
         self._item_table: torch.Tensor | None = None
         self._unplayed: torch.Tensor | None = None
         self.item_item: ItemItemScores | None = None
+        self.item_item_rank = 0
+        self.item_item_rank_validation: dict[int, float] = {}
         self.item_item_weight = 0.0
         self.item_item_validation: dict[float, float] = {}
+        self.item_item_retrieval_weight = 0.0
+        self.item_item_retrieval_validation: dict[float, float] = {}
         self.content: ContentSimilarity | None = None
         self.content_weight = 0.0
         self.content_validation: dict[float, float] = {}
@@ -130,26 +141,59 @@ class Hybrid(Recommender):
         self.shapes = inputs.shapes()
         self._fit_item_item(plays, validation)
         self._fit_content(data, plays, validation)
-        if self.item_item_weight > 0 and plays is not data.matrix.matrix:
+        if self._fuses_item_item() and plays is not data.matrix.matrix:
             # chosen without the internal holdout; served, as after ``load``, with every play
-            self.item_item = _item_item_scores(cfg, data.matrix.matrix, self.device)
+            self.item_item = _item_item_scores(
+                cfg, data.matrix.matrix, self.device, self.item_item_rank
+            )
 
     def _fit_item_item(self, plays: sparse.csr_matrix, validation: sparse.csr_matrix) -> None:
-        """EASE on the training plays, and the weight fusing it with the head: the config's, or
-        the best of ``ITEM_ITEM_WEIGHTS`` on the validation plays (0 when none helps)."""
+        """EASE on the training plays, its rank and the weights fusing it into either stage:
+        the config's, or the best of ``ITEM_ITEM_RANKS`` by EASE's own NDCG@10 on the
+        validation plays, then the best of ``ITEM_ITEM_WEIGHTS`` for the hybrid's there, with
+        the head first and then in retrieval (0 where none helps)."""
         cfg = self.config
-        self.item_item, self.item_item_weight = None, 0.0
-        if cfg.item_item_weight == 0:
+        self.item_item, self.item_item_rank = None, 0
+        self.item_item_weight = self.item_item_retrieval_weight = 0.0
+        if cfg.item_item_weight == 0 and cfg.item_item_retrieval_weight == 0:
             return
-        self.item_item = _item_item_scores(cfg, plays, self.device)
-        if self.item_item is None:
+        fitted = _item_item_scores(cfg, plays, self.device)
+        if fitted is None:
             return
-        if cfg.item_item_weight is not None:
-            self.item_item_weight = cfg.item_item_weight
-            return
+        ranks = ITEM_ITEM_RANKS if cfg.item_item_rank is None else (cfg.item_item_rank,)
+        rank = ranks[0]
+        if len(ranks) > 1:
+            rank, self.item_item_rank_validation = _best_choice(
+                "item-item rank",
+                ranks,
+                lambda r: item_item_validation_ndcg(
+                    fitted.truncated(r), plays, validation, cfg, self.device
+                ),
+            )
+        self.item_item, self.item_item_rank = fitted.truncated(rank), rank
         measure = self._validation(plays, validation, item_item=self.item_item)
-        self.item_item_weight, self.item_item_validation = _best_weight(
-            "item-item", ITEM_ITEM_WEIGHTS, lambda weight: measure(item_item_weight=weight)
+        if cfg.item_item_weight is None:
+            self.item_item_weight, self.item_item_validation = _best_choice(
+                "item-item weight",
+                ITEM_ITEM_WEIGHTS,
+                lambda weight: measure(item_item_weight=weight),
+            )
+        else:
+            self.item_item_weight = cfg.item_item_weight
+        if cfg.item_item_retrieval_weight is None:
+            self.item_item_retrieval_weight, self.item_item_retrieval_validation = _best_choice(
+                "item-item retrieval weight",
+                ITEM_ITEM_WEIGHTS,
+                lambda weight: measure(
+                    item_item_weight=self.item_item_weight, item_item_retrieval_weight=weight
+                ),
+            )
+        else:
+            self.item_item_retrieval_weight = cfg.item_item_retrieval_weight
+
+    def _fuses_item_item(self) -> bool:
+        return self.item_item is not None and (
+            self.item_item_weight > 0 or self.item_item_retrieval_weight > 0
         )
 
     def _fit_content(
@@ -169,8 +213,8 @@ class Hybrid(Recommender):
             self.content_weight = cfg.content_weight
             return
         measure = self._validation(plays, validation, content_only=True, content=self.content)
-        self.content_weight, self.content_validation = _best_weight(
-            "content", CONTENT_WEIGHTS, lambda weight: measure(content_weight=weight)
+        self.content_weight, self.content_validation = _best_choice(
+            "content weight", CONTENT_WEIGHTS, lambda weight: measure(content_weight=weight)
         )
 
     def _validation(
@@ -193,8 +237,11 @@ class Hybrid(Recommender):
         return self._item_table
 
     def item_vectors(self) -> np.ndarray:
-        """(n_tracks, dim + 1) item vectors; the last column is the item bias."""
-        return self.item_table().cpu().numpy()
+        """(n_tracks, width) retrieval vectors of the tracks: the towers' with the item bias,
+        then EASE's target factors when the model fuses them."""
+        fused = self.item_item is not None and self.item_item_retrieval_weight > 0
+        targets = self.item_item.targets if fused else None
+        return retrieval_items(self.item_table(), targets).cpu().numpy()
 
     @torch.no_grad()
     def _user_vectors(self, user_ids: np.ndarray, history: History) -> torch.Tensor:
@@ -206,11 +253,13 @@ class Hybrid(Recommender):
             torch.as_tensor(rows, device=self.device), index, offsets, weight, self.item_table()
         )
 
-    def _prior(self, history: History) -> CandidatePrior | None:
-        """The item-item scores of candidates from the given plays, if the model fuses them."""
-        if self.item_item is None or self.item_item_weight <= 0:
+    def _evidence(self, history: History) -> ItemItemEvidence | None:
+        """The item-item scores from the given plays, if the model fuses them."""
+        if not self._fuses_item_item():
             return None
-        return self.item_item.prior(history[0], history[1])
+        return self.item_item.evidence(
+            history[0], history[1], self.item_item_weight, self.item_item_retrieval_weight
+        )
 
     def _boost(self, plays: sparse.csr_matrix) -> ContentBoost | None:
         """The content similarity of the never-played tracks to the given play rows, if the
@@ -235,13 +284,14 @@ class Hybrid(Recommender):
         return self._unplayed
 
     def user_vectors(self, user_ids: np.ndarray | list) -> np.ndarray:
-        """(n_users, dim + 1) user vectors (trailing 1 multiplies the item bias) from training
-        plays; ``user_vectors @ item_vectors.T`` are the retrieval scores."""
+        """(n_users, width) retrieval vectors of the users from their training plays:
+        ``user_vectors @ item_vectors.T`` are the retrieval scores (see
+        ``HybridRecommender.retrieval``)."""
         user_ids = np.asarray(user_ids, dtype=object)
         history = flat_history(self._training_rows(user_ids), self.device)
         vectors = self._user_vectors(user_ids, history)
-        ones = torch.ones(len(vectors), 1, device=vectors.device)
-        return torch.cat([vectors, ones], dim=1).cpu().numpy()
+        retrieval = self.model.retrieval(vectors, self.item_table(), self._evidence(history))
+        return retrieval.users.cpu().numpy()
 
     def _training_rows(self, user_ids: np.ndarray) -> sparse.csr_matrix:
         rows = self.data.matrix.user_index(user_ids)
@@ -279,8 +329,7 @@ class Hybrid(Recommender):
                 self.item_table(),
                 played_mask(block, self.device),
                 self.config.n_candidates,
-                self._prior(history),
-                self.item_item_weight,
+                self._evidence(history),
                 self._boost(block),
             )
             out[span] = scores.cpu().numpy()
@@ -304,8 +353,7 @@ class Hybrid(Recommender):
                 (rows, cols),
                 self.config.n_candidates,
                 n,
-                self._prior(history),
-                self.item_item_weight,
+                self._evidence(history),
                 self._boost(block),
             )
             index[span] = top.cpu().numpy()
@@ -339,9 +387,8 @@ class Hybrid(Recommender):
         table = self.item_table()
         dot = boost_content(self.model.dot(vectors, table), self._boost(rows)).gather(1, items)
         weight = self.item_item_weight
-        head, prior = self.model.head_scores(
-            vectors, table, items, dot, self._prior(history), weight
-        )
+        evidence = self._evidence(history) if weight > 0 else None
+        head, prior = self.model.head_scores(vectors, table, items, dot, evidence)
         return fuse(head, prior, torch.ones_like(items, dtype=torch.bool), weight).cpu().numpy()
 
     def recommend_with_history(
@@ -370,8 +417,16 @@ class Hybrid(Recommender):
             "user_ids": [str(u) for u in self.data.matrix.user_ids],
             "track_ids": [str(t) for t in self.data.matrix.track_ids],
             "history": self.history,
+            "item_item_rank": self.item_item_rank,
+            "item_item_rank_validation": {
+                str(r): v for r, v in self.item_item_rank_validation.items()
+            },
             "item_item_weight": self.item_item_weight,
             "item_item_validation": {str(w): v for w, v in self.item_item_validation.items()},
+            "item_item_retrieval_weight": self.item_item_retrieval_weight,
+            "item_item_retrieval_validation": {
+                str(w): v for w, v in self.item_item_retrieval_validation.items()
+            },
             "content_weight": self.content_weight,
             "content_validation": {str(w): v for w, v in self.content_validation.items()},
         }
@@ -442,9 +497,13 @@ class Hybrid(Recommender):
             )
         model.model.to(model.device).eval()
         model._item_table = model._unplayed = None
-        model.item_item_weight = float(meta.get("item_item_weight", 0.0))
-        if model.item_item_weight > 0:
-            model.item_item = _item_item_scores(config, data.matrix.matrix, model.device)
+        model.item_item_weight = float(meta["item_item_weight"])
+        model.item_item_retrieval_weight = float(meta["item_item_retrieval_weight"])
+        model.item_item_rank = int(meta["item_item_rank"])
+        if model.item_item_weight > 0 or model.item_item_retrieval_weight > 0:
+            model.item_item = _item_item_scores(
+                config, data.matrix.matrix, model.device, model.item_item_rank
+            )
         model.content_weight = float(meta.get("content_weight", 0.0))
         if model.content_weight > 0 and preprocessor is None:
             logger.warning(
@@ -457,19 +516,19 @@ class Hybrid(Recommender):
         return model
 
 
-def _best_weight(
-    name: str, weights: tuple[float, ...], measure: Callable[[float], float]
-) -> tuple[float, dict[float, float]]:
-    """The weight with the best validation NDCG@10 (0 when none could be measured) and every
-    weight's score."""
-    scores = {weight: measure(weight) for weight in weights}
-    measured = {w: v for w, v in scores.items() if np.isfinite(v)}
-    best = max(measured, key=measured.get) if measured else 0.0
+def _best_choice(
+    name: str, options: tuple[Number, ...], measure: Callable[[Number], float]
+) -> tuple[Number, dict[Number, float]]:
+    """The option with the best validation NDCG@10 (the first when none could be measured)
+    and every option's score."""
+    scores = {option: measure(option) for option in options}
+    measured = {o: v for o, v in scores.items() if np.isfinite(v)}
+    best = max(measured, key=measured.get) if measured else options[0]
     logger.info(
-        "hybrid: %s weight %g chosen on validation NDCG@10 %s",
+        "hybrid: %s %g chosen on validation NDCG@10 %s",
         name,
         best,
-        {w: round(v, 4) for w, v in scores.items()},
+        {o: round(v, 4) for o, v in scores.items()},
     )
     return best, scores
 
@@ -498,16 +557,16 @@ def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommende
 
 
 def _item_item_scores(
-    config: TrainConfig, plays: sparse.csr_matrix, device: torch.device
+    config: TrainConfig, plays: sparse.csr_matrix, device: torch.device, rank: int | None = None
 ) -> ItemItemScores | None:
-    return ItemItemScores.fit(
-        plays,
-        config.item_item_l2,
-        config.item_item_max_tracks,
-        config.item_item_rank,
-        device,
-        config.seed,
+    """EASE on the plays, factored as training factors it (to the config's rank, or to the
+    largest rank it chooses from), then truncated to ``rank`` if given: a model loaded later
+    gets the same factors as the one trained."""
+    fitted_rank = config.item_item_rank or max(ITEM_ITEM_RANKS)
+    scores = ItemItemScores.fit(
+        plays, config.item_item_l2, config.item_item_max_tracks, fitted_rank, device, config.seed
     )
+    return scores if scores is None or rank is None else scores.truncated(rank)
 
 
 def _own_preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:

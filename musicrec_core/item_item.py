@@ -1,20 +1,20 @@
-"""EASE item-item scores of re-ranking candidates: collaborative evidence for the hybrid's head.
+"""EASE item-item scores: collaborative evidence that the hybrid fuses into both of its stages.
 
 EASE's item-item weights B (Steck 2019) are kept as a truncated SVD, ``B ≈ S Tᵀ`` (rank
-``rank``), so a user's score for a candidate is ``(Σ S[played]) · T[candidate]``: one pooled
-vector per user and one small dot product per candidate, instead of a gather per (played
-track, candidate) pair, which cost more than the rest of serving together. In the hybrid,
-rank 64 did as well as the full B on the demo catalogue and lost 4% of NDCG@10 on Echo Nest,
-whose B is less redundant; each doubling of the rank adds about a tenth of the bare matrix
-multiply's time to serving (docs/benchmarks.md). Tracks without plays have no factors and
-score 0, as do users without plays, so new tracks and new users are ranked by the towers and
-the head alone.
+``rank``), so a user's scores are ``(Σ S[played]) · T``: one pooled vector per user, which
+retrieval appends to the user's dot-product vector (one matrix multiply still scores the
+catalogue) and re-ranking dots with the candidates' factors, instead of a gather per (played
+track, candidate) pair, which cost more than the rest of serving together. How much rank B
+needs depends on the data: 64 did better than the full B on the demo catalogue (the
+truncation regularises), while Echo Nest's B needs about 1,024 (docs/benchmarks.md), so the
+hybrid chooses it on validation plays. Tracks without plays have no factors and score 0, as
+do users without plays, so new tracks and new users are ranked by the towers and the head
+alone.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 import numpy as np
 import torch
@@ -22,18 +22,23 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 from torch.nn import functional as F
 
-from musicrec_core.model import CandidatePrior
+from musicrec_core.model import ItemItemEvidence
 from musicrec_core.neighbours import ease_weights, weighted_matrix
 
 logger = logging.getLogger(__name__)
 
 
 class ItemItemScores:
-    """Source and target factors of EASE's B for every catalogue track (zero rows: unplayed)."""
+    """Source and target factors of EASE's B for every catalogue track (zero rows: unplayed),
+    ordered by singular value, so that their first columns are a truncation of lower rank."""
 
     def __init__(self, sources: torch.Tensor, targets: torch.Tensor) -> None:
         self.sources = sources
         self.targets = targets
+
+    @property
+    def rank(self) -> int:
+        return int(self.sources.shape[1])
 
     @classmethod
     def fit(
@@ -45,9 +50,9 @@ class ItemItemScores:
         device: torch.device,
         seed: int = 0,
     ) -> ItemItemScores | None:
-        """EASE (binary plays, ``l2``) on a user x track play matrix, factored to ``rank``;
-        None, with a warning, when more than ``max_tracks`` tracks were played (the dense
-        weights would not fit)."""
+        """EASE (binary plays, ``l2``) on a user x track play matrix, factored to ``rank`` (at
+        most the number of played tracks, which keeps B whole); None, with a warning, when
+        more than ``max_tracks`` tracks were played (the dense weights would not fit)."""
         x = weighted_matrix(plays, "binary")
         try:
             items, weights = ease_weights(x, l2, max_tracks)
@@ -55,39 +60,29 @@ class ItemItemScores:
             logger.warning("hybrid serves without item-item scores: %s", error)
             return None
         if len(items) <= rank:
-            source, target = weights, np.eye(len(items), dtype=np.float32)
+            u, s, vt = np.linalg.svd(weights)
         else:
             u, s, vt = randomized_svd(weights, rank, random_state=seed)
-            source, target = u * s, vt.T
+        source, target = u * s, vt.T
         width = source.shape[1]
         sources = np.zeros((x.shape[1], width), np.float32)
         targets = np.zeros((x.shape[1], width), np.float32)
         sources[items], targets[items] = source, target
         return cls(torch.as_tensor(sources, device=device), torch.as_tensor(targets, device=device))
 
-    def prior(self, index: torch.Tensor, offsets: torch.Tensor) -> CandidatePrior:
-        """EASE scores of candidates for n users from the tracks they played, as a function of
-        the (m, c) candidates of the users at ``rows`` (of the n).
+    def truncated(self, rank: int) -> ItemItemScores:
+        """The same scores at a lower rank: the first ``rank`` factors."""
+        return ItemItemScores(self.sources[:, :rank], self.targets[:, :rank])
 
-        ``index`` / ``offsets``: the users' played track indices one after another and where
-        each user's start (``EmbeddingBag`` layout).
-        """
+    def evidence(
+        self,
+        index: torch.Tensor,
+        offsets: torch.Tensor,
+        rerank_weight: float = 0.0,
+        retrieval_weight: float = 0.0,
+    ) -> ItemItemEvidence:
+        """EASE scores of n users from the tracks they played, fused at the given weights:
+        ``index`` / ``offsets`` are the users' played track indices one after another and
+        where each user's start (``EmbeddingBag`` layout)."""
         pooled = F.embedding_bag(index, self.sources, offsets, mode="sum")
-        return partial(_candidate_scores, self.targets, pooled)
-
-    def candidate_scores(
-        self, index: torch.Tensor, offsets: torch.Tensor, candidates: torch.Tensor
-    ) -> torch.Tensor:
-        """(n, c) EASE scores of each user's candidates (n, c) from the tracks the user played."""
-        return self.prior(index, offsets)(candidates)
-
-
-def _candidate_scores(
-    targets: torch.Tensor,
-    pooled: torch.Tensor,
-    candidates: torch.Tensor,
-    rows: slice = slice(None),
-) -> torch.Tensor:
-    # an embedding lookup gathers the candidates' factors several times faster than indexing
-    listed = F.embedding(candidates, targets)
-    return torch.bmm(listed, pooled[rows].unsqueeze(-1)).squeeze(-1)
+        return ItemItemEvidence(pooled, self.targets, rerank_weight, retrieval_weight)

@@ -19,17 +19,18 @@ sum of those of the user's plays times a learned scale, so the dot product adds 
 
 ``user · item`` (with the item bias) scores the whole catalogue in one matrix multiply; the head
 (residual blocks over ``[u, i, u * i]``) adds a correction to that dot product for the retrieved
-candidates only. A candidate prior (the hybrid's EASE item-item scores, see
-:mod:`musicrec_core.item_item`) can be fused with the head's scores there, and a content boost
-(the content-only tracks' similarity to the user's plays, see
-:mod:`musicrec_core.content_similarity`) with the dot scores of those tracks.
+candidates only. Item-item evidence (the hybrid's EASE scores, see
+:mod:`musicrec_core.item_item`) can be fused into both stages: into retrieval, which stays one
+matrix multiply of rescaled, wider vectors (``retrieval``), and with the head's scores of the
+candidates (``fuse``). A content boost (the content-only tracks' similarity to the user's
+plays, see :mod:`musicrec_core.content_similarity`) reorders those tracks' retrieval scores.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -243,11 +244,58 @@ def _flat(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
     return module(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)
 
 
-class CandidatePrior(Protocol):
-    """Evidence for re-ranking candidates: ``prior(candidates, rows)`` scores the (m, c)
-    candidates of the users at ``rows`` (a slice of the users it was built for)."""
+class ItemItemEvidence(NamedTuple):
+    """Item-item scores of a set of users for every track, ``pooled[u] · targets[j]`` (the
+    hybrid's EASE scores from the users' plays, see :mod:`musicrec_core.item_item`), and the
+    weights at which they are fused with the dot scores in retrieval and with the head's
+    scores of the candidates (0: not in that stage)."""
 
-    def __call__(self, candidates: torch.Tensor, rows: slice = ...) -> torch.Tensor: ...
+    pooled: torch.Tensor  # (n_users, r): each user's sum of the source factors of their plays
+    targets: torch.Tensor  # (n_items, r): zero for tracks without plays
+    rerank_weight: float = 0.0
+    retrieval_weight: float = 0.0
+
+    def scores(self, candidates: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
+        """(m, c) scores of the (m, c) candidates of the users at ``rows``."""
+        # an embedding lookup gathers the candidates' factors several times faster than indexing
+        listed = F.embedding(candidates, self.targets)
+        return torch.bmm(listed, self.pooled[rows].unsqueeze(-1)).squeeze(-1)
+
+
+class Retrieval(NamedTuple):
+    """Retrieval scores as one product ``users @ items.T``.
+
+    Without item-item evidence these are the towers' dot scores (``users`` ends in a column of
+    ones for the item bias). With evidence at a weight ``w``, each user's row is rescaled so
+    that the product is ``dot / s_dot + w * evidence / s_evidence``, where ``s`` are the user's
+    spreads of either score over the catalogue: it ranks as ``z(dot) + w * z(evidence)``.
+    ``dot_scale`` (n_users, 1) is then ``s_dot`` and ``evidence_weight`` ``w * s_dot /
+    s_evidence``.
+    """
+
+    users: torch.Tensor
+    items: torch.Tensor
+    dot_scale: torch.Tensor | None = None
+    evidence_weight: torch.Tensor | None = None
+
+    def scaled_dot(self, scores: torch.Tensor) -> torch.Tensor:
+        """Retrieval ``scores`` back on the dot product's scale: the dot scores plus
+        ``evidence_weight`` times the evidence."""
+        return scores if self.dot_scale is None else self.dot_scale * scores
+
+
+def retrieval_items(item_table: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
+    """The item side of retrieval: item vectors with bias, then the item-item target factors
+    when retrieval fuses them."""
+    return item_table if targets is None else torch.cat([item_table, targets], dim=1)
+
+
+def _spread(vectors: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """(n, 1) standard deviation over the table's rows of each vector's products with them."""
+    centred = table - table.mean(dim=0, keepdim=True)
+    covariance = centred.T @ centred / max(len(table), 1)
+    variance = ((vectors @ covariance) * vectors).sum(dim=1, keepdim=True)
+    return variance.clamp(min=1e-12).sqrt()
 
 
 class ContentBoost(NamedTuple):
@@ -669,17 +717,61 @@ class HybridRecommender(nn.Module):
         last = self.head[-1]
         return torch.addmm(last.bias, flat, last.weight.T).reshape(hidden.shape[:-1])
 
-    def _retrieve(
+    def retrieval(
         self,
         user_vectors: torch.Tensor,
         item_table: torch.Tensor,
+        evidence: ItemItemEvidence | None = None,
+    ) -> Retrieval:
+        """Retrieval of the users (n, dim) over the items (n_items, dim + 1): the dot product
+        with the item bias, fused with ``evidence`` at its retrieval weight."""
+        ones = torch.ones(len(user_vectors), 1, device=user_vectors.device)
+        users = torch.cat([user_vectors, ones], dim=1)
+        if evidence is None or evidence.retrieval_weight <= 0:
+            return Retrieval(users, item_table)
+        weight = evidence.retrieval_weight
+        dot_scale = _spread(users, item_table)
+        evidence_scale = _spread(evidence.pooled, evidence.targets)
+        return Retrieval(
+            torch.cat([users / dot_scale, weight * evidence.pooled / evidence_scale], dim=1),
+            retrieval_items(item_table, evidence.targets),
+            dot_scale,
+            weight * dot_scale / evidence_scale,
+        )
+
+    def _rerank(
+        self,
+        user_vectors: torch.Tensor,
+        item_table: torch.Tensor,
+        retrieval: Retrieval,
+        candidates: torch.Tensor,
+        scores: torch.Tensor,
+        evidence: ItemItemEvidence | None,
+    ) -> torch.Tensor:
+        """The head's scores of the candidates from their retrieval ``scores``, fused with
+        their item-item ``evidence`` at its re-ranking weight; -inf where ``scores`` are."""
+        fused = retrieval.evidence_weight is not None
+        weight = 0.0 if evidence is None else evidence.rerank_weight
+        needed = evidence if fused or weight > 0 else None
+        head, prior = self.head_scores(
+            user_vectors, item_table, candidates, retrieval.scaled_dot(scores), needed
+        )
+        if fused:  # the head adds to the dot scores alone
+            head = head - retrieval.evidence_weight * prior
+        valid = torch.isfinite(scores)
+        return fuse(head, prior, valid, weight).masked_fill(~valid, float("-inf"))
+
+    def _retrieve(
+        self,
+        retrieval: Retrieval,
         exclude: tuple[torch.Tensor, torch.Tensor],
         n: int,
         boost: ContentBoost | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Each user's ``n`` best dot scores (with ``boost``) outside ``exclude``: values high
-        to low and track indices, and the row maxima (n_users, 1) of the unmasked dot scores,
+        """Each user's ``n`` best retrieval scores (with ``boost``) outside ``exclude``: values
+        high to low and track indices, and the row maxima (n_users, 1) of the unmasked scores,
         a block of users at a time."""
+        user_vectors, item_table = retrieval.users, retrieval.items
         n_users = len(user_vectors)
         device = user_vectors.device
         values = torch.empty(n_users, n, device=device)
@@ -702,7 +794,7 @@ class HybridRecommender(nn.Module):
         found = []
         for block, start in enumerate(range(0, n_users, step)):
             span = slice(start, start + step)
-            scores = self.dot(user_vectors[span], table)
+            scores = user_vectors[span] @ table.T
             lo, hi = bounds[block], bounds[block + 1]
             r, c = rows[lo:hi] - start, cols[lo:hi]
             excluded = scores[r, c]
@@ -728,7 +820,7 @@ class HybridRecommender(nn.Module):
         it. Retrieval scores tracks in this order: top-k keeps a heap of the best so far, and
         with likely winners first it turns most other scores away at once (a quarter off its
         time on the demo)."""
-        average = self.dot(user_vectors.mean(dim=0, keepdim=True), item_table)[0]
+        average = item_table @ user_vectors.mean(dim=0)
         order = average.argsort(descending=True)
         position = torch.empty_like(order)
         position[order] = torch.arange(len(order), device=order.device)
@@ -740,14 +832,12 @@ class HybridRecommender(nn.Module):
         item_table: torch.Tensor,
         candidates: torch.Tensor,
         dot: torch.Tensor,
-        prior: CandidatePrior | None = None,
-        prior_weight: float = 0.0,
+        prior: ItemItemEvidence | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Head scores (n, c) of each user's candidates from their ``dot`` scores, and the
-        ``prior``'s scores of them (None without a prior or weight), a block of users at a time.
-        """
+        ``prior``'s scores of them (None without a prior), a block of users at a time."""
         head = torch.empty_like(dot)
-        evidence = torch.empty_like(dot) if prior is not None and prior_weight > 0 else None
+        evidence = None if prior is None else torch.empty_like(dot)
         items = item_table[:, : self.dim]
         step = _block_size(HEAD_BLOCK // max(candidates.shape[1], 1), len(candidates), dot.device)
         for start in range(0, len(candidates), step):
@@ -756,7 +846,7 @@ class HybridRecommender(nn.Module):
             listed = F.embedding(candidates[rows], items)
             head[rows] = dot[rows] + self.correction(user_vectors[rows], listed)
             if evidence is not None:
-                evidence[rows] = prior(candidates[rows], rows)
+                evidence[rows] = prior.scores(candidates[rows], rows)
         return head, evidence
 
     def two_stage(
@@ -765,28 +855,26 @@ class HybridRecommender(nn.Module):
         item_table: torch.Tensor,
         exclude: torch.Tensor,
         n_candidates: int,
-        prior: CandidatePrior | None = None,
-        prior_weight: float = 0.0,
+        evidence: ItemItemEvidence | None = None,
         boost: ContentBoost | None = None,
     ) -> torch.Tensor:
         """Full-catalogue scores whose order is the two-stage ranking.
 
-        The dot scores (with ``boost``, see ``boost_content``) of the ``n_candidates`` best
-        tracks not in ``exclude`` (bool, n_users x n_items) are re-scored by the head (fused
-        with ``prior``, see ``fuse``) and lifted into a band above every dot score (order within
-        the band = head order); other tracks keep their dot score.
+        The retrieval scores (the dot product fused with ``evidence``, see ``retrieval``, with
+        ``boost``, see ``boost_content``) of the ``n_candidates`` best tracks not in
+        ``exclude`` (bool, n_users x n_items) are re-scored by the head (fused with
+        ``evidence``, see ``fuse``) and lifted into a band above every retrieval score (order
+        within the band = head order); other tracks keep their retrieval score.
         """
-        scores = boost_content(self.dot(user_vectors, item_table), boost, exclude)
+        retrieval = self.retrieval(user_vectors, item_table, evidence)
+        scores = boost_content(retrieval.users @ retrieval.items.T, boost, exclude)
         retrievable = scores.masked_fill(exclude, float("-inf"))
         k = min(n_candidates, scores.shape[1])
         if k == 0:
             return scores
-        _, candidates = retrievable.topk(k, dim=1)
-        head, evidence = self.head_scores(
-            user_vectors, item_table, candidates, scores.gather(1, candidates), prior, prior_weight
-        )
-        valid = torch.isfinite(retrievable.gather(1, candidates))
-        head = fuse(head, evidence, valid, prior_weight).masked_fill(~valid, float("-inf"))
+        top, candidates = retrievable.topk(k, dim=1)
+        head = self._rerank(user_vectors, item_table, retrieval, candidates, top, evidence)
+        valid = torch.isfinite(top)
         floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
         ceiling = scores.max(dim=1, keepdim=True).values
         band = head - floor + ceiling + 1.0
@@ -800,26 +888,25 @@ class HybridRecommender(nn.Module):
         exclude: tuple[torch.Tensor, torch.Tensor],
         n_candidates: int,
         k: int,
-        prior: CandidatePrior | None = None,
-        prior_weight: float = 0.0,
+        evidence: ItemItemEvidence | None = None,
         boost: ContentBoost | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The top ``k`` of ``two_stage``'s ranking (indices, scores) without the full matrix.
 
         ``exclude``: (rows, columns) of tracks never to return; the head runs on the
-        ``n_candidates`` best dot scores only.
+        ``n_candidates`` best retrieval scores only.
         """
+        retrieval = self.retrieval(user_vectors, item_table, evidence)
         n = min(max(n_candidates, k), item_table.shape[0])
-        dot_top, candidates, ceiling = self._retrieve(user_vectors, item_table, exclude, n, boost)
+        top, candidates, ceiling = self._retrieve(retrieval, exclude, n, boost)
         c = min(n_candidates, n)
         if c == 0:
-            return candidates[:, :k], dot_top[:, :k]
-        head, evidence = self.head_scores(
-            user_vectors, item_table, candidates[:, :c], dot_top[:, :c], prior, prior_weight
+            return candidates[:, :k], top[:, :k]
+        head = self._rerank(
+            user_vectors, item_table, retrieval, candidates[:, :c], top[:, :c], evidence
         )
-        valid = torch.isfinite(dot_top[:, :c])
-        head = fuse(head, evidence, valid, prior_weight)
+        valid = torch.isfinite(top[:, :c])
         floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
         band = torch.where(valid, head - floor + ceiling + 1.0, float("-inf"))
-        values, order = torch.cat([band, dot_top[:, c:]], dim=1).topk(min(k, n), dim=1)
+        values, order = torch.cat([band, top[:, c:]], dim=1).topk(min(k, n), dim=1)
         return candidates.gather(1, order), values

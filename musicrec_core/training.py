@@ -36,6 +36,7 @@ VAL_NDCG = f"val_ndcg@{VAL_K}"
 VAL_TOWERS = f"val_towers_ndcg@{VAL_K}"
 VAL_CONTENT = f"val_content_ndcg@{VAL_K}"
 VAL_STOP = "val_stopping_score"  # what early stopping and the learning-rate schedule follow
+_DISCOUNTS = 1.0 / np.log2(np.arange(2, VAL_K + 2))
 
 
 @dataclass
@@ -50,10 +51,12 @@ class TrainConfig:
     content and demographics carry the vectors; ``collab_dim`` fixed collaborative factors
     (truncated SVD of the training plays) extend both towers; the head (``head_dim`` wide,
     ``n_blocks`` residual blocks) learns on the ``rerank_list`` best dot scores of each list's
-    user and re-ranks the ``n_candidates`` best when serving, fused with the candidates' EASE
-    item-item scores (``item_item_l2``, factored to ``item_item_rank``; none above
-    ``item_item_max_tracks`` played tracks) at ``item_item_weight`` (None: the best on the
-    validation plays; 0: no fusion). Tracks known by content alone (new tracks) are ranked by
+    user and re-ranks the ``n_candidates`` best when serving. EASE item-item scores
+    (``item_item_l2``, factored to ``item_item_rank``, None: the rank with the best EASE
+    NDCG@10 on the validation plays; none above ``item_item_max_tracks`` played tracks) are
+    fused with the head's scores of the candidates at ``item_item_weight`` and into retrieval at
+    ``item_item_retrieval_weight`` (None: the best on the validation plays, chosen in that
+    order; 0: not in that stage). Tracks known by content alone (new tracks) are ranked by
     their dot scores fused with their content similarity to the user's plays at
     ``content_weight`` (None: the best on the validation plays ranked by content alone; 0: no
     fusion). ``sampling_correction`` subtracts each sampled negative's log expected draws from
@@ -103,8 +106,9 @@ class TrainConfig:
     sampling_correction: bool = True
     n_candidates: int = 50
     item_item_weight: float | None = None
+    item_item_retrieval_weight: float | None = None
     item_item_l2: float = 500.0
-    item_item_rank: int = 64
+    item_item_rank: int | None = None
     item_item_max_tracks: int = 30_000
     content_weight: float | None = None
     seed: int = 0
@@ -332,12 +336,14 @@ def validation_ndcg(
     towers_only: bool = False,
     item_item: ItemItemScores | None = None,
     item_item_weight: float = 0.0,
+    item_item_retrieval_weight: float = 0.0,
     content_only: bool = False,
     content: ContentSimilarity | None = None,
     content_weight: float = 0.0,
 ) -> float:
     """Mean binary NDCG@10 of the two-stage ranking over users with validation plays, the head
-    fused with ``item_item`` scores at ``item_item_weight``. With ``towers_only``: of the
+    fused with ``item_item`` scores at ``item_item_weight`` and retrieval at
+    ``item_item_retrieval_weight``. With ``towers_only``: of the
     learned towers' dot product without collaborative term and head; with ``content_only``:
     the same with every track's vector from content alone, as new tracks are ranked, fused
     with ``content`` similarity at ``content_weight``."""
@@ -348,7 +354,6 @@ def validation_ndcg(
     table = model.item_vectors()
     candidates = model.item_vectors(id_dropout=1.0) if content_only else table
     towers_only = towers_only or content_only
-    discounts = 1.0 / np.log2(np.arange(2, VAL_K + 2))
     total = 0.0
     for start in range(0, len(users), config.val_batch_size):
         rows = users[start : start + config.val_batch_size]
@@ -365,25 +370,58 @@ def validation_ndcg(
             vectors = vectors.clone()
             vectors[:, model.learned_dim :] = 0.0
         n_candidates = 0 if towers_only else config.n_candidates
-        prior = None
-        if item_item is not None:
-            prior = item_item.prior(index, offsets)
+        evidence = None
+        if item_item is not None and not towers_only:
+            evidence = item_item.evidence(
+                index, offsets, item_item_weight, item_item_retrieval_weight
+            )
         boost = None
         if content_only and content is not None and content_weight > 0:
             every = torch.arange(model.n_items, device=device)
             similarity = partial(content.scores, block, every.cpu().numpy(), device)
             boost = ContentBoost(every, similarity, content_weight)
         top = model.two_stage_top(
-            vectors, candidates, exclude, n_candidates, VAL_K, prior, item_item_weight, boost
+            vectors, candidates, exclude, n_candidates, VAL_K, evidence, boost
         )[0]
-        top = top.cpu().numpy()
-        truth = validation[rows]
-        for row in range(len(rows)):
-            relevant = truth.indices[truth.indptr[row] : truth.indptr[row + 1]]
-            hits = np.isin(top[row], relevant)
-            ideal = discounts[: min(len(relevant), VAL_K)].sum()
-            total += float(hits @ discounts / ideal)
+        total += _ndcg_sum(top.cpu().numpy(), validation[rows])
     return total / len(users)
+
+
+@torch.no_grad()
+def item_item_validation_ndcg(
+    item_item: ItemItemScores,
+    plays: sparse.csr_matrix,
+    validation: sparse.csr_matrix,
+    config: TrainConfig,
+    device: torch.device,
+) -> float:
+    """Mean binary NDCG@10 of the item-item scores alone, over users with validation plays."""
+    users = np.flatnonzero(np.diff(validation.indptr) > 0)
+    if not len(users):
+        return float("nan")
+    total = 0.0
+    for start in range(0, len(users), config.val_batch_size):
+        rows = users[start : start + config.val_batch_size]
+        block = plays[rows]
+        index, offsets, _ = flat_history(block, device)
+        evidence = item_item.evidence(index, offsets)
+        scores = (evidence.pooled @ evidence.targets.T).masked_fill(
+            played_mask(block, device), float("-inf")
+        )
+        top = scores.topk(min(VAL_K, scores.shape[1]), dim=1).indices
+        total += _ndcg_sum(top.cpu().numpy(), validation[rows])
+    return total / len(users)
+
+
+def _ndcg_sum(top: np.ndarray, truth: sparse.csr_matrix) -> float:
+    """Sum over rows of the binary NDCG@10 of each row's ranked ``top`` against its ``truth``."""
+    total = 0.0
+    for row in range(len(top)):
+        relevant = truth.indices[truth.indptr[row] : truth.indptr[row + 1]]
+        hits = np.isin(top[row], relevant)
+        discounts = _DISCOUNTS[: len(hits)]
+        total += float(hits @ discounts / _DISCOUNTS[: min(len(relevant), VAL_K)].sum())
+    return total
 
 
 def stopping_score(metrics: dict) -> float:

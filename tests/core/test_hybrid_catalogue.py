@@ -69,11 +69,12 @@ def test_reordered_catalogue_gives_the_same_scores_per_track(saved):
     loaded = Hybrid.load(folder, shuffled)
     users = data.matrix.user_ids[:6]
     order = pd.Index(shuffled.matrix.track_ids).get_indexer(data.matrix.track_ids)
+    # the item-item factors of a refit are the same up to sign: compare retrieval scores
     np.testing.assert_allclose(
-        model.item_vectors(), loaded.item_vectors()[order], rtol=1e-5, atol=1e-5
-    )
-    np.testing.assert_allclose(
-        model.user_vectors(users), loaded.user_vectors(users), rtol=1e-5, atol=1e-5
+        model.user_vectors(users) @ model.item_vectors().T,
+        (loaded.user_vectors(users) @ loaded.item_vectors().T)[:, order],
+        rtol=1e-4,
+        atol=1e-4,
     )
 
 

@@ -46,7 +46,7 @@ def test_candidate_scores_are_the_ease_scores_of_the_candidates(plays):
     scorer = ItemItemScores.fit(plays, l2=2.0, max_tracks=100, rank=16, device=CPU)
     index, offsets, _ = flat_history(plays, CPU)
     candidates = torch.tensor([[0, 3, 7], [1, 2, 4], [5, 6, 0], [7, 1, 3], [2, 2, 6], [0, 1, 2]])
-    got = scorer.candidate_scores(index, offsets, candidates).numpy()
+    got = scorer.evidence(index, offsets).scores(candidates).numpy()
     expected = np.take_along_axis(_ease_scores(plays, 2.0), candidates.numpy(), axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert (got[:, [2]][0] == 0).all() and (got[5] == 0).all()  # unplayed track, silent user
@@ -60,10 +60,28 @@ def test_a_lower_rank_approximates_the_ease_scores(plays):
     for rank in (2, 4, 7):
         scorer = ItemItemScores.fit(plays, l2=2.0, max_tracks=100, rank=rank, device=CPU)
         assert scorer.sources.shape == (8, rank)
-        got = scorer.candidate_scores(index, offsets, candidates).numpy()
+        got = scorer.evidence(index, offsets).scores(candidates).numpy()
         errors.append(np.abs(got - expected).max())
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 1e-4  # seven played tracks: rank 7 is B itself
+
+
+def test_a_truncation_keeps_the_leading_factors_of_the_fit(plays):
+    index, offsets, _ = flat_history(plays, CPU)
+    whole = ItemItemScores.fit(plays, l2=2.0, max_tracks=100, rank=16, device=CPU)
+    low = whole.truncated(3)
+    assert low.rank == 3 and whole.rank == 7  # no more factors than played tracks
+    torch.testing.assert_close(low.sources, whole.sources[:, :3])
+    evidence = low.evidence(index, offsets)
+    direct = ItemItemScores.fit(plays, l2=2.0, max_tracks=100, rank=3, device=CPU)
+    expected = direct.evidence(index, offsets)
+    # the best rank-3 approximation either way, whatever the signs of the factors
+    torch.testing.assert_close(
+        evidence.pooled @ evidence.targets.T,
+        expected.pooled @ expected.targets.T,
+        atol=1e-4,
+        rtol=1e-4,
+    )
 
 
 def test_too_many_played_tracks_means_no_item_item_scores(plays, caplog):

@@ -8,7 +8,7 @@ import torch
 from musicrec_core import features
 from musicrec_core import schema as s
 from musicrec_core.evaluation import EvaluationData
-from musicrec_core.hybrid import CONTENT_WEIGHTS, ITEM_ITEM_WEIGHTS, Hybrid
+from musicrec_core.hybrid import CONTENT_WEIGHTS, ITEM_ITEM_RANKS, ITEM_ITEM_WEIGHTS, Hybrid
 from musicrec_core.model import (
     AGE_CENTRES,
     CatalogueInputs,
@@ -139,30 +139,62 @@ def test_eval_head_with_folded_batchnorm_matches_the_modules(fitted):
         np.testing.assert_allclose(model.correction(users, items), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_item_item_weight_is_chosen_on_validation_and_kept_by_save(fitted, tmp_path):
+def test_item_item_rank_and_weights_are_chosen_on_validation_and_kept_by_save(fitted, tmp_path):
+    assert fitted.item_item_rank in ITEM_ITEM_RANKS
+    assert set(fitted.item_item_rank_validation) == set(ITEM_ITEM_RANKS)
     assert fitted.item_item_weight in ITEM_ITEM_WEIGHTS
+    assert fitted.item_item_retrieval_weight in ITEM_ITEM_WEIGHTS
     assert set(fitted.item_item_validation) == set(ITEM_ITEM_WEIGHTS)
+    assert set(fitted.item_item_retrieval_validation) == set(ITEM_ITEM_WEIGHTS)
+    # the retrieval weight is searched with the head's at its choice: no fusion in retrieval
+    # scores what the head's search found best
+    head_best = fitted.item_item_validation[fitted.item_item_weight]
+    assert fitted.item_item_retrieval_validation[0.0] == pytest.approx(head_best)
     loaded = Hybrid.load(fitted.save(tmp_path / "model"), fitted.data)
-    assert loaded.item_item_weight == fitted.item_item_weight
+    chosen = ("item_item_rank", "item_item_weight", "item_item_retrieval_weight")
+    assert [getattr(loaded, name) for name in chosen] == [getattr(fitted, name) for name in chosen]
     users = fitted.data.matrix.user_ids[:8]
     np.testing.assert_array_equal(fitted.score(users), loaded.score(users))
 
 
-def test_item_item_fusion_reorders_only_the_candidates(tiny):
+def test_item_item_evidence_changes_retrieval_and_the_top_is_that_of_the_full_ranking(tiny):
     train, preprocessor = tiny
-    plain = Hybrid(dataclasses.replace(CONFIG, item_item_weight=0.0), preprocessor).fit(train)
-    fused = Hybrid(dataclasses.replace(CONFIG, item_item_weight=8.0), preprocessor).fit(train)
+    off = {"item_item_weight": 0.0, "item_item_retrieval_weight": 0.0}
+    on = {"item_item_weight": 8.0, "item_item_retrieval_weight": 8.0}
+    plain = Hybrid(dataclasses.replace(CONFIG, **off), preprocessor).fit(train)
+    fused = Hybrid(dataclasses.replace(CONFIG, **on), preprocessor).fit(train)
     assert plain.item_item is None and fused.item_item is not None
     users = train.matrix.user_ids
     n = CONFIG.n_candidates
     plain_top = plain.recommend(users, k=n).track_ids
     fused_top = fused.recommend(users, k=n).track_ids
-    assert all(set(a) == set(b) for a, b in zip(plain_top, fused_top, strict=True))
-    assert (plain_top[:, :10] != fused_top[:, :10]).any()
-    # the full ranking and its top-k agree with the fusion too
+    assert any(set(a) != set(b) for a, b in zip(plain_top, fused_top, strict=True))
     scores = fused.score(users).astype(np.float64)
     mask_played(scores, fused.data.matrix, users)
-    np.testing.assert_array_equal(fused.best(users, scores, 10).track_ids, fused_top[:, :10])
+    np.testing.assert_array_equal(fused.best(users, scores, n).track_ids, fused_top)
+
+
+def test_fused_retrieval_ranks_as_the_sum_of_z_scores_and_gives_back_the_dot(fitted):
+    users = fitted.data.matrix.user_ids[:8]
+    history = flat_history(fitted._training_rows(users), fitted.device)
+    with torch.no_grad():
+        vectors = fitted._user_vectors(users, history)
+        table = fitted.item_table()
+        evidence = fitted.item_item.evidence(history[0], history[1], retrieval_weight=2.0)
+        retrieval = fitted.model.retrieval(vectors, table, evidence)
+        fused = retrieval.users @ retrieval.items.T
+        dot = fitted.model.dot(vectors, table)
+        scores = evidence.pooled @ evidence.targets.T
+
+    def z(x: torch.Tensor) -> torch.Tensor:
+        return (x - x.mean(dim=1, keepdim=True)) / x.std(dim=1, correction=0, keepdim=True)
+
+    expected = z(dot) + 2.0 * z(scores)
+    torch.testing.assert_close(
+        fused - fused.mean(dim=1, keepdim=True), expected, rtol=1e-3, atol=1e-3
+    )
+    back = retrieval.scaled_dot(fused) - retrieval.evidence_weight * scores
+    torch.testing.assert_close(back, dot, rtol=1e-3, atol=1e-3)
 
 
 def test_content_boost_reorders_only_its_tracks_and_keeps_their_scores():
@@ -295,14 +327,13 @@ def test_head_scores_in_blocks_of_users_match_one_pass(fitted, monkeypatch):
         vectors = fitted._user_vectors(users, history)
         table = fitted.item_table()
         dot, candidates = fitted.model.dot(vectors, table).topk(6, dim=1)
-        prior = fitted.item_item.prior(history[0], history[1])
-        whole = fitted.model.head_scores(vectors, table, candidates, dot, prior, 1.0)
+        prior = fitted.item_item.evidence(history[0], history[1])
+        whole = fitted.model.head_scores(vectors, table, candidates, dot, prior)
         monkeypatch.setattr(model_module, "HEAD_BLOCK", 3 * 6)
-        blocks = fitted.model.head_scores(vectors, table, candidates, dot, prior, 1.0)
+        blocks = fitted.model.head_scores(vectors, table, candidates, dot, prior)
     torch.testing.assert_close(blocks[0], whole[0])
     torch.testing.assert_close(blocks[1], whole[1])
-    expected = fitted.item_item.candidate_scores(history[0], history[1], candidates)
-    torch.testing.assert_close(whole[1], expected)
+    torch.testing.assert_close(whole[1], prior.scores(candidates))
 
 
 def test_ages_are_read_in_years_and_unknown_ones_are_nan():

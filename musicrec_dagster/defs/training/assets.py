@@ -36,7 +36,9 @@ class HybridTrainingSettings(dg.Config):
     n_candidates: int = TrainConfig.n_candidates
     head_dim: int = TrainConfig.head_dim
     collab_dim: int = TrainConfig.collab_dim
+    item_item_rank: int | None = TrainConfig.item_item_rank  # None: chosen on validation
     item_item_weight: float | None = TrainConfig.item_item_weight  # None: chosen on validation
+    item_item_retrieval_weight: float | None = TrainConfig.item_item_retrieval_weight  # likewise
     content_weight: float | None = TrainConfig.content_weight  # None: chosen on validation
     seed: int = TrainConfig.seed
     device: str = TrainConfig.device
@@ -84,7 +86,9 @@ def hybrid_model(
         "epochs_run": len(history),
         "train_seconds": round(seconds, 1),
         "device": str(resolve_device(train_config.device)),
+        "item_item_rank": model.item_item_rank,
         "item_item_weight": model.item_item_weight,
+        "item_item_retrieval_weight": model.item_item_retrieval_weight,
         "content_weight": model.content_weight,
     }
     version, folder = store.new_version(MODEL_KIND)
@@ -96,8 +100,14 @@ def hybrid_model(
             "path": dg.MetadataValue.path(str(folder)),
             **summary,
             "config": dg.MetadataValue.json(train_config.to_dict()),
+            "item_item_rank_validation": dg.MetadataValue.json(
+                {str(r): round(v, 4) for r, v in model.item_item_rank_validation.items()}
+            ),
             "item_item_validation": dg.MetadataValue.json(
                 {str(w): round(v, 4) for w, v in model.item_item_validation.items()}
+            ),
+            "item_item_retrieval_validation": dg.MetadataValue.json(
+                {str(w): round(v, 4) for w, v in model.item_item_retrieval_validation.items()}
             ),
             "content_validation": dg.MetadataValue.json(
                 {str(w): round(v, 4) for w, v in model.content_validation.items()}
