@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import sparse
-from scipy.sparse.linalg import svds
 
 from musicrec_core.content_similarity import ContentSimilarity
 from musicrec_core.interactions import InteractionMatrix
@@ -64,7 +63,8 @@ WEIGHTS_FILE = "model.pt"
 META_FILE = "model.json"
 METRICS_FILE = "metrics.json"
 PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
-# What the saved weights fit: 2 since the user tower reads the age itself (model.age_basis).
+# What the saved weights fit: 2 since the user tower reads the age itself (model.age_basis) and
+# the towers carry no fixed collaborative factors.
 MODEL_FORMAT = 2
 # Without a validation frame, this share of users (with enough plays) lend this share of their
 # plays to an internal early-stopping holdout.
@@ -78,7 +78,11 @@ SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS t
 ITEM_ITEM_RANKS = (64, 256, 1024)
 ITEM_ITEM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 # Content similarity weights tried on the validation plays ranked by content alone.
-CONTENT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+# No 0: validation tracks are known to the content towers through their own plays, which new
+# tracks are not, so that ranking undervalues the similarity. It chose 0 over 0.25 by a few
+# thousandths of validation NDCG@10 in some trainings whose new tracks gained a twentieth from
+# 0.25 (docs/benchmarks.md); set ``content_weight`` 0 to serve without it.
+CONTENT_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class Hybrid(Recommender):
@@ -133,9 +137,6 @@ class Hybrid(Recommender):
         else:
             plays, validation = _holdout(plays, np.random.default_rng(cfg.seed))
         similarity = similarity_blocks(inputs, cfg.seed)
-        if cfg.collab_dim:
-            factors = collaborative_factors(plays, cfg.collab_dim, cfg.seed)
-            self.model.collab.copy_(torch.as_tensor(factors, device=self.model.collab.device))
         self._item_table = self._unplayed = None
         self.history = train(self.model, plays, validation, cfg, similarity, self.on_epoch)
         self.shapes = inputs.shapes()
@@ -201,7 +202,7 @@ class Hybrid(Recommender):
     ) -> None:
         """Content vectors for the similarity of new tracks to a user's plays, and its weight:
         the config's, or the best of ``CONTENT_WEIGHTS`` on the validation plays ranked by
-        content alone (as new tracks are; 0 when none helps)."""
+        content alone (as new tracks are)."""
         cfg = self.config
         self.content, self.content_weight = None, 0.0
         if cfg.content_weight == 0:
@@ -552,7 +553,6 @@ def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommende
         n_blocks=config.n_blocks,
         dropout=config.dropout,
         head_dim=config.head_dim,
-        collab_dim=config.collab_dim,
     ).to(resolve_device(config.device))
 
 
@@ -593,21 +593,6 @@ def _holdout(
         )
 
     return part(~held), part(held)
-
-
-def collaborative_factors(plays: sparse.csr_matrix, dim: int, seed: int) -> np.ndarray:
-    """(n_tracks, dim) item factors of a truncated SVD of the binary play matrix (PureSVD), zero
-    for unplayed tracks, scaled so that history sums dotted with them have unit spread."""
-    binary = sparse.csr_matrix(plays > 0, dtype=np.float64)
-    factors = np.zeros((binary.shape[1], dim), np.float32)
-    k = min(dim, min(binary.shape) - 1)
-    if k < 1 or binary.nnz == 0:
-        return factors
-    _, _, vt = svds(binary, k=k, random_state=seed)
-    sample = binary[np.random.default_rng(seed).permutation(binary.shape[0])[:256]]
-    spread = float(np.std((sample @ vt.T) @ vt)) or 1.0
-    factors[:, :k] = vt.T / np.sqrt(spread)
-    return factors
 
 
 def similarity_blocks(inputs: CatalogueInputs, seed: int) -> list[np.ndarray]:

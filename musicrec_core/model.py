@@ -13,10 +13,6 @@ User tower: the play-weighted means of the item vectors and of history-only item
 random), then a residual block. A user with no plays gets a vector from demographics alone;
 new plays change the vector without retraining.
 
-Collaborative factors (optional, ``collab_dim``): fixed item factors of a truncated SVD of the
-training plays (zero for unknown tracks) extend the item vectors, and the user vectors get the
-sum of those of the user's plays times a learned scale, so the dot product adds a PureSVD term.
-
 ``user · item`` (with the item bias) scores the whole catalogue in one matrix multiply; the head
 (residual blocks over ``[u, i, u * i]``) adds a correction to that dot product for the retrieved
 candidates only. Item-item evidence (the hybrid's EASE scores, see
@@ -449,15 +445,12 @@ class HybridRecommender(nn.Module):
         n_blocks: int = 2,
         dropout: float = 0.1,
         head_dim: int | None = None,
-        collab_dim: int = 0,
     ) -> None:
         """``hidden_dim``: width of the towers; ``head_dim`` (default ``hidden_dim``) and
-        ``n_blocks``: width and residual blocks of the re-ranking head; ``collab_dim``: width of
-        the fixed collaborative factors (``collab`` buffer, set after construction)."""
+        ``n_blocks``: width and residual blocks of the re-ranking head."""
         super().__init__()
         d, h = embedding_dim, hidden_dim
-        self.learned_dim = d
-        self.dim = d + collab_dim  # vector width before the item bias
+        self.dim = d  # vector width before the item bias
         self.n_items, self.n_users = inputs.n_items, inputs.n_users
         self.text_columns = sorted(inputs.text_vocab)
         for col in self.text_columns:
@@ -469,8 +462,6 @@ class HybridRecommender(nn.Module):
         self.register_buffer("age_group", torch.as_tensor(inputs.age_group))
         self.register_buffer("age", torch.as_tensor(inputs.age))
         self.register_buffer("item_known", torch.zeros(inputs.n_items, dtype=torch.bool))
-        self.register_buffer("collab", torch.zeros(inputs.n_items, collab_dim))
-        self.collab_scale = nn.Parameter(torch.ones(1))
 
         # item tower
         self.item_embedding = nn.Embedding(inputs.n_items + 1, d)  # last: unknown / new track
@@ -517,9 +508,6 @@ class HybridRecommender(nn.Module):
                 adopted[key] = _remap_rows(value, items)
             elif key == "user_embedding.weight":
                 adopted[key] = _remap_rows(value, users)
-            elif key == "collab":
-                mapped = items.to(value.device)
-                adopted[key] = value[mapped.clamp(min=0)] * (mapped >= 0).unsqueeze(1)
             elif key == "item_known":
                 mapped = items.to(value.device)
                 adopted[key] = value[mapped.clamp(min=0)] & (mapped >= 0)
@@ -563,12 +551,7 @@ class HybridRecommender(nn.Module):
             parts.append(self.text_embedding[col](index, per_sample_weights=weight))
         if self.numeric_fc is not None:
             parts.append(self.numeric_fc(self.numeric[items]))
-        out = self.item_tower(torch.cat(parts, dim=-1))
-        if self.dim == self.learned_dim:
-            return out
-        # an item treated as unknown (new, or dropped in training) has no collaborative factors
-        collab = self.collab[items] * (ids != self.n_items).unsqueeze(-1)
-        return torch.cat([out[:, : self.learned_dim], collab, out[:, -1:]], dim=-1)
+        return self.item_tower(torch.cat(parts, dim=-1))
 
     # --- user tower --------------------------------------------------------------------------
 
@@ -590,18 +573,14 @@ class HybridRecommender(nn.Module):
         (unknown codes for the others).
         """
         weight = history_weight / history_weight.sum(dim=1, keepdim=True).clamp(min=1e-6)
-        pooled = (item_table[history][..., : self.learned_dim] * weight.unsqueeze(-1)).sum(dim=1)
+        pooled = (item_table[history][..., : self.dim] * weight.unsqueeze(-1)).sum(dim=1)
         history_ids = torch.where(self.item_known[history], history, self.n_items)
         if id_dropout > 0:
             drop = torch.rand(history_ids.shape, device=history.device) < id_dropout
             history_ids = history_ids.masked_fill(drop, self.n_items)
         pooled_ids = (self.history_embedding(history_ids) * weight.unsqueeze(-1)).sum(dim=1)
         count = (history_weight > 0).sum(dim=1, keepdim=True).float()
-        vectors = self._user_tower(users, pooled, pooled_ids, count, gender, age_group, id_dropout)
-        if self.dim == self.learned_dim:
-            return vectors
-        collab = (self.collab[history] * (history_weight > 0).unsqueeze(-1)).sum(dim=1)
-        return torch.cat([vectors, self.collab_scale * collab], dim=-1)
+        return self._user_tower(users, pooled, pooled_ids, count, gender, age_group, id_dropout)
 
     def user_vectors_flat(
         self,
@@ -622,18 +601,14 @@ class HybridRecommender(nn.Module):
             0, torch.repeat_interleave(torch.arange(n, device=weight.device), lengths), weight
         )
         share = weight / torch.repeat_interleave(totals.clamp(min=1e-6), lengths)
-        table = item_table[:, : self.learned_dim].contiguous()
+        table = item_table[:, : self.dim].contiguous()
         pooled = F.embedding_bag(index, table, offsets, mode="sum", per_sample_weights=share)
         ids = torch.where(self.item_known[index], index, self.n_items)
         pooled_ids = F.embedding_bag(
             ids, self.history_embedding.weight, offsets, mode="sum", per_sample_weights=share
         )
         count = lengths.unsqueeze(1).float()
-        vectors = self._user_tower(users, pooled, pooled_ids, count)
-        if self.dim == self.learned_dim:
-            return vectors
-        collab = F.embedding_bag(index, self.collab, offsets, mode="sum")
-        return torch.cat([vectors, self.collab_scale * collab], dim=-1)
+        return self._user_tower(users, pooled, pooled_ids, count)
 
     def _user_tower(
         self,

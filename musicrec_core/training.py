@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from musicrec_core.content_similarity import ContentSimilarity
 from musicrec_core.item_item import ItemItemScores
-from musicrec_core.loss import EnhancedListNetLoss, LossParts
+from musicrec_core.loss import EnhancedListNetLoss
 from musicrec_core.model import ContentBoost, HybridRecommender
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 EpochCallback = Callable[[int, dict], None]
 VAL_K = 10
 VAL_NDCG = f"val_ndcg@{VAL_K}"
-VAL_TOWERS = f"val_towers_ndcg@{VAL_K}"
 VAL_CONTENT = f"val_content_ndcg@{VAL_K}"
 VAL_STOP = "val_stopping_score"  # what early stopping and the learning-rate schedule follow
 _DISCOUNTS = 1.0 / np.log2(np.arange(2, VAL_K + 2))
@@ -48,8 +47,7 @@ class TrainConfig:
     user's plays into ``round(1 / target_fraction)`` lists' positives (at most
     ``max_positives`` each), next to ``negatives`` sampled tracks; ``history_dropout`` of the
     lists keep no history; ``item_id_dropout`` / ``user_id_dropout`` replace ids by "unknown" so
-    content and demographics carry the vectors; ``collab_dim`` fixed collaborative factors
-    (truncated SVD of the training plays) extend both towers; the head (``head_dim`` wide,
+    content and demographics carry the vectors; the head (``head_dim`` wide,
     ``n_blocks`` residual blocks) learns on the ``rerank_list`` best dot scores of each list's
     user and re-ranks the ``n_candidates`` best when serving. EASE item-item scores
     (``item_item_l2``, factored to ``item_item_rank``, None: the rank with the best EASE
@@ -66,12 +64,14 @@ class TrainConfig:
 
     Measured on the demo catalogue (warm NDCG@10, 12 epochs): temperature 3 beat 1 (0.082 vs
     0.074), embedding size 32 beat 64 (0.082 vs 0.061) and a user-id embedding with dropout 0.5
-    beat none (0.082 vs 0.063). Later (docs/benchmarks.md): collaborative factors lifted demo
-    0.091 to 0.102 and Echo Nest 0.033 to 0.056 (0.066 with every play a target per epoch); a
-    32-wide one-block head over 50 candidates serves in about 2.5x the bare matrix multiply
-    (about 2.8x with the item-item fusion, which lifted warm NDCG@10 by a tenth on both data
-    sets). With the fusion no ILS weight lowered warm genre ILS@10 by 15% for at most 3% of
-    NDCG@10 (30: -25% for -3.1%), so the default stays 0.01 and serving diversifies by MMR.
+    beat none (0.082 vs 0.063). Later (docs/benchmarks.md): every play a target once per epoch
+    lifted Echo Nest from 0.056 to 0.066; a 32-wide one-block head over 50 candidates serves in
+    about 2.5x the bare matrix multiply; the item-item fusion lifted warm NDCG@10 by a tenth on
+    both data sets, and fused into retrieval too, it took Echo Nest past EASE, at which point
+    fixed collaborative factors (a truncated SVD of the plays) in the towers no longer helped
+    and were dropped. With the fusion no ILS weight lowered warm genre ILS@10 by 15% for at
+    most 3% of NDCG@10 (30: -25% for -3.1%), so the default stays 0.01 and serving
+    diversifies by MMR.
     Early stopping follows ``stopping_score`` with patience 5, so that the learning rate is
     cut tenfold twice before training gives up: patience 3 kept a lucky early epoch at the first
     learning rate in some seeds (new-track NDCG@10 0.142 against 0.161 on the demo). The
@@ -86,7 +86,6 @@ class TrainConfig:
     hidden_dim: int = 128
     n_blocks: int = 1
     head_dim: int = 32
-    collab_dim: int = 32
     dropout: float = 0.1
     learning_rate: float = 0.01
     weight_decay: float = 1e-5
@@ -288,19 +287,10 @@ def _batch_loss(
         id_dropout=config.user_id_dropout,
     )
     listed = table[batch["items"]]
-    learned = model.learned_dim
-    dot = (users[:, None, :learned] * listed[..., :learned]).sum(-1) + listed[..., model.dim]
+    dot = (users[:, None, :] * listed[..., : model.dim]).sum(-1) + listed[..., model.dim]
     if config.sampling_correction:  # times the temperature the loss divides by
         dot = dot - config.temperature * batch["log_draws"]
     retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
-    if model.dim > learned:
-        # The collaborative term is fitted on top of the learned towers, which keep learning on
-        # their own (so content and demographics carry new tracks and users as well as before).
-        collab = (users[:, None, learned:] * listed[..., learned : model.dim]).sum(-1)
-        combined = loss_fn(dot.detach() + collab, batch["target"], batch["mask"], batch["positive"])
-        retrieval = LossParts(
-            retrieval.listnet + combined.listnet, retrieval.ils, retrieval.total + combined.total
-        )
 
     with torch.no_grad():
         gains = torch.zeros(played.shape, device=played.device)
@@ -333,7 +323,6 @@ def validation_ndcg(
     validation: sparse.csr_matrix,
     config: TrainConfig,
     device: torch.device,
-    towers_only: bool = False,
     item_item: ItemItemScores | None = None,
     item_item_weight: float = 0.0,
     item_item_retrieval_weight: float = 0.0,
@@ -343,17 +332,15 @@ def validation_ndcg(
 ) -> float:
     """Mean binary NDCG@10 of the two-stage ranking over users with validation plays, the head
     fused with ``item_item`` scores at ``item_item_weight`` and retrieval at
-    ``item_item_retrieval_weight``. With ``towers_only``: of the
-    learned towers' dot product without collaborative term and head; with ``content_only``:
-    the same with every track's vector from content alone, as new tracks are ranked, fused
-    with ``content`` similarity at ``content_weight``."""
+    ``item_item_retrieval_weight``. With ``content_only``: of the towers' dot product alone
+    with every track's vector from content alone, as new tracks are ranked, fused with
+    ``content`` similarity at ``content_weight``."""
     model.eval()
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if not len(users):
         return float("nan")
     table = model.item_vectors()
     candidates = model.item_vectors(id_dropout=1.0) if content_only else table
-    towers_only = towers_only or content_only
     total = 0.0
     for start in range(0, len(users), config.val_batch_size):
         rows = users[start : start + config.val_batch_size]
@@ -366,12 +353,9 @@ def validation_ndcg(
             torch.as_tensor(coo.row.astype(np.int64), device=device),
             torch.as_tensor(coo.col.astype(np.int64), device=device),
         )
-        if towers_only:
-            vectors = vectors.clone()
-            vectors[:, model.learned_dim :] = 0.0
-        n_candidates = 0 if towers_only else config.n_candidates
+        n_candidates = 0 if content_only else config.n_candidates
         evidence = None
-        if item_item is not None and not towers_only:
+        if item_item is not None and not content_only:
             evidence = item_item.evidence(
                 index, offsets, item_item_weight, item_item_retrieval_weight
             )
@@ -425,15 +409,13 @@ def _ndcg_sum(top: np.ndarray, truth: sparse.csr_matrix) -> float:
 
 
 def stopping_score(metrics: dict) -> float:
-    """Mean validation NDCG@10 of the served ranking, the learned towers and the content path.
+    """Mean validation NDCG@10 of the served ranking and of the content path.
 
-    The collaborative term fits within an epoch, so the served ranking alone would stop before
-    the towers and the content path, which carry new users and tracks, have settled; the
-    towers alone are noisy at the first learning rate and kept an early lucky epoch (new-track
-    NDCG@10 0.14 where the settled model gives 0.17-0.19 on the demo).
+    New tracks are ranked by the content path alone, which settles later than the served
+    ranking: signals without it kept early epochs whose new-track NDCG@10 was 0.14 where the
+    settled model gives 0.17-0.19 on the demo.
     """
-    measured = [metrics[key] for key in (VAL_NDCG, VAL_TOWERS, VAL_CONTENT) if key in metrics]
-    return float(np.mean(measured))
+    return float(np.mean([metrics[key] for key in (VAL_NDCG, VAL_CONTENT) if key in metrics]))
 
 
 def train(
@@ -513,10 +495,6 @@ def _train(
         metrics = {"epoch": epoch, **{k: v / max(n_batches, 1) for k, v in sums.items()}}
         if validation is not None:
             metrics[VAL_NDCG] = validation_ndcg(model, plays, validation, config, device)
-            if model.dim > model.learned_dim:
-                metrics[VAL_TOWERS] = validation_ndcg(
-                    model, plays, validation, config, device, towers_only=True
-                )
             metrics[VAL_CONTENT] = validation_ndcg(
                 model, plays, validation, config, device, content_only=True
             )

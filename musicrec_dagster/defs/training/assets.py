@@ -35,7 +35,6 @@ class HybridTrainingSettings(dg.Config):
     sampling_correction: bool = TrainConfig.sampling_correction
     n_candidates: int = TrainConfig.n_candidates
     head_dim: int = TrainConfig.head_dim
-    collab_dim: int = TrainConfig.collab_dim
     item_item_rank: int | None = TrainConfig.item_item_rank  # None: chosen on validation
     item_item_weight: float | None = TrainConfig.item_item_weight  # None: chosen on validation
     item_item_retrieval_weight: float | None = TrainConfig.item_item_retrieval_weight  # likewise
