@@ -73,7 +73,8 @@ def main() -> int:
     names = [*filter(None, args.baselines.split(",")), "hybrid"]
     lines = [
         f"{args.data}: {overrides(args.fields)}, fit {seconds:.0f} s, {len(model.history)} epochs, "
-        f"item-item rank {model.item_item_rank} weights {model.item_item_weight:g} (head) "
+        f"item-item l2 {model.item_item_l2:g} rank {model.item_item_rank} "
+        f"weights {model.item_item_weight:g} (head) "
         f"{model.item_item_retrieval_weight:g} (retrieval), "
         f"content weight {model.content_weight:g}"
     ]

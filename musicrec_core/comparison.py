@@ -36,6 +36,7 @@ class Comparison:
 
     result: EvaluationResult
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    models: dict[str, Recommender] = field(default_factory=dict)  # as fitted and evaluated
 
     @property
     def test_sets(self) -> list[str]:
@@ -74,7 +75,7 @@ def evaluate_models(
         logger.info("fitted %s in %.1f s", name, fit_seconds[name])
     ordered = {name: fitted.get(name) or models[name] for name in names}
     result = compare(ordered, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
-    return Comparison(result, fit_seconds)
+    return Comparison(result, fit_seconds, ordered)
 
 
 def figures(comparison: Comparison) -> dict[str, bytes]:

@@ -30,7 +30,7 @@ import torch
 from scipy import sparse
 
 from musicrec_core.content_similarity import ContentSimilarity
-from musicrec_core.interactions import InteractionMatrix
+from musicrec_core.interactions import InteractionMatrix, holdout
 from musicrec_core.item_item import ItemItemScores
 from musicrec_core.model import (
     CatalogueInputs,
@@ -41,6 +41,7 @@ from musicrec_core.model import (
     fuse,
     retrieval_items,
 )
+from musicrec_core.neighbours import choose_ease_l2, weighted_matrix
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData
 from musicrec_core.training import (
@@ -66,11 +67,6 @@ PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
 # What the saved weights fit: 2 since the user tower reads the age itself (model.age_basis) and
 # the towers carry no fixed collaborative factors.
 MODEL_FORMAT = 2
-# Without a validation frame, this share of users (with enough plays) lend this share of their
-# plays to an internal early-stopping holdout.
-HOLDOUT_USERS = 0.3
-HOLDOUT_PLAYS = 0.2
-HOLDOUT_MIN_PLAYS = 5
 BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring many users
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
 # EASE ranks tried on the validation plays (by EASE's own NDCG@10) when the config leaves it
@@ -108,6 +104,8 @@ class Hybrid(Recommender):
         self._item_table: torch.Tensor | None = None
         self._unplayed: torch.Tensor | None = None
         self.item_item: ItemItemScores | None = None
+        self.item_item_l2: float | None = None
+        self.item_item_l2_validation: dict[float, float] = {}
         self.item_item_rank = 0
         self.item_item_rank_validation: dict[int, float] = {}
         self.item_item_weight = 0.0
@@ -135,7 +133,7 @@ class Hybrid(Recommender):
                 self.validation, data.matrix.user_ids, data.matrix.track_ids
             ).matrix
         else:
-            plays, validation = _holdout(plays, np.random.default_rng(cfg.seed))
+            plays, validation = holdout(plays, np.random.default_rng(cfg.seed))
         similarity = similarity_blocks(inputs, cfg.seed)
         self._item_table = self._unplayed = None
         self.history = train(self.model, plays, validation, cfg, similarity, self.on_epoch)
@@ -145,20 +143,30 @@ class Hybrid(Recommender):
         if self._fuses_item_item() and plays is not data.matrix.matrix:
             # chosen without the internal holdout; served, as after ``load``, with every play
             self.item_item = _item_item_scores(
-                cfg, data.matrix.matrix, self.device, self.item_item_rank
+                cfg, data.matrix.matrix, self.device, self.item_item_l2, self.item_item_rank
             )
 
     def _fit_item_item(self, plays: sparse.csr_matrix, validation: sparse.csr_matrix) -> None:
-        """EASE on the training plays, its rank and the weights fusing it into either stage:
-        the config's, or the best of ``ITEM_ITEM_RANKS`` by EASE's own NDCG@10 on the
-        validation plays, then the best of ``ITEM_ITEM_WEIGHTS`` for the hybrid's there, with
-        the head first and then in retrieval (0 where none helps)."""
+        """EASE on the training plays, its λ, rank and the weights fusing it into either stage:
+        the config's, or the best λ (``choose_ease_l2``) and then the best of
+        ``ITEM_ITEM_RANKS`` by EASE's own NDCG@10 on the validation plays, then the best of
+        ``ITEM_ITEM_WEIGHTS`` for the hybrid's there, with the head first and then in retrieval
+        (0 where none helps)."""
         cfg = self.config
         self.item_item, self.item_item_rank = None, 0
         self.item_item_weight = self.item_item_retrieval_weight = 0.0
         if cfg.item_item_weight == 0 and cfg.item_item_retrieval_weight == 0:
             return
-        fitted = _item_item_scores(cfg, plays, self.device)
+        self.item_item_l2 = cfg.item_item_l2
+        if self.item_item_l2 is None:
+            try:
+                self.item_item_l2, self.item_item_l2_validation = choose_ease_l2(
+                    weighted_matrix(plays, "binary"), validation, cfg.item_item_max_tracks
+                )
+            except ValueError as error:
+                logger.warning("hybrid serves without item-item scores: %s", error)
+                return
+        fitted = _item_item_scores(cfg, plays, self.device, self.item_item_l2)
         if fitted is None:
             return
         ranks = ITEM_ITEM_RANKS if cfg.item_item_rank is None else (cfg.item_item_rank,)
@@ -418,6 +426,10 @@ class Hybrid(Recommender):
             "user_ids": [str(u) for u in self.data.matrix.user_ids],
             "track_ids": [str(t) for t in self.data.matrix.track_ids],
             "history": self.history,
+            "item_item_l2": self.item_item_l2,
+            "item_item_l2_validation": {
+                str(l2): v for l2, v in self.item_item_l2_validation.items()
+            },
             "item_item_rank": self.item_item_rank,
             "item_item_rank_validation": {
                 str(r): v for r, v in self.item_item_rank_validation.items()
@@ -501,9 +513,10 @@ class Hybrid(Recommender):
         model.item_item_weight = float(meta["item_item_weight"])
         model.item_item_retrieval_weight = float(meta["item_item_retrieval_weight"])
         model.item_item_rank = int(meta["item_item_rank"])
+        model.item_item_l2 = meta["item_item_l2"]
         if model.item_item_weight > 0 or model.item_item_retrieval_weight > 0:
             model.item_item = _item_item_scores(
-                config, data.matrix.matrix, model.device, model.item_item_rank
+                config, data.matrix.matrix, model.device, model.item_item_l2, model.item_item_rank
             )
         model.content_weight = float(meta.get("content_weight", 0.0))
         if model.content_weight > 0 and preprocessor is None:
@@ -557,14 +570,18 @@ def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommende
 
 
 def _item_item_scores(
-    config: TrainConfig, plays: sparse.csr_matrix, device: torch.device, rank: int | None = None
+    config: TrainConfig,
+    plays: sparse.csr_matrix,
+    device: torch.device,
+    l2: float,
+    rank: int | None = None,
 ) -> ItemItemScores | None:
-    """EASE on the plays, factored as training factors it (to the config's rank, or to the
-    largest rank it chooses from), then truncated to ``rank`` if given: a model loaded later
-    gets the same factors as the one trained."""
+    """EASE (``l2``) on the plays, factored as training factors it (to the config's rank, or to
+    the largest rank it chooses from), then truncated to ``rank`` if given: a model loaded
+    later gets the same factors as the one trained."""
     fitted_rank = config.item_item_rank or max(ITEM_ITEM_RANKS)
     scores = ItemItemScores.fit(
-        plays, config.item_item_l2, config.item_item_max_tracks, fitted_rank, device, config.seed
+        plays, l2, config.item_item_max_tracks, fitted_rank, device, config.seed
     )
     return scores if scores is None or rank is None else scores.truncated(rank)
 
@@ -574,25 +591,6 @@ def _own_preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:
     preprocessor = MusicPreprocessor()
     preprocessor.fit_transform(tracks)
     return preprocessor
-
-
-def _holdout(
-    plays: sparse.csr_matrix, rng: np.random.Generator
-) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Split plays into training and an early-stopping holdout (a share of some users' plays)."""
-    coo = sparse.coo_matrix(plays)
-    counts = np.diff(sparse.csr_matrix(plays).indptr)
-    eligible = np.flatnonzero(counts >= HOLDOUT_MIN_PLAYS)
-    chosen = np.zeros(plays.shape[0], bool)
-    chosen[rng.choice(eligible, size=int(len(eligible) * HOLDOUT_USERS), replace=False)] = True
-    held = chosen[coo.row] & (rng.random(coo.nnz) < HOLDOUT_PLAYS)
-
-    def part(keep: np.ndarray) -> sparse.csr_matrix:
-        return sparse.csr_matrix(
-            (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=plays.shape, dtype=np.float32
-        )
-
-    return part(~held), part(held)
 
 
 def similarity_blocks(inputs: CatalogueInputs, seed: int) -> list[np.ndarray]:

@@ -45,3 +45,29 @@ class InteractionMatrix:
         out = self.matrix.copy()
         out.data[:] = 1.0
         return out
+
+
+# A holdout for choosing a model's settings without a validation split: this share of users
+# (with at least HOLDOUT_MIN_PLAYS plays) lend this share of their plays.
+HOLDOUT_USERS = 0.3
+HOLDOUT_PLAYS = 0.2
+HOLDOUT_MIN_PLAYS = 5
+
+
+def holdout(
+    plays: sparse.csr_matrix, rng: np.random.Generator
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Plays split into the kept part and a holdout (a share of some users' plays), same shape."""
+    coo = sparse.coo_matrix(plays)
+    counts = np.diff(sparse.csr_matrix(plays).indptr)
+    eligible = np.flatnonzero(counts >= HOLDOUT_MIN_PLAYS)
+    chosen = np.zeros(plays.shape[0], bool)
+    chosen[rng.choice(eligible, size=int(len(eligible) * HOLDOUT_USERS), replace=False)] = True
+    held = chosen[coo.row] & (rng.random(coo.nnz) < HOLDOUT_PLAYS)
+
+    def part(keep: np.ndarray) -> sparse.csr_matrix:
+        return sparse.csr_matrix(
+            (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=plays.shape, dtype=np.float32
+        )
+
+    return part(~held), part(held)

@@ -26,8 +26,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
 from musicrec_core import features
+from musicrec_core import metrics as m
 from musicrec_core import schema as s
-from musicrec_core.interactions import InteractionMatrix
+from musicrec_core.interactions import InteractionMatrix, holdout
 from musicrec_core.preprocessing import TEXT_ANALYZERS, MusicPreprocessor
 from musicrec_core.recommender import Recommendations, Recommender, TrainingData, top_k
 
@@ -37,6 +38,12 @@ WEIGHTINGS = ("binary", "log")
 NEIGHBOURHOODS = ("profile", "nearest")
 # Dense work arrays (gram blocks, similarity blocks) are cut to about this many elements.
 BLOCK_ELEMENTS = 8_000_000
+# EASE's λ is chosen from these on held-out plays (``choose_ease_l2``), ranking the held-out
+# users in blocks of this many by NDCG at this k.
+EASE_L2_CHOICES = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+EASE_FALLBACK_L2 = 500.0  # Steck's value for MovieLens-20M, where nothing is held out
+SCORE_BLOCK_USERS = 1024
+VALIDATION_K = 10
 
 NUMERIC_BLOCK = "numeric"
 # Content blocks and their default weights: the share of the cosine each block contributes.
@@ -280,30 +287,39 @@ class EASE(PlayRowRecommender):
     kept. ``max_items`` bounds that count: above it fitting raises ValueError before allocating;
     use ``ItemKNN`` there.
 
-    ``l2`` (λ) defaults to 500, Steck's value for MovieLens-20M with binary data; λ in the
-    hundreds is the usual range for implicit feedback (he used 200-1000 across datasets). It is
-    absolute, not scaled: diag(XᵀX) counts listeners per track, so on a small dataset (tracks
-    with tens of listeners) λ=500 regularises strongly and B tends toward scaled co-occurrence
-    counts; tune it on the validation split (try 50-2000). With "log" weighting the diagonal is
-    larger, so a somewhat larger λ is comparable. "binary" is the weighting EASE was published
-    with. Users without training plays get zeros (see module notes).
+    ``l2`` (λ) is absolute, not scaled: diag(XᵀX) counts listeners per track, so how much a
+    given λ regularises depends on the data (500 was best on the demo catalogue, 50 on Echo
+    Nest's sparser plays). By default (None) it is the best of ``EASE_L2_CHOICES`` by NDCG@10
+    on a holdout of the training plays (``choose_ease_l2``), then B is fitted on all of them.
+    "binary" is the weighting EASE was published with. Users without training plays get zeros
+    (see module notes).
     """
 
     name = "ease"
 
     def __init__(
-        self, l2: float = 500.0, weighting: str = "binary", max_items: int = 30_000
+        self,
+        l2: float | None = None,
+        weighting: str = "binary",
+        max_items: int = 30_000,
+        seed: int = 0,
     ) -> None:
-        if l2 <= 0:
+        if l2 is not None and l2 <= 0:
             raise ValueError(f"l2 must be positive (it keeps XᵀX + λI invertible); got {l2}")
-        self.l2 = l2
+        self.l2_setting = l2
         self.weighting = _check_choice("weighting", weighting, WEIGHTINGS)
         self.max_items = max_items
+        self.seed = seed
+        self.l2_validation: dict[float, float] = {}
 
     def _fit(self, data: TrainingData) -> None:
         x = weighted_matrix(data.matrix, self.weighting)
         self.n_tracks = x.shape[1]
         self.weighted = x
+        self.l2 = self.l2_setting
+        if self.l2 is None:
+            kept, held = holdout(x, np.random.default_rng(self.seed))
+            self.l2, self.l2_validation = choose_ease_l2(kept, held, self.max_items)
         self.items, self.B = ease_weights(x, self.l2, self.max_items)
         logger.info(
             "ease: %d of %d tracks played, l2=%g, %s weighting",
@@ -318,6 +334,42 @@ class EASE(PlayRowRecommender):
         if len(self.items):
             out[:, self.items] = x[:, self.items] @ self.B
         return out
+
+
+def choose_ease_l2(
+    x: sparse.csr_matrix,
+    validation: sparse.csr_matrix,
+    max_items: int,
+    choices: Sequence[float] = EASE_L2_CHOICES,
+) -> tuple[float, dict[float, float]]:
+    """The λ of ``choices`` whose EASE, fitted on ``x`` (users x tracks weights), ranks each
+    user's ``validation`` plays best among the tracks they have not played (mean NDCG@10), and
+    every choice's score (``EASE_FALLBACK_L2`` where no user has validation plays). Raises
+    ValueError as ``ease_weights`` does."""
+    users = np.flatnonzero(np.diff(validation.indptr) > 0)
+    if not len(users):
+        logger.info("ease: no held-out plays to choose l2 by; l2 %g", EASE_FALLBACK_L2)
+        return EASE_FALLBACK_L2, {}
+    scores = {}
+    for l2 in choices:
+        items, weights = ease_weights(x, l2, max_items)
+        total = 0.0
+        for start in range(0, len(users), SCORE_BLOCK_USERS):
+            rows = users[start : start + SCORE_BLOCK_USERS]
+            known = x[rows]
+            predicted = np.zeros(known.shape, dtype=np.float32)  # as EASE scores them
+            predicted[:, items] = known[:, items] @ weights
+            predicted[known.nonzero()] = -np.inf
+            top = top_k(predicted, min(VALIDATION_K, predicted.shape[1]))[0]
+            total += float(m.ndcg_of_rows(top, validation[rows]).sum())
+        scores[l2] = total / len(users)
+    best = max(scores, key=scores.get)
+    logger.info("ease: l2 %g chosen on held-out NDCG@10 %s", best, _rounded(scores))
+    return best, scores
+
+
+def _rounded(scores: Mapping[float, float]) -> dict[float, float]:
+    return {key: round(value, 4) for key, value in scores.items()}
 
 
 def ease_weights(x: sparse.csr_matrix, l2: float, max_items: int) -> tuple[np.ndarray, np.ndarray]:

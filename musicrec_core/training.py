@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from musicrec_core.content_similarity import ContentSimilarity
 from musicrec_core.item_item import ItemItemScores
 from musicrec_core.loss import EnhancedListNetLoss
+from musicrec_core.metrics import ndcg_of_rows
 from musicrec_core.model import ContentBoost, HybridRecommender
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ VAL_K = 10
 VAL_NDCG = f"val_ndcg@{VAL_K}"
 VAL_CONTENT = f"val_content_ndcg@{VAL_K}"
 VAL_STOP = "val_stopping_score"  # what early stopping and the learning-rate schedule follow
-_DISCOUNTS = 1.0 / np.log2(np.arange(2, VAL_K + 2))
 
 
 @dataclass
@@ -50,8 +50,9 @@ class TrainConfig:
     content and demographics carry the vectors; the head (``head_dim`` wide,
     ``n_blocks`` residual blocks) learns on the ``rerank_list`` best dot scores of each list's
     user and re-ranks the ``n_candidates`` best when serving. EASE item-item scores
-    (``item_item_l2``, factored to ``item_item_rank``, None: the rank with the best EASE
-    NDCG@10 on the validation plays; none above ``item_item_max_tracks`` played tracks) are
+    (``item_item_l2``, factored to ``item_item_rank``, None: the λ and then the rank with the
+    best EASE NDCG@10 on the validation plays; none above ``item_item_max_tracks`` played
+    tracks) are
     fused with the head's scores of the candidates at ``item_item_weight`` and into retrieval at
     ``item_item_retrieval_weight`` (None: the best on the validation plays, chosen in that
     order; 0: not in that stage). Tracks known by content alone (new tracks) are ranked by
@@ -106,7 +107,7 @@ class TrainConfig:
     n_candidates: int = 50
     item_item_weight: float | None = None
     item_item_retrieval_weight: float | None = None
-    item_item_l2: float = 500.0
+    item_item_l2: float | None = None
     item_item_rank: int | None = None
     item_item_max_tracks: int = 30_000
     content_weight: float | None = None
@@ -367,7 +368,7 @@ def validation_ndcg(
         top = model.two_stage_top(
             vectors, candidates, exclude, n_candidates, VAL_K, evidence, boost
         )[0]
-        total += _ndcg_sum(top.cpu().numpy(), validation[rows])
+        total += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
     return total / len(users)
 
 
@@ -393,19 +394,8 @@ def item_item_validation_ndcg(
             played_mask(block, device), float("-inf")
         )
         top = scores.topk(min(VAL_K, scores.shape[1]), dim=1).indices
-        total += _ndcg_sum(top.cpu().numpy(), validation[rows])
+        total += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
     return total / len(users)
-
-
-def _ndcg_sum(top: np.ndarray, truth: sparse.csr_matrix) -> float:
-    """Sum over rows of the binary NDCG@10 of each row's ranked ``top`` against its ``truth``."""
-    total = 0.0
-    for row in range(len(top)):
-        relevant = truth.indices[truth.indptr[row] : truth.indptr[row + 1]]
-        hits = np.isin(top[row], relevant)
-        discounts = _DISCOUNTS[: len(hits)]
-        total += float(hits @ discounts / _DISCOUNTS[: min(len(relevant), VAL_K)].sum())
-    return total
 
 
 def stopping_score(metrics: dict) -> float:

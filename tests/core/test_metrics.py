@@ -150,3 +150,17 @@ def test_summarise_is_a_long_table():
     assert len(table) == 2 * len(m.PER_USER_METRICS)
     ndcg = table[(table[m.METRIC] == m.NDCG) & (table[m.K] == 1)].iloc[0]
     assert ndcg[m.MEAN] == 0.5 and ndcg[m.N_USERS] == 2
+
+
+def test_ndcg_of_rows_matches_the_per_user_function():
+    rng = np.random.default_rng(4)
+    top = np.stack([rng.permutation(30)[:10] for _ in range(12)])
+    dense = rng.random((12, 30)) < 0.15
+    dense[3] = False  # a user with nothing relevant
+    relevant = sparse.csr_matrix(dense)
+    got = m.ndcg_of_rows(top, relevant)
+    for row in range(12):
+        wanted = set(relevant[row].indices)
+        expected = m.ndcg_at_k(list(top[row]), wanted, 10) if wanted else float("nan")
+        np.testing.assert_allclose(got[row], expected, equal_nan=True)
+    assert np.isnan(got[3])

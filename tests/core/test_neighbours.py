@@ -4,7 +4,17 @@ import pytest
 from scipy import sparse
 
 from musicrec_core import schema as s
-from musicrec_core.neighbours import EASE, ContentKNN, ItemKNN, weighted_matrix
+from musicrec_core.interactions import holdout
+from musicrec_core.metrics import ndcg_at_k
+from musicrec_core.neighbours import (
+    EASE,
+    EASE_FALLBACK_L2,
+    EASE_L2_CHOICES,
+    ContentKNN,
+    ItemKNN,
+    choose_ease_l2,
+    weighted_matrix,
+)
 from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.recommender import TrainingData
 
@@ -210,3 +220,58 @@ def test_a_new_user_with_given_plays_is_scored_like_a_known_user_with_them(model
     np.testing.assert_array_equal(as_new.track_ids, as_known.track_ids)
     np.testing.assert_allclose(as_new.scores, as_known.scores, rtol=1e-5)
     assert not set(as_new.track_ids[0]) & set(plays[s.TRACK_ID])
+
+
+def _taste_plays(n_users: int = 60, n_tracks: int = 40, seed: int = 0) -> sparse.csr_matrix:
+    """Users of four tastes, each playing about half of its group's ten tracks."""
+    rng = np.random.default_rng(seed)
+    group = np.arange(n_users) % 4
+    dense = (rng.random((n_users, n_tracks)) < 0.5) & (
+        np.arange(n_tracks)[None, :] // 10 == group[:, None]
+    )
+    return sparse.csr_matrix(dense.astype(np.float32))
+
+
+def test_each_l2_is_scored_by_the_ndcg_of_its_ease_on_the_held_out_plays():
+    kept, held = holdout(_taste_plays(), np.random.default_rng(0))
+    l2, scores = choose_ease_l2(kept, held, max_items=100, choices=(0.5, 5.0, 5000.0))
+    assert set(scores) == {0.5, 5.0, 5000.0} and scores[l2] == max(scores.values())
+    users, tracks = [f"u{i}" for i in range(kept.shape[0])], [f"t{j}" for j in range(40)]
+    coo = kept.tocoo()
+    frame = pd.DataFrame(
+        {s.USER_ID: np.array(users)[coo.row], s.TRACK_ID: np.array(tracks)[coo.col], s.PLAYS: 1}
+    )
+    data = TrainingData(frame, pd.DataFrame({s.USER_ID: users}), pd.DataFrame({s.TRACK_ID: tracks}))
+    lenders = np.flatnonzero(np.diff(held.indptr))
+    for choice in scores:
+        recs = EASE(l2=choice).fit(data).recommend(np.array(users, dtype=object)[lenders], k=10)
+        expected = np.mean(
+            [
+                ndcg_at_k(list(ranked), {tracks[j] for j in held[row].indices}, 10)
+                for row, ranked in zip(lenders, recs.track_ids, strict=True)
+            ]
+        )
+        assert scores[choice] == pytest.approx(expected, rel=1e-6)
+
+
+def test_without_held_out_plays_l2_falls_back_to_the_usual_value():
+    plays = _taste_plays()
+    empty = sparse.csr_matrix(plays.shape, dtype=np.float32)
+    assert choose_ease_l2(plays, empty, max_items=100) == (EASE_FALLBACK_L2, {})
+
+
+def test_ease_chooses_its_l2_unless_given_one():
+    data = _block_data()
+    chosen = EASE().fit(data)
+    assert chosen.l2 in EASE_L2_CHOICES or chosen.l2 == EASE_FALLBACK_L2
+    assert EASE(l2=3.0).fit(data).l2 == 3.0
+
+
+def test_the_holdout_lends_only_part_of_some_users_plays():
+    plays = _taste_plays(n_users=200)
+    kept, held = holdout(plays, np.random.default_rng(1))
+    np.testing.assert_array_equal((kept + held).toarray(), plays.toarray())
+    assert kept.multiply(held).nnz == 0
+    lenders = np.flatnonzero(np.diff(held.indptr))
+    assert 0 < len(lenders) <= 0.3 * plays.shape[0]
+    assert (np.diff(kept.indptr)[lenders] > 0).all()  # every lender keeps some plays

@@ -70,6 +70,12 @@ def model_evaluation(
         "fit_seconds": dg.MetadataValue.json(comparison.fit_seconds),
         "reports": dg.MetadataValue.path(str(paths.reports)),
     }
+    ease = comparison.models.get("ease")
+    if ease is not None:
+        metadata["ease_l2"] = ease.l2
+        metadata["ease_l2_validation"] = dg.MetadataValue.json(
+            {str(l2): round(v, 4) for l2, v in ease.l2_validation.items()}
+        )
     for k in config.ks:
         table = comparison_table(summary, k=k)
         metadata[f"comparison@{k}"] = dg.MetadataValue.md(to_markdown(table))

@@ -35,7 +35,8 @@ class HybridTrainingSettings(dg.Config):
     sampling_correction: bool = TrainConfig.sampling_correction
     n_candidates: int = TrainConfig.n_candidates
     head_dim: int = TrainConfig.head_dim
-    item_item_rank: int | None = TrainConfig.item_item_rank  # None: chosen on validation
+    item_item_l2: float | None = TrainConfig.item_item_l2  # None: chosen on validation
+    item_item_rank: int | None = TrainConfig.item_item_rank  # likewise
     item_item_weight: float | None = TrainConfig.item_item_weight  # None: chosen on validation
     item_item_retrieval_weight: float | None = TrainConfig.item_item_retrieval_weight  # likewise
     content_weight: float | None = TrainConfig.content_weight  # None: chosen on validation
@@ -85,6 +86,7 @@ def hybrid_model(
         "epochs_run": len(history),
         "train_seconds": round(seconds, 1),
         "device": str(resolve_device(train_config.device)),
+        "item_item_l2": model.item_item_l2,
         "item_item_rank": model.item_item_rank,
         "item_item_weight": model.item_item_weight,
         "item_item_retrieval_weight": model.item_item_retrieval_weight,
@@ -99,6 +101,9 @@ def hybrid_model(
             "path": dg.MetadataValue.path(str(folder)),
             **summary,
             "config": dg.MetadataValue.json(train_config.to_dict()),
+            "item_item_l2_validation": dg.MetadataValue.json(
+                {str(l2): round(v, 4) for l2, v in model.item_item_l2_validation.items()}
+            ),
             "item_item_rank_validation": dg.MetadataValue.json(
                 {str(r): round(v, 4) for r, v in model.item_item_rank_validation.items()}
             ),
