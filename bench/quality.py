@@ -52,8 +52,9 @@ def paired_lines(per_user) -> list[str]:
 
 
 def seed_lines(seed: int, summary: pd.DataFrame, per_user: pd.DataFrame) -> list[str]:
-    """Table rows, per test set: the hybrid's NDCG@10 and its paired difference to the other
-    model with the best NDCG@10 there."""
+    """Table rows, per test set: the hybrid's NDCG@10, the other model with the best NDCG@10
+    there, the paired difference to it, and whether the hybrid's interval lies above every
+    other model's."""
     ndcg = summary[(summary[m.METRIC] == m.NDCG) & (summary[m.K] == 10)]
     paired = paired_differences(per_user, HYBRID).set_index([TEST_SET, "other_model"])
     lines = []
@@ -64,36 +65,50 @@ def seed_lines(seed: int, summary: pd.DataFrame, per_user: pd.DataFrame) -> list
         hybrid, others = means.loc[HYBRID], means.drop(HYBRID)
         best = others[m.MEAN].idxmax()
         diff = paired.loc[(test_set, best)]
+        apart = "yes" if hybrid[m.CI_LOW] > others[m.CI_HIGH].max() else "no"
         lines.append(
-            f"| {seed} | {test_set} | {hybrid[m.MEAN]:.3f} [{hybrid[m.CI_LOW]:.3f}, "
-            f"{hybrid[m.CI_HIGH]:.3f}] | {best} {others.loc[best, m.MEAN]:.3f} | "
-            f"{diff[m.MEAN]:+.4f} [{diff[m.CI_LOW]:+.4f}, {diff[m.CI_HIGH]:+.4f}] |"
+            f"| {seed} | {test_set} | {hybrid[m.MEAN]:.4f} [{hybrid[m.CI_LOW]:.4f}, "
+            f"{hybrid[m.CI_HIGH]:.4f}] | {best} {others.loc[best, m.MEAN]:.4f} "
+            f"[{others.loc[best, m.CI_LOW]:.4f}, {others.loc[best, m.CI_HIGH]:.4f}] | "
+            f"{diff[m.MEAN]:+.4f} [{diff[m.CI_LOW]:+.4f}, {diff[m.CI_HIGH]:+.4f}] | {apart} |"
         )
     return lines
 
 
-def other_seeds(data, evaluate, result, seeds: list[int]) -> list[str]:
+def chosen(seed: int, model) -> str:
+    """What a hybrid training chose on its validation plays."""
+    return (
+        f"- seed {seed}: EASE λ {model.item_item_l2:g}, rank {model.item_item_rank}, weight "
+        f"{model.item_item_weight:g} with the head and {model.item_item_retrieval_weight:g} in "
+        f"retrieval; content weight {model.content_weight:g}; {len(model.history)} epochs"
+    )
+
+
+def other_seeds(data, evaluate, result, seeds: list[int], first) -> list[str]:
     """The hybrid retrained with each seed, against the other models of ``result``."""
     lines = [
         "Hybrid trainings by seed, NDCG@10 against the best other model (paired difference):",
         "",
-        "| seed | test set | hybrid | best other model | paired difference |",
-        "|---|---|---|---|---|",
+        "| seed | test set | hybrid | best other model | paired difference "
+        "| intervals apart from every other model |",
+        "|---|---|---|---|---|---|",
     ]
     lines += seed_lines(seeds[0], result.summary, result.per_user)
+    settings = [chosen(seeds[0], first)]
     others = {
         "summary": result.summary[result.summary[s.MODEL_NAME] != HYBRID],
         "per_user": result.per_user[result.per_user[s.MODEL_NAME] != HYBRID],
     }
     for seed in seeds[1:]:
         model = train_hybrid(data, TrainConfig(progress=False, seed=seed))
+        settings.append(chosen(seed, model))
         again = evaluate(names=[HYBRID], fitted={HYBRID: model}, ks=(10,)).result
         lines += seed_lines(
             seed,
             pd.concat([others["summary"], again.summary]),
             pd.concat([others["per_user"], again.per_user]),
         )
-    return lines
+    return [*lines, "", "Settings each training chose on its validation plays:", "", *settings]
 
 
 def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) -> str:
@@ -122,7 +137,10 @@ def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) ->
         lines.append(f"- {test_set}: {ratios}")
     if fitted:
         lines += ["", *paired_lines(comparison.result.per_user)]
-        lines += ["", *other_seeds(data, evaluate, comparison.result, seeds)]
+        lines += ["", *other_seeds(data, evaluate, comparison.result, seeds, fitted[HYBRID])]
+    ease = comparison.models.get("ease")
+    if ease is not None:
+        lines += ["", f"EASE chose λ {ease.l2:g} on a holdout of its training plays."]
     given = evaluate(
         names=models, ks=KS, fitted=fitted, cold_user_given=GIVEN, test_sets=["cold_user"]
     )

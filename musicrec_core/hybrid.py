@@ -3,8 +3,8 @@
 ``score`` returns full-catalogue scores whose order is the served two-stage ranking: the
 ``n_candidates`` best tracks (not played in training) by the towers' dot product fused with
 EASE item-item scores from the user's plays are re-ranked by the head, fused with the same
-scores, and placed above every other track, which keep their retrieval score. The EASE rank
-and the fusion weight are chosen on the validation plays.
+scores, and placed above every other track, which keep their retrieval score. EASE's λ and
+rank and the two fusion weights are chosen on the validation plays.
 Never-played tracks score from content, their dot scores fused with their content similarity
 to the user's plays (also at a weight chosen on validation); users without plays score from
 demographics, and
