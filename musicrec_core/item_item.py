@@ -7,9 +7,10 @@ catalogue) and re-ranking dots with the candidates' factors, instead of a gather
 track, candidate) pair, which cost more than the rest of serving together. How much rank B
 needs depends on the data: 64 did better than the full B on the demo catalogue (the
 truncation regularises), while Echo Nest's B needs about 1,024 (docs/benchmarks.md), so the
-hybrid chooses it on validation plays. Tracks without plays have no factors and score 0, as
-do users without plays, so new tracks and new users are ranked by the towers and the head
-alone.
+hybrid chooses it on validation plays. Users without plays have no evidence, and tracks
+without plays have no co-plays: their target factors are the mean of the played tracks', so
+each user's evidence for them is that user's average, which leaves their place to the towers
+and the head instead of ranking them below every played track.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 
 class ItemItemScores:
-    """Source and target factors of EASE's B for every catalogue track (zero rows: unplayed),
-    ordered by singular value, so that their first columns are a truncation of lower rank."""
+    """Source and target factors of EASE's B for every catalogue track, ordered by singular
+    value, so that their first columns are a truncation of lower rank. Unplayed tracks have
+    zero sources and the played tracks' mean target."""
 
     def __init__(self, sources: torch.Tensor, targets: torch.Tensor) -> None:
         self.sources = sources
@@ -66,7 +68,7 @@ class ItemItemScores:
         source, target = u * s, vt.T
         width = source.shape[1]
         sources = np.zeros((x.shape[1], width), np.float32)
-        targets = np.zeros((x.shape[1], width), np.float32)
+        targets = np.tile(target.mean(axis=0, dtype=np.float32), (x.shape[1], 1))
         sources[items], targets[items] = source, target
         return cls(torch.as_tensor(sources, device=device), torch.as_tensor(targets, device=device))
 

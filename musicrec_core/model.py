@@ -247,7 +247,7 @@ class ItemItemEvidence(NamedTuple):
     scores of the candidates (0: not in that stage)."""
 
     pooled: torch.Tensor  # (n_users, r): each user's sum of the source factors of their plays
-    targets: torch.Tensor  # (n_items, r): zero for tracks without plays
+    targets: torch.Tensor  # (n_items, r): the played tracks' mean for tracks without plays
     rerank_weight: float = 0.0
     retrieval_weight: float = 0.0
 
