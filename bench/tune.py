@@ -30,8 +30,11 @@ def overrides(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs:
         key, value = pair.split("=", 1)
-        kind = float if types[key] is type(None) else types[key]  # open choices are numbers
-        out[key] = value.lower() == "true" if kind is bool else kind(value)
+        if types[key] is type(None):  # open choices are numbers: ranks whole, weights not
+            out[key] = int(value) if value.isdigit() else float(value)
+        else:
+            kind = types[key]
+            out[key] = value.lower() == "true" if kind is bool else kind(value)
     return out
 
 
