@@ -78,15 +78,8 @@ def ndcg_at_k(ranked: Sequence, relevant: Collection | Mapping[Hashable, float],
 def ndcg_of_rows(top: np.ndarray, relevant: sparse.csr_matrix) -> np.ndarray:
     """Binary NDCG@k of each row of ``top`` (n, k: ranked track indices) against the tracks of
     the same row of ``relevant`` (n x tracks); NaN where a row has nothing relevant."""
-    k = top.shape[1]
-    discounts = _discounts(k)
-    hits = np.zeros(top.shape, dtype=bool)
-    counts = np.diff(relevant.indptr)
-    for row in np.flatnonzero(counts):
-        wanted = relevant.indices[relevant.indptr[row] : relevant.indptr[row + 1]]
-        hits[row] = np.isin(top[row], wanted)
-    ideal = np.cumsum(discounts)[np.maximum(np.minimum(counts, k), 1) - 1]
-    return np.where(counts > 0, (hits @ discounts) / ideal, np.nan)
+    rows = np.split(relevant.indices, relevant.indptr[1:-1])
+    return _ndcg(*hit_gains(top, rows), _discounts(top.shape[1]))
 
 
 def precision_at_k(ranked: Sequence, relevant: Collection, k: int) -> float:
