@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 import pandas as pd
 
@@ -28,6 +30,11 @@ def table_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, obje
         "dagster/column_schema": column_schema(frame),
         "preview": dg.MetadataValue.md(markdown_table(frame.head(preview_rows))),
     }
+
+
+def choice_scores(scores: Mapping[object, float]) -> dg.MetadataValue:
+    """Each option a setting was chosen from and its validation score, rounded for reading."""
+    return dg.MetadataValue.json({str(option): round(v, 4) for option, v in scores.items()})
 
 
 def image(png: bytes, alt: str) -> dg.MetadataValue:

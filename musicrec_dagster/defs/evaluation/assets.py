@@ -11,7 +11,7 @@ from musicrec_core.preprocessing import MusicPreprocessor
 from musicrec_core.registry import BASELINES
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND, training_data
-from musicrec_dagster.metadata import image, table_metadata
+from musicrec_dagster.metadata import choice_scores, image, table_metadata
 
 HYBRID = Hybrid.name
 
@@ -73,9 +73,7 @@ def model_evaluation(
     ease = comparison.models.get("ease")
     if ease is not None:
         metadata["ease_l2"] = ease.l2
-        metadata["ease_l2_validation"] = dg.MetadataValue.json(
-            {str(l2): round(v, 4) for l2, v in ease.l2_validation.items()}
-        )
+        metadata["ease_l2_validation"] = choice_scores(ease.l2_validation)
     for k in config.ks:
         table = comparison_table(summary, k=k)
         metadata[f"comparison@{k}"] = dg.MetadataValue.md(to_markdown(table))

@@ -14,7 +14,7 @@ from musicrec_core.recommender import TrainingData
 from musicrec_core.split import TRAIN, VALIDATION
 from musicrec_core.training import VAL_NDCG, VAL_STOP, TrainConfig, resolve_device
 from musicrec_dagster.defs.resources import PlatformPaths
-from musicrec_dagster.metadata import image
+from musicrec_dagster.metadata import choice_scores, image
 
 MODEL_KIND = "hybrid"
 
@@ -101,21 +101,11 @@ def hybrid_model(
             "path": dg.MetadataValue.path(str(folder)),
             **summary,
             "config": dg.MetadataValue.json(train_config.to_dict()),
-            "item_item_l2_validation": dg.MetadataValue.json(
-                {str(l2): round(v, 4) for l2, v in model.item_item_l2_validation.items()}
-            ),
-            "item_item_rank_validation": dg.MetadataValue.json(
-                {str(r): round(v, 4) for r, v in model.item_item_rank_validation.items()}
-            ),
-            "item_item_validation": dg.MetadataValue.json(
-                {str(w): round(v, 4) for w, v in model.item_item_validation.items()}
-            ),
-            "item_item_retrieval_validation": dg.MetadataValue.json(
-                {str(w): round(v, 4) for w, v in model.item_item_retrieval_validation.items()}
-            ),
-            "content_validation": dg.MetadataValue.json(
-                {str(w): round(v, 4) for w, v in model.content_validation.items()}
-            ),
+            "item_item_l2_validation": choice_scores(model.item_item_l2_validation),
+            "item_item_rank_validation": choice_scores(model.item_item_rank_validation),
+            "item_item_validation": choice_scores(model.item_item_validation),
+            "item_item_retrieval_validation": choice_scores(model.item_item_retrieval_validation),
+            "content_validation": choice_scores(model.content_validation),
             "history": dg.MetadataValue.md(markdown_table(history.round(4))),
             "loss_curve": image(loss_curve(history, VAL_NDCG), "loss_curve"),
         }
