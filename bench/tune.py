@@ -1,27 +1,33 @@
 """One hybrid training with overridden TrainConfig fields, for tuning; prints NDCG@10 per test set.
 
-Also measures the model's dot-product ranking alone (``--dot``: no re-ranking head) and
-baselines next to it in the same run. Usage: .venv/bin/python bench/tune.py [--data demo]
-[--sets warm,cold_user,cold_track] [--baselines ease] [--dot] [field=value ...]
+Also measures the model's dot-product ranking alone (``--dot``: no re-ranking head),
+baselines next to it in the same run, and every pair of item-item fusion weights on the trained
+model (``--weight-grid``: validation and warm test NDCG@10 of each, to see how far the chosen
+pair is from the best). Usage: .venv/bin/python bench/tune.py [--data demo]
+[--sets warm,cold_user,cold_track] [--baselines ease] [--dot] [--weight-grid] [field=value ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import logging
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 from common import sources, train_hybrid
 
 from musicrec_core import metrics as m
 from musicrec_core.comparison import evaluate_models
-from musicrec_core.evaluation import TEST_SET
-from musicrec_core.pipeline import prepare
-from musicrec_core.training import TrainConfig
+from musicrec_core.evaluation import TEST_SET, WARM
+from musicrec_core.hybrid import ITEM_ITEM_WEIGHTS, Hybrid
+from musicrec_core.interactions import InteractionMatrix
+from musicrec_core.pipeline import PreparedData, prepare
+from musicrec_core.training import TrainConfig, validation_ndcg
 
 
 def overrides(pairs: list[str]) -> dict:
@@ -38,7 +44,8 @@ def overrides(pairs: list[str]) -> dict:
     return out
 
 
-def ndcg_lines(data, models: dict, names: list[str], sets: list[str], label: str) -> list[str]:
+def ndcg_rows(data: PreparedData, models: dict, names: list[str], sets: list[str]) -> pd.DataFrame:
+    """Summary rows of NDCG@10 of the named models on the given test sets."""
     result = evaluate_models(
         data.split,
         data.users,
@@ -49,12 +56,57 @@ def ndcg_lines(data, models: dict, names: list[str], sets: list[str], label: str
         ks=(10,),
         n_boot=200,
     ).result.summary
-    rows = result[(result[m.K] == 10) & (result[m.METRIC] == m.NDCG)]
+    return result[(result[m.K] == 10) & (result[m.METRIC] == m.NDCG)]
+
+
+def ndcg_lines(
+    data: PreparedData, models: dict, names: list[str], sets: list[str], label: str
+) -> list[str]:
     return [
         f"{label}{r.model_name} {getattr(r, TEST_SET)} ndcg@10 {r.mean:.4f} "
         f"[{r.ci_low:.4f}, {r.ci_high:.4f}]"
-        for r in rows.itertuples()
+        for r in ndcg_rows(data, models, names, sets).itertuples()
     ]
+
+
+def weight_grid_lines(data: PreparedData, model: Hybrid) -> list[str]:
+    """Validation / warm test NDCG@10 of every (head, retrieval) item-item weight pair, a row
+    per head weight, with the pair chosen in training and the validation-best pair."""
+    matrix = model.data.matrix
+    validation = InteractionMatrix.build(model.validation, matrix.user_ids, matrix.track_ids)
+    chosen = (model.item_item_weight, model.item_item_retrieval_weight)
+    scores = {}
+    for pair in itertools.product(ITEM_ITEM_WEIGHTS, ITEM_ITEM_WEIGHTS):
+        model.item_item_weight, model.item_item_retrieval_weight = pair
+        on_validation = validation_ndcg(
+            model.model,
+            matrix.matrix,
+            validation.matrix,
+            model.config,
+            model.device,
+            item_item=model.item_item,
+            item_item_weight=pair[0],
+            item_item_retrieval_weight=pair[1],
+        )
+        test = ndcg_rows(data, {"hybrid": model}, ["hybrid"], [WARM])[m.MEAN].iloc[0]
+        scores[pair] = (on_validation, float(test))
+    model.item_item_weight, model.item_item_retrieval_weight = chosen
+    best = max(scores, key=lambda pair: scores[pair][0])
+    header = " | ".join(f"{w:g}" for w in ITEM_ITEM_WEIGHTS)
+    lines = [
+        "item-item weights, validation / warm test NDCG@10 (rows: head, columns: retrieval):",
+        f"| head | {header} |",
+        "|---" * (len(ITEM_ITEM_WEIGHTS) + 1) + "|",
+    ]
+    for head in ITEM_ITEM_WEIGHTS:
+        cells = " | ".join(
+            f"{scores[head, r][0]:.4f} / {scores[head, r][1]:.4f}" for r in ITEM_ITEM_WEIGHTS
+        )
+        lines.append(f"| {head:g} | {cells} |")
+    for label, pair in (("chosen", chosen), ("validation-best", best)):
+        on_validation, test = scores[pair]
+        lines.append(f"{label} {pair}: validation {on_validation:.4f}, test {test:.4f}")
+    return lines
 
 
 def main() -> int:
@@ -63,6 +115,7 @@ def main() -> int:
     parser.add_argument("--sets", default="warm")
     parser.add_argument("--baselines", default="")
     parser.add_argument("--dot", action="store_true")
+    parser.add_argument("--weight-grid", action="store_true")
     parser.add_argument("fields", nargs="*")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -82,6 +135,8 @@ def main() -> int:
         f"content weight {model.content_weight:g}"
     ]
     lines += ndcg_lines(data, {"hybrid": model}, names, sets, "")
+    if args.weight_grid:
+        lines += weight_grid_lines(data, model)
     if args.dot:
         model.config.n_candidates = 0
         lines += ndcg_lines(data, {"hybrid": model}, ["hybrid"], ["warm"], "dot product only: ")
