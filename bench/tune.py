@@ -23,7 +23,7 @@ from common import sources, train_hybrid
 
 from musicrec_core import metrics as m
 from musicrec_core.comparison import evaluate_models
-from musicrec_core.evaluation import TEST_SET, WARM
+from musicrec_core.evaluation import TEST_SET, WARM, EvaluationData, compare
 from musicrec_core.hybrid import ITEM_ITEM_WEIGHTS, Hybrid
 from musicrec_core.interactions import InteractionMatrix
 from musicrec_core.pipeline import PreparedData, prepare
@@ -74,6 +74,8 @@ def weight_grid_lines(data: PreparedData, model: Hybrid) -> list[str]:
     per head weight, with the pair chosen in training and the validation-best pair."""
     matrix = model.data.matrix
     validation = InteractionMatrix.build(model.validation, matrix.user_ids, matrix.track_ids)
+    # the test sets are built once and serve every pair
+    test_sets = EvaluationData.from_split(data.split, data.users, data.tracks)
     chosen = (model.item_item_weight, model.item_item_retrieval_weight)
     scores = {}
     for pair in itertools.product(ITEM_ITEM_WEIGHTS, ITEM_ITEM_WEIGHTS):
@@ -88,7 +90,10 @@ def weight_grid_lines(data: PreparedData, model: Hybrid) -> list[str]:
             item_item_weight=pair[0],
             item_item_retrieval_weight=pair[1],
         )
-        test = ndcg_rows(data, {"hybrid": model}, ["hybrid"], [WARM])[m.MEAN].iloc[0]
+        summary = compare(
+            {"hybrid": model}, test_sets, ks=(10,), test_sets=[WARM], n_boot=200
+        ).summary
+        test = summary.loc[summary[m.METRIC] == m.NDCG, m.MEAN].iloc[0]
         scores[pair] = (on_validation, float(test))
     model.item_item_weight, model.item_item_retrieval_weight = chosen
     best = max(scores, key=lambda pair: scores[pair][0])
