@@ -35,15 +35,19 @@ class SourceConfig:
         return f"{self.kind} ({self.path})"
 
 
+def synthetic_config(config: SourceConfig) -> SyntheticConfig:
+    """The generator settings of a synthetic source: its size or scale, seed and dirt."""
+    if config.scale_plays:
+        synth = SyntheticConfig.scaled(config.scale_plays, seed=config.seed)
+    else:
+        synth = SyntheticConfig.preset(config.size)
+    return replace(synth, seed=config.seed, dirty_rate=config.dirty_rate)
+
+
 def load_source(config: SourceConfig) -> RawTables:
     """Read the configured source into raw tables."""
     if config.kind == "synthetic":
-        if config.scale_plays:
-            synth = SyntheticConfig.scaled(config.scale_plays, seed=config.seed)
-        else:
-            synth = SyntheticConfig.preset(config.size)
-        synth = replace(synth, seed=config.seed, dirty_rate=config.dirty_rate)
-        return generate(synth).raw
+        return generate(synthetic_config(config)).raw
     if config.path is None:
         raise SourceError(f"the {config.kind} source needs a path")
     path = Path(config.path).expanduser()
@@ -54,4 +58,4 @@ def load_source(config: SourceConfig) -> RawTables:
     raise SourceError(f"unknown source kind {config.kind!r}; choose one of {SOURCE_KINDS}")
 
 
-__all__ = ["SOURCE_KINDS", "SourceConfig", "SourceError", "load_source"]
+__all__ = ["SOURCE_KINDS", "SourceConfig", "SourceError", "load_source", "synthetic_config"]

@@ -5,8 +5,9 @@ import pytest
 
 from musicrec_core import schema as s
 from musicrec_core.quality import reconcile, validate_catalogue
-from musicrec_core.sources import SourceConfig, SourceError, load_source
+from musicrec_core.sources import SourceConfig, SourceError, load_source, synthetic_config
 from musicrec_core.sources.readers import read_table_file
+from musicrec_core.sources.synthetic import SyntheticConfig, generate
 from tests.conftest import SHARED_DATA, requires_shared_data
 
 SEED_CSV = SHARED_DATA / "seed-dataset" / "cleaned_modv2.csv"
@@ -16,6 +17,15 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def test_synthetic_source_is_the_generator_with_its_seed_dirt_and_size():
+    tiny = SourceConfig(size="tiny", seed=7, dirty_rate=0.0)
+    assert synthetic_config(tiny) == SyntheticConfig.preset("tiny", seed=7, dirty_rate=0.0)
+    scaled = synthetic_config(SourceConfig(scale_plays=20_000, seed=3))
+    assert scaled == SyntheticConfig.scaled(20_000, seed=3)
+    expected = generate(synthetic_config(tiny)).raw
+    pd.testing.assert_frame_equal(load_source(tiny).plays, expected.plays)
 
 
 def test_plays_only_folder_with_aliases_and_tabs(tmp_path):
