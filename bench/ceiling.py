@@ -1,0 +1,118 @@
+"""How close the models come to the demo generator's own ranking, about the most any can reach.
+
+The synthetic catalogue is drawn from known tastes (``GroundTruth``): ranking by the true
+affinity is the ceiling of each test set, and ranking by it without the latent taste factors
+(which only co-plays reveal) shows how much of the ceiling those factors hold. The baselines and
+the hybrid (trained as the hybrid_model asset trains it) are measured in the same run, with
+each model's NDCG@10 as a share of the ceiling. Usage: .venv/bin/python bench/ceiling.py
+[--models popularity,segment_popularity,content_knn,ease,hybrid]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+
+import numpy as np
+import pandas as pd
+from common import machine, train_hybrid
+
+from musicrec_core import metrics as m
+from musicrec_core import schema as s
+from musicrec_core.comparison import evaluate_models
+from musicrec_core.evaluation import TEST_SET, TEST_SETS
+from musicrec_core.pipeline import fit_preprocessor, prepare
+from musicrec_core.recommender import Recommender, TrainingData
+from musicrec_core.sources import SourceConfig, synthetic_config
+from musicrec_core.sources.synthetic import GroundTruth, generate
+from musicrec_core.split import TRAIN
+
+CEILING = "generator"
+WITHOUT_FACTORS = "generator_without_factors"
+USER_BLOCK = 1_000  # users per block of true affinities (GroundTruth caps one matrix's size)
+logger = logging.getLogger("bench.ceiling")
+
+
+class TrueAffinity(Recommender):
+    """Scores every track by the generator's true affinity (optionally less the latent factors'
+    part); tracks the generator did not make are never recommended."""
+
+    test_sets = TEST_SETS
+
+    def __init__(self, truth: GroundTruth, with_factors: bool = True) -> None:
+        self.truth = truth
+        self.with_factors = with_factors
+        self.name = CEILING if with_factors else WITHOUT_FACTORS
+
+    def _fit(self, data: TrainingData) -> None:
+        self.tracks = pd.Index(self.truth.track_ids).get_indexer(data.matrix.track_ids)
+        self.users = pd.Index(self.truth.user_ids)
+
+    def score(self, user_ids: np.ndarray) -> np.ndarray:
+        rows = self.users.get_indexer(user_ids)
+        if (rows < 0).any():
+            raise ValueError(f"users the generator did not make: {list(user_ids[rows < 0][:5])}")
+        known = self.tracks >= 0
+        out = np.full((len(rows), len(self.tracks)), -np.inf)
+        for start in range(0, len(rows), USER_BLOCK):
+            block = rows[start : start + USER_BLOCK]
+            affinity = self.truth.affinity_matrix(block)
+            if not self.with_factors:
+                affinity -= self.truth.user_factors[block] @ self.truth.track_factors.T
+            out[start : start + USER_BLOCK, known] = affinity[:, self.tracks[known]]
+        return out
+
+
+def ceiling_lines(summary: pd.DataFrame, names: list[str]) -> list[str]:
+    """A markdown table: each model's NDCG@10 per test set and its share of the ceiling's."""
+    ndcg = summary[(summary[m.METRIC] == m.NDCG) & (summary[m.K] == 10)]
+    ceiling = ndcg[ndcg[s.MODEL_NAME] == CEILING].set_index(TEST_SET)[m.MEAN]
+    lines = [
+        "| model | test set | NDCG@10 | share of the ceiling |",
+        "|---|---|---|---|",
+    ]
+    for name in names:
+        for row in ndcg[ndcg[s.MODEL_NAME] == name].itertuples(index=False):
+            test_set = getattr(row, TEST_SET)
+            lines.append(
+                f"| {name} | {test_set} | {row.mean:.4f} [{row.ci_low:.4f}, {row.ci_high:.4f}] "
+                f"| {row.mean / ceiling[test_set]:.2f} |"
+            )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", default="popularity,segment_popularity,content_knn,ease,hybrid")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    source = SourceConfig(kind="synthetic", size="demo")
+    data = prepare(source)
+    truth = generate(synthetic_config(source)).truth
+    fitted: dict[str, Recommender] = {
+        CEILING: TrueAffinity(truth),
+        WITHOUT_FACTORS: TrueAffinity(truth, with_factors=False),
+    }
+    names = [CEILING, WITHOUT_FACTORS, *filter(None, args.models.split(","))]
+    if "hybrid" in names:
+        fitted["hybrid"] = train_hybrid(data)
+    train = TrainingData(data.split[data.split[s.SPLIT] == TRAIN], data.users, data.tracks)
+    for name in (CEILING, WITHOUT_FACTORS):
+        fitted[name].fit(train)
+    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    comparison = evaluate_models(
+        data.split, data.users, data.tracks, names, preprocessor, ks=(10,), fitted=fitted
+    )
+    lines = [
+        f"Ceiling on the demo catalogue ({source.describe()}), {dt.date.today()}, {machine()}",
+        "",
+        *ceiling_lines(comparison.result.summary, names),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
