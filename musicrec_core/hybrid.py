@@ -65,8 +65,8 @@ META_FILE = "model.json"
 METRICS_FILE = "metrics.json"
 PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
 # What the saved weights fit: 2 since the user tower reads the age itself (model.age_basis) and
-# the towers carry no fixed collaborative factors.
-MODEL_FORMAT = 2
+# the towers carry no fixed collaborative factors, 3 since the item tower has a wide path.
+MODEL_FORMAT = 3
 BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring many users
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
 # EASE ranks tried on the validation plays (by EASE's own NDCG@10) when the config leaves it
