@@ -1,10 +1,11 @@
 """How close the models come to the demo generator's own ranking, about the most any can reach.
 
 The synthetic catalogue is drawn from known tastes (``GroundTruth``): ranking by the true
-affinity is the ceiling of each test set, and ranking by it without the latent taste factors
-(which only co-plays reveal) shows how much of the ceiling those factors hold. The baselines and
-the hybrid (trained as the hybrid_model asset trains it) are measured in the same run, with
-each model's NDCG@10 as a share of the ceiling. Usage: .venv/bin/python bench/ceiling.py
+affinity is the ceiling of each test set, ranking by it without the latent taste factors
+(which only co-plays reveal) shows how much of the ceiling those factors hold, and ranking by
+the affinity expected from age and gender alone is about the ceiling for new users. The
+baselines and the hybrid (trained as the hybrid_model asset trains it) are measured in the same
+run, with each model's NDCG@10 as a share of the ceiling. Usage: .venv/bin/python bench/ceiling.py
 [--models popularity,segment_popularity,content_knn,ease,hybrid]
 """
 
@@ -22,29 +23,31 @@ from common import machine, train_hybrid
 from musicrec_core import metrics as m
 from musicrec_core import schema as s
 from musicrec_core.comparison import evaluate_models
-from musicrec_core.evaluation import TEST_SET, TEST_SETS
+from musicrec_core.evaluation import TEST_SET, TEST_SETS, paired_differences
 from musicrec_core.pipeline import fit_preprocessor, prepare
 from musicrec_core.recommender import Recommender, TrainingData
 from musicrec_core.sources import SourceConfig, synthetic_config
 from musicrec_core.sources.synthetic import GroundTruth, generate
-from musicrec_core.split import TRAIN
+from musicrec_core.split import COLD_USER, TRAIN
 
 CEILING = "generator"
 WITHOUT_FACTORS = "generator_without_factors"
+FROM_DEMOGRAPHICS = "generator_from_demographics"
 USER_BLOCK = 1_000  # users per block of true affinities (GroundTruth caps one matrix's size)
 logger = logging.getLogger("bench.ceiling")
 
 
 class TrueAffinity(Recommender):
-    """Scores every track by the generator's true affinity (optionally less the latent factors'
-    part); tracks the generator did not make are never recommended."""
+    """Scores every track by the generator's affinity, as the model ``name`` says: the true one
+    (``CEILING``), less the latent factors' part (``WITHOUT_FACTORS``), or what the users' age
+    and gender alone give (``FROM_DEMOGRAPHICS``); tracks the generator did not make are never
+    recommended."""
 
     test_sets = TEST_SETS
 
-    def __init__(self, truth: GroundTruth, with_factors: bool = True) -> None:
+    def __init__(self, truth: GroundTruth, name: str = CEILING) -> None:
         self.truth = truth
-        self.with_factors = with_factors
-        self.name = CEILING if with_factors else WITHOUT_FACTORS
+        self.name = name
 
     def _fit(self, data: TrainingData) -> None:
         self.tracks = pd.Index(self.truth.track_ids).get_indexer(data.matrix.track_ids)
@@ -58,8 +61,11 @@ class TrueAffinity(Recommender):
         out = np.full((len(rows), len(self.tracks)), -np.inf)
         for start in range(0, len(rows), USER_BLOCK):
             block = rows[start : start + USER_BLOCK]
-            affinity = self.truth.affinity_matrix(block)
-            if not self.with_factors:
+            if self.name == FROM_DEMOGRAPHICS:
+                affinity = self.truth.expected_affinity_from_demographics(block)
+            else:
+                affinity = self.truth.affinity_matrix(block)
+            if self.name == WITHOUT_FACTORS:
                 affinity -= self.truth.user_factors[block] @ self.truth.track_factors.T
             out[start : start + USER_BLOCK, known] = affinity[:, self.tracks[known]]
         return out
@@ -83,6 +89,19 @@ def ceiling_lines(summary: pd.DataFrame, names: list[str]) -> list[str]:
     return lines
 
 
+def new_user_lines(per_user: pd.DataFrame) -> list[str]:
+    """The ranking from demographics minus every other model on new users, NDCG@10 paired over
+    the same users: how far apart the test set can tell models whose difference is only what
+    age and gender reveal."""
+    paired = paired_differences(per_user, FROM_DEMOGRAPHICS)
+    lines = [f"{FROM_DEMOGRAPHICS} minus each other model on new users, NDCG@10 paired:", ""]
+    for row in paired[paired[TEST_SET] == COLD_USER].itertuples(index=False):
+        lines.append(
+            f"- {row.other_model}: {row.mean:+.4f} [{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+        )
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", default="popularity,segment_popularity,content_knn,ease,hybrid")
@@ -91,16 +110,14 @@ def main() -> int:
     source = SourceConfig(kind="synthetic", size="demo")
     data = prepare(source)
     truth = generate(synthetic_config(source)).truth
+    train = TrainingData(data.split[data.split[s.SPLIT] == TRAIN], data.users, data.tracks)
+    references = (CEILING, WITHOUT_FACTORS, FROM_DEMOGRAPHICS)
     fitted: dict[str, Recommender] = {
-        CEILING: TrueAffinity(truth),
-        WITHOUT_FACTORS: TrueAffinity(truth, with_factors=False),
+        name: TrueAffinity(truth, name).fit(train) for name in references
     }
-    names = [CEILING, WITHOUT_FACTORS, *filter(None, args.models.split(","))]
+    names = [*references, *filter(None, args.models.split(","))]
     if "hybrid" in names:
         fitted["hybrid"] = train_hybrid(data)
-    train = TrainingData(data.split[data.split[s.SPLIT] == TRAIN], data.users, data.tracks)
-    for name in (CEILING, WITHOUT_FACTORS):
-        fitted[name].fit(train)
     preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
     comparison = evaluate_models(
         data.split, data.users, data.tracks, names, preprocessor, ks=(10,), fitted=fitted
@@ -109,6 +126,8 @@ def main() -> int:
         f"Ceiling on the demo catalogue ({source.describe()}), {dt.date.today()}, {machine()}",
         "",
         *ceiling_lines(comparison.result.summary, names),
+        "",
+        *new_user_lines(comparison.result.per_user),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

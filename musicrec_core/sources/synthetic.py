@@ -312,9 +312,14 @@ class GroundTruth:
     track_genre: np.ndarray  # (n_tracks,) index into genres
     track_release_year: np.ndarray  # (n_tracks,)
     track_popularity: np.ndarray  # (n_tracks,) heavy-tailed, mean 1
+    # what age and gender alone tell of a user: the genre preference's expectation and the
+    # preferred year before its per-user noise (``preferred_year_noise``)
+    user_genre_from_demographics: np.ndarray  # (n_users, n_genres), centred per user
+    user_expected_year: np.ndarray  # (n_users,)
     era_weight: float = _ERA_WEIGHT
     era_width: float = _ERA_WIDTH
     popularity_weight: float = _POPULARITY_WEIGHT
+    preferred_year_noise: float = _PREFERRED_YEAR_NOISE
 
     def affinity(self, user_idx: np.ndarray | int, track_idx: np.ndarray | int) -> np.ndarray:
         """True affinity for (broadcastable) arrays of user and track indices, element-wise."""
@@ -332,6 +337,19 @@ class GroundTruth:
         genre = self.user_genre_preference[users][:, self.track_genre]
         era = self._era(users[:, None], np.arange(len(self.track_ids))[None, :])
         return factors + genre + era + self._popularity(np.arange(len(self.track_ids)))[None, :]
+
+    def expected_affinity_from_demographics(self, user_idx: np.ndarray) -> np.ndarray:
+        """The affinity expected from the given users' age and gender alone, users x tracks:
+        their taste factors (mean 0), genre noise and preferred-year noise unknown, i.e. the
+        most a model can know of a new user. The era term is the Gaussian kernel averaged
+        over the preferred year's noise (ignoring its clip to the catalogue's years)."""
+        users = np.asarray(user_idx)
+        tracks = np.arange(len(self.track_ids))
+        genre = self.user_genre_from_demographics[users][:, self.track_genre]
+        spread = np.hypot(self.era_width, self.preferred_year_noise)
+        gap = (self.track_release_year[None, :] - self.user_expected_year[users][:, None]) / spread
+        era = self.era_weight * self.era_width / spread * np.exp(-0.5 * gap**2)
+        return genre + era + self._popularity(tracks)[None, :]
 
     def taste(self, user_idx: np.ndarray, track_idx: np.ndarray) -> np.ndarray:
         """The factor and era part of the affinity: what decides among exposed tracks."""
@@ -609,28 +627,31 @@ def _audio_features(genre: np.ndarray, rng: np.random.Generator) -> dict[str, np
 def _make_truth(
     config: SyntheticConfig, users: _Users, tracks: _Tracks, rng: np.random.Generator
 ) -> GroundTruth:
-    preferred_year = (
-        config.reference_year
-        - users.age
-        + _PREFERRED_YEAR_OFFSET
-        + rng.normal(0.0, _PREFERRED_YEAR_NOISE, len(users.age))
-    )
+    expected_year = config.reference_year - users.age + _PREFERRED_YEAR_OFFSET
+    preferred_year = expected_year + rng.normal(0.0, _PREFERRED_YEAR_NOISE, len(users.age))
+    user_factors = _user_factors(len(users.ids), rng)
+    track_factors = _track_factors(tracks, rng)
+    preference, demographic_preference = _genre_preference(users, rng)
     return GroundTruth(
         user_ids=users.ids,
         track_ids=tracks.ids,
         genres=list(GENRE_NAMES),
-        user_factors=_user_factors(len(users.ids), rng),
-        track_factors=_track_factors(tracks, rng),
-        user_genre_preference=_genre_preference(users, rng),
+        user_factors=user_factors,
+        track_factors=track_factors,
+        user_genre_preference=preference,
         user_preferred_year=np.clip(preferred_year, _MIN_YEAR - 10, config.end_date.year),
         track_genre=tracks.genre,
         track_release_year=tracks.year,
         track_popularity=tracks.popularity,
+        user_genre_from_demographics=demographic_preference,
+        user_expected_year=expected_year.astype(float),
     )
 
 
-def _genre_preference(users: _Users, rng: np.random.Generator) -> np.ndarray:
-    """Log-scale genre preference: age and gender appeal, individual noise and a favourite genre."""
+def _genre_preference(users: _Users, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Log-scale genre preference: age and gender appeal, individual noise and a favourite genre;
+    and its expectation given age and gender alone (no noise, the favourite's boost spread by
+    its probabilities)."""
     age_gap = (users.age[:, None] - _genre_param("listener_age")[None, :]) / _AGE_WIDTH
     sign = np.select([users.gender == "M", users.gender == "F"], [1.0, -1.0], 0.0)
     gender_lean = 2 * _genre_param("male_share") - 1
@@ -641,7 +662,11 @@ def _genre_preference(users: _Users, rng: np.random.Generator) -> np.ndarray:
     preference = demographic + rng.normal(0.0, _GENRE_NOISE, demographic.shape)
     favourite = _draw_categorical(_softmax(demographic), rng)
     preference[np.arange(len(users.ids)), favourite] += _FAVOURITE_BOOST
-    return preference - preference.mean(axis=1, keepdims=True)
+    expected = demographic + _FAVOURITE_BOOST * _softmax(demographic)
+    return (
+        preference - preference.mean(axis=1, keepdims=True),
+        expected - expected.mean(axis=1, keepdims=True),
+    )
 
 
 def _user_factors(n: int, rng: np.random.Generator) -> np.ndarray:

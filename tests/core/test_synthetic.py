@@ -341,3 +341,27 @@ def test_ground_truth_shapes_and_affinity_matrix(tiny: SyntheticCatalogue) -> No
     present = pd.notna(raw_genre) & (raw_genre != "")
     assert present.mean() > 0.9
     assert (np.asarray(truth.genres)[truth.track_genre][present] == raw_genre[present]).all()
+
+
+def test_expected_affinity_from_demographics_is_what_age_and_gender_tell(
+    demo: SyntheticCatalogue,
+) -> None:
+    truth: GroundTruth = demo.truth
+    users = demo.raw.users.set_index(schema.USER_ID).loc[truth.user_ids]
+    same = users.groupby([schema.AGE, schema.GENDER]).indices
+    pair = next(rows for rows in same.values() if len(rows) >= 2)[:2]
+    expected = truth.expected_affinity_from_demographics(pair)
+    np.testing.assert_allclose(expected[0], expected[1])  # demographics alone, nothing personal
+    assert not np.allclose(truth.affinity_matrix(pair)[0], truth.affinity_matrix(pair)[1])
+    # the users' own genre preferences and preferred years scatter around the expectation
+    residual = truth.user_genre_preference - truth.user_genre_from_demographics
+    assert np.abs(residual.mean(axis=0)).max() < 0.1 < residual.std()
+    year_residual = truth.user_preferred_year - truth.user_expected_year
+    assert abs(np.median(year_residual)) < 1.0 < year_residual.std()
+    # ranked by it, each user's played tracks come out above the catalogue's average
+    plays = demo.raw.plays
+    first = pd.Index(truth.user_ids).get_indexer(plays[schema.USER_ID].iloc[:2000])
+    track = pd.Index(truth.track_ids).get_indexer(plays[schema.TRACK_ID].iloc[:2000])
+    rows = truth.expected_affinity_from_demographics(np.unique(first))
+    place = pd.Index(np.unique(first)).get_indexer(first)
+    assert rows[place, track].mean() > rows.mean() + 0.3
