@@ -1,9 +1,11 @@
 """How the ILS penalty's weight trades relevance for diversity on warm demo users.
 
-Trains the hybrid once per ``ils_weight`` (everything else at its defaults) and reports
-NDCG@10 and genre ILS@10 (lower = more diverse) of warm users, each as a change against weight 0
-measured in the same run, and NDCG@10 of new users and new tracks, which the penalty can cost
-what it saves warm users. Usage: .venv/bin/python bench/diversity_sweep.py [--weights 0,0.01,1,10]
+Trains the hybrid once per ``ils_weight`` and seed (everything else at its defaults) and
+reports, as means over the seeds, NDCG@10 and genre ILS@10 (lower = more diverse) of warm users,
+each as a change against weight 0 measured in the same run, and NDCG@10 of new users and new
+tracks, which the penalty can cost what it saves warm users. One training per weight moves by
+as much as a small weight's effect, hence several seeds. Usage:
+.venv/bin/python bench/diversity_sweep.py [--weights 0,0.01,1,10] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import datetime as dt
 import logging
 import sys
 
+import numpy as np
 from common import machine, train_hybrid
 
 from musicrec_core import metrics as m
@@ -25,12 +28,13 @@ from musicrec_core.split import COLD_TRACK, COLD_USER
 from musicrec_core.training import TrainConfig
 
 DEFAULT_WEIGHTS = "0,0.01,1,3,10,30"
+DEFAULT_SEEDS = "0,1,2"
 
 
-def measure(data, weight: float) -> tuple[float, float, float, float]:
+def measure(data, weight: float, seed: int) -> tuple[float, float, float, float]:
     """Warm-user NDCG@10 and genre ILS@10, and new-user and new-track NDCG@10, of a hybrid
-    trained with this ILS weight."""
-    config = dataclasses.replace(TrainConfig(progress=False), ils_weight=weight)
+    trained with this ILS weight and seed."""
+    config = dataclasses.replace(TrainConfig(progress=False), ils_weight=weight, seed=seed)
     model = train_hybrid(data, config)
     comparison = evaluate_models(
         data.split,
@@ -54,16 +58,21 @@ def measure(data, weight: float) -> tuple[float, float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", default=DEFAULT_WEIGHTS)
+    parser.add_argument("--seeds", default=DEFAULT_SEEDS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     data = prepare(SourceConfig(kind="synthetic", size="demo"))
     weights = [float(w) for w in args.weights.split(",")]
-    rows = [(w, *measure(data, w)) for w in weights]
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    rows = [
+        (w, *np.mean([measure(data, w, seed) for seed in seeds], axis=0).tolist()) for w in weights
+    ]
     base_ndcg, base_ils = rows[0][1], rows[0][2]
     out = [
         f"## ILS weight sweep, {dt.date.today().isoformat()}, {machine()}",
         "",
-        f"Demo catalogue; warm-user changes are against ils_weight = {weights[0]:g}.",
+        f"Demo catalogue, means over seeds {', '.join(map(str, seeds))}; warm-user changes are "
+        f"against ils_weight = {weights[0]:g}.",
         "",
         "| ils_weight | warm NDCG@10 | change | warm ILS genre@10 | change "
         "| new users NDCG@10 | new tracks NDCG@10 |",

@@ -70,9 +70,9 @@ class TrainConfig:
     about 2.5x the bare matrix multiply; the item-item fusion lifted warm NDCG@10 by a tenth on
     both data sets, and fused into retrieval too, it took Echo Nest past EASE, at which point
     fixed collaborative factors (a truncated SVD of the plays) in the towers no longer helped
-    and were dropped. With the fusion no ILS weight lowered warm genre ILS@10 by 15% for at
-    most 3% of NDCG@10 (30: -19% for -3.4%; 1: -9% and no NDCG gain over three seeds), so
-    the default stays 0.01 and serving diversifies by MMR.
+    and were dropped. With the fusion no ILS weight lowers warm genre ILS@10 by 15% for at
+    most 3% of NDCG@10 (means of three seeds: 30 -15% for -6.2%; 1 -7% at no warm cost but
+    new users -0.006), so the default stays 0.01 and serving diversifies by MMR.
     Early stopping follows ``stopping_score`` with patience 5, so that the learning rate is
     cut tenfold twice before training gives up: patience 3 kept a lucky early epoch at the first
     learning rate in some seeds (new-track NDCG@10 0.142 against 0.161 on the demo). The
