@@ -34,7 +34,6 @@ CEILING = "generator"
 WITHOUT_FACTORS = "generator_without_factors"
 FROM_DEMOGRAPHICS = "generator_from_demographics"
 USER_BLOCK = 1_000  # users per block of true affinities (GroundTruth caps one matrix's size)
-logger = logging.getLogger("bench.ceiling")
 
 
 class TrueAffinity(Recommender):

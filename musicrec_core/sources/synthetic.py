@@ -340,8 +340,8 @@ class GroundTruth:
 
     def expected_affinity_from_demographics(self, user_idx: np.ndarray) -> np.ndarray:
         """The affinity expected from the given users' age and gender alone, users x tracks:
-        their taste factors (mean 0), genre noise and preferred-year noise unknown, i.e. the
-        most a model can know of a new user. The era term is the Gaussian kernel averaged
+        their taste factors (mean 0), genre noise and preferred-year noise unknown, i.e. about
+        the most a model can know of a new user. The era term is the Gaussian kernel averaged
         over the preferred year's noise (ignoring its clip to the catalogue's years)."""
         users = np.asarray(user_idx)
         tracks = np.arange(len(self.track_ids))
