@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 import pandas as pd
-from common import machine, train_hybrid
+from common import machine, ndcg_at_10, train_hybrid
 
 from musicrec_core import metrics as m
 from musicrec_core import schema as s
@@ -72,7 +72,7 @@ class TrueAffinity(Recommender):
 
 def ceiling_lines(summary: pd.DataFrame, names: list[str]) -> list[str]:
     """A markdown table: each model's NDCG@10 per test set and its share of the ceiling's."""
-    ndcg = summary[(summary[m.METRIC] == m.NDCG) & (summary[m.K] == 10)]
+    ndcg = ndcg_at_10(summary)
     ceiling = ndcg[ndcg[s.MODEL_NAME] == CEILING].set_index(TEST_SET)[m.MEAN]
     lines = [
         "| model | test set | NDCG@10 | share of the ceiling |",

@@ -6,8 +6,10 @@ import os
 import platform
 from pathlib import Path
 
+import pandas as pd
 import torch
 
+from musicrec_core import metrics as m
 from musicrec_core import schema as s
 from musicrec_core.hybrid import Hybrid
 from musicrec_core.pipeline import PreparedData, fit_preprocessor
@@ -34,6 +36,11 @@ def _cpu_name() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown CPU"
+
+
+def ndcg_at_10(summary: pd.DataFrame) -> pd.DataFrame:
+    """The NDCG@10 rows of an evaluation summary, the number every benchmark compares by."""
+    return summary[(summary[m.METRIC] == m.NDCG) & (summary[m.K] == 10)]
 
 
 def sources(names: list[str], workdir: Path) -> dict[str, SourceConfig]:

@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from common import machine, sources, train_hybrid
+from common import machine, ndcg_at_10, sources, train_hybrid
 
 from musicrec_core import metrics as m
 from musicrec_core import schema as s
@@ -55,7 +55,7 @@ def seed_lines(seed: int, summary: pd.DataFrame, per_user: pd.DataFrame) -> list
     """Table rows, per test set: the hybrid's NDCG@10, the other model with the best NDCG@10
     there, the paired difference to it, and whether the hybrid's interval lies above every
     other model's."""
-    ndcg = summary[(summary[m.METRIC] == m.NDCG) & (summary[m.K] == 10)]
+    ndcg = ndcg_at_10(summary)
     paired = paired_differences(per_user, HYBRID).set_index([TEST_SET, "other_model"])
     lines = []
     for test_set, rows in ndcg.groupby(TEST_SET, sort=False):
@@ -122,7 +122,7 @@ def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) ->
     )
     comparison = evaluate(names=models, ks=KS, fitted=fitted)
     summary = comparison.result.summary
-    ndcg = summary[(summary["metric"] == "ndcg") & (summary["k"] == 10)]
+    ndcg = ndcg_at_10(summary)
     lines = [f"### {name} ({source.describe()})", ""]
     for k in KS:
         table = comparison_table(summary, k=k, metrics=ALL_METRICS)

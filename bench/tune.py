@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import sources, train_hybrid
+from common import ndcg_at_10, sources, train_hybrid
 
 from musicrec_core import metrics as m
 from musicrec_core.comparison import evaluate_models
@@ -56,7 +56,7 @@ def ndcg_rows(data: PreparedData, models: dict, names: list[str], sets: list[str
         ks=(10,),
         n_boot=200,
     ).result.summary
-    return result[(result[m.K] == 10) & (result[m.METRIC] == m.NDCG)]
+    return ndcg_at_10(result)
 
 
 def ndcg_lines(
