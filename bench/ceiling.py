@@ -21,14 +21,14 @@ import pandas as pd
 from common import machine, ndcg_at_10, train_hybrid
 
 from musicrec_core import metrics as m
-from musicrec_core import schema as s
-from musicrec_core.comparison import evaluate_models
-from musicrec_core.evaluation import TEST_SET, TEST_SETS, paired_differences
-from musicrec_core.pipeline import fit_preprocessor, prepare
-from musicrec_core.recommender import Recommender, TrainingData
-from musicrec_core.sources import SourceConfig, synthetic_config
-from musicrec_core.sources.synthetic import GroundTruth, generate
-from musicrec_core.split import COLD_USER, TRAIN
+from musicrec_core.data import schema as s
+from musicrec_core.data.pipeline import fit_preprocessor, prepare
+from musicrec_core.data.sources import SourceConfig, synthetic_config
+from musicrec_core.data.sources.synthetic.generator import GroundTruth, generate
+from musicrec_core.data.split import COLD_USER, TRAIN
+from musicrec_core.evaluation.comparison import evaluate_models
+from musicrec_core.evaluation.protocol import TEST_SET, TEST_SETS, paired_differences
+from musicrec_core.models.recommender import Recommender, TrainingData
 
 CEILING = "generator"
 WITHOUT_FACTORS = "generator_without_factors"

@@ -10,14 +10,14 @@ import pandas as pd
 import torch
 
 from musicrec_core import metrics as m
-from musicrec_core import schema as s
-from musicrec_core.hybrid import Hybrid
-from musicrec_core.pipeline import PreparedData, fit_preprocessor
-from musicrec_core.recommender import TrainingData
-from musicrec_core.sources import SourceConfig
-from musicrec_core.sources.echonest import prepare_echonest
-from musicrec_core.split import TRAIN, VALIDATION
-from musicrec_core.training import TrainConfig
+from musicrec_core.data import schema as s
+from musicrec_core.data.pipeline import PreparedData, fit_preprocessor
+from musicrec_core.data.sources import SourceConfig
+from musicrec_core.data.sources.echonest import prepare_echonest
+from musicrec_core.data.split import TRAIN, VALIDATION
+from musicrec_core.models.hybrid.recommender import Hybrid
+from musicrec_core.models.hybrid.training import TrainConfig
+from musicrec_core.models.recommender import TrainingData
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

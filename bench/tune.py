@@ -22,12 +22,12 @@ import pandas as pd
 from common import ndcg_at_10, sources, train_hybrid
 
 from musicrec_core import metrics as m
-from musicrec_core.comparison import evaluate_models
-from musicrec_core.evaluation import TEST_SET, WARM, EvaluationData, compare
-from musicrec_core.hybrid import ITEM_ITEM_WEIGHTS, Hybrid
-from musicrec_core.interactions import InteractionMatrix
-from musicrec_core.pipeline import PreparedData, prepare
-from musicrec_core.training import TrainConfig, validation_ndcg
+from musicrec_core.data.interactions import InteractionMatrix
+from musicrec_core.data.pipeline import PreparedData, prepare
+from musicrec_core.evaluation.comparison import evaluate_models
+from musicrec_core.evaluation.protocol import TEST_SET, WARM, EvaluationData, compare
+from musicrec_core.models.hybrid.recommender import ITEM_ITEM_WEIGHTS, Hybrid
+from musicrec_core.models.hybrid.training import TrainConfig, validation_ndcg
 
 
 def overrides(pairs: list[str]) -> dict:

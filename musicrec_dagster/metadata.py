@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import dagster as dg
 import pandas as pd
 
-from musicrec_core.markdown import markdown_table
-from musicrec_core.plots import png_markdown
+from musicrec_core.reports.markdown import markdown_table
+from musicrec_core.reports.plots import png_markdown
 
 _DTYPE_NAMES = {"object": "string", "int64": "int64", "float64": "float64", "bool": "bool"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from musicrec_core import schema as s
+from musicrec_core.data import schema as s
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (PROJECT_ROOT / ".." / "shared" / "data").resolve()

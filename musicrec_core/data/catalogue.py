@@ -6,8 +6,8 @@ import datetime as dt
 
 import pandas as pd
 
-from musicrec_core import features
-from musicrec_core import schema as s
+from musicrec_core.data import features
+from musicrec_core.data import schema as s
 
 
 def user_features(users: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.sources.synthetic import SyntheticConfig, generate
+from musicrec_core.data import schema as s
+from musicrec_core.data.sources.synthetic.generator import SyntheticConfig, generate
 
 PLAYS_PER_LISTENER = 12
 _MIN_SYNTHETIC_TRACKS = 30

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema
+from musicrec_core.data import schema
 
 # "YYYY", "YYYY-MM" or "YYYY-MM-DD" (surrounding spaces allowed); group 1 is the year.
 _RELEASE_DATE_PATTERN = r"^\s*(\d{4})(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?\s*$"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from musicrec_core import schema as s
+from musicrec_core.data import schema as s
 
 
 @dataclass

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.sources.readers import SourceError, is_supported, read_table_file
+from musicrec_core.data import schema as s
+from musicrec_core.data.sources.readers import SourceError, is_supported, read_table_file
 
 logger = logging.getLogger(__name__)
 

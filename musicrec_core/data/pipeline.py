@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from musicrec_core import catalogue, features
-from musicrec_core import schema as s
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.quality import validate_catalogue
-from musicrec_core.sources import SourceConfig, load_source
-from musicrec_core.split import TRAIN, SplitConfig, split_interactions
+from musicrec_core.data import catalogue, features
+from musicrec_core.data import schema as s
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.data.sources import SourceConfig, load_source
+from musicrec_core.data.split import TRAIN, SplitConfig, split_interactions
+from musicrec_core.data.validation import validate_catalogue
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Steps, in order, each logged and recorded in ``MusicPreprocessor.steps``:
 
-1. engineered features (``musicrec_core.features``): release_year, music_age (from the
+1. engineered features (``musicrec_core.data.features``): release_year, music_age (from the
    reference year fixed at fit), energy_loudness, dance_valence, age_group (unless the frame
    already has one), and plays_log when plays are present;
 2. time signatures other than 3 and 4 become 4, the mode (rows are kept);
@@ -40,7 +40,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import LabelEncoder, RobustScaler, StandardScaler
 
-from musicrec_core import features, schema
+from musicrec_core.data import features, schema
 
 logger = logging.getLogger(__name__)
 

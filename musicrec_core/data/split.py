@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema as s
+from musicrec_core.data import schema as s
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.features import parse_release_year
-from musicrec_core.sources.readers import as_text
+from musicrec_core.data import schema as s
+from musicrec_core.data.features import parse_release_year
+from musicrec_core.data.sources.readers import as_text
 
 logger = logging.getLogger(__name__)
 

@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from musicrec_core import metrics as m
-from musicrec_core import plots
-from musicrec_core.evaluation import (
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.evaluation.protocol import (
     TEST_SET,
     TEST_SETS,
     EvaluationData,
     EvaluationResult,
     compare,
 )
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.recommender import Recommender
-from musicrec_core.registry import build_models
+from musicrec_core.models.recommender import Recommender
+from musicrec_core.models.registry import build_models
+from musicrec_core.reports import plots
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from musicrec_core import metrics as m
-from musicrec_core import schema as s
-from musicrec_core.evaluation import TEST_SET, WARM
+from musicrec_core.data import schema as s
+from musicrec_core.evaluation.protocol import TEST_SET, WARM
 
 DEFAULT_TOLERANCE = 0.02
 PROMOTED = "promoted"

@@ -1,6 +1,6 @@
 """The offline evaluation protocol: full ranking of every candidate track on three test sets.
 
-Test sets, built from the split's labels (see :mod:`musicrec_core.split`):
+Test sets, built from the split's labels (see :mod:`musicrec_core.data.split`):
 
 - ``warm``: users with TEST rows; relevant = their TEST tracks; candidates = every catalogue
   track except those the user played in training or validation, and except the cold-start
@@ -20,7 +20,7 @@ For diversity, an empty artist and the 'Unknown' genre are missing values: they 
 tracks similar and are not counted as a distinct genre or artist. Novelty's popularity comes
 from training plays. Catalogue coverage divides by the number of tracks the test set may
 recommend and has no confidence interval. Ties between scores are broken as
-:func:`musicrec_core.recommender.top_k` breaks them, which is deterministic for equal inputs.
+:func:`musicrec_core.models.recommender.top_k` breaks them, which is deterministic for equal inputs.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ import pandas as pd
 from scipy import sparse
 
 from musicrec_core import metrics as m
-from musicrec_core import schema as s
-from musicrec_core.markdown import markdown_table
-from musicrec_core.recommender import Recommender, TrainingData, top_k
-from musicrec_core.split import COLD_TRACK, COLD_USER, TEST, TRAIN, VALIDATION
+from musicrec_core.data import schema as s
+from musicrec_core.data.split import COLD_TRACK, COLD_USER, TEST, TRAIN, VALIDATION
+from musicrec_core.models.recommender import Recommender, TrainingData, top_k
+from musicrec_core.reports.markdown import markdown_table
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from musicrec_core import schema as s
+from musicrec_core.data import schema as s
 
 K = "k"
 NDCG = "ndcg"

@@ -25,12 +25,12 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
-from musicrec_core import features
 from musicrec_core import metrics as m
-from musicrec_core import schema as s
-from musicrec_core.interactions import InteractionMatrix, holdout
-from musicrec_core.preprocessing import TEXT_ANALYZERS, MusicPreprocessor
-from musicrec_core.recommender import Recommendations, Recommender, TrainingData, top_k
+from musicrec_core.data import features
+from musicrec_core.data import schema as s
+from musicrec_core.data.interactions import InteractionMatrix, holdout
+from musicrec_core.data.preprocessing import TEXT_ANALYZERS, MusicPreprocessor
+from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData, top_k
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.interactions import InteractionMatrix
-from musicrec_core.recommender import Recommendations, Recommender, TrainingData, mask_played
+from musicrec_core.data import schema as s
+from musicrec_core.data.interactions import InteractionMatrix
+from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData, mask_played
 
 
 class PlayIndependent(Recommender):

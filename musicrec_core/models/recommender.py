@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.interactions import InteractionMatrix
+from musicrec_core.data import schema as s
+from musicrec_core.data.interactions import InteractionMatrix
 
 logger = logging.getLogger(__name__)
 

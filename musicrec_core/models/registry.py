@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from musicrec_core.baselines import Popularity, SegmentPopularity
-from musicrec_core.hybrid import Hybrid
-from musicrec_core.neighbours import EASE, ContentKNN, ItemKNN
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.recommender import Recommender
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.hybrid.recommender import Hybrid
+from musicrec_core.models.neighbours import EASE, ContentKNN, ItemKNN
+from musicrec_core.models.popularity import Popularity, SegmentPopularity
+from musicrec_core.models.recommender import Recommender
 
 BASELINES = ("popularity", "segment_popularity", "content_knn", "item_knn", "ease")
 

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from musicrec_core.schema import MODEL_NAME
+from musicrec_core.data.schema import MODEL_NAME
 
 _DPI = 100
 _BINS = 50

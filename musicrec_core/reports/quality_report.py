@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from pandera.engines import pandas_engine
 
-from musicrec_core import schema
-from musicrec_core.markdown import markdown_table
+from musicrec_core.data import schema
+from musicrec_core.reports.markdown import markdown_table
 
 RANGES: dict[str, tuple[float, float]] = {
     schema.AGE: schema.AGE_RANGE,

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from musicrec_core.recommender import model_version
+from musicrec_core.models.recommender import model_version
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,16 @@ import logging
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.baselines import SegmentPopularity
-from musicrec_core.diversity import mmr_rerank, personal_strength
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.recommender import Recommendations, Recommender, TrainingData, model_version
+from musicrec_core.data import schema as s
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.diversity import mmr_rerank, personal_strength
+from musicrec_core.models.popularity import SegmentPopularity
+from musicrec_core.models.recommender import (
+    Recommendations,
+    Recommender,
+    TrainingData,
+    model_version,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from musicrec_core.schema import RawTables
-from musicrec_core.sources.files import load_files
-from musicrec_core.sources.readers import SourceError
-from musicrec_core.sources.seed_csv import load_seed_csv
-from musicrec_core.sources.synthetic import SyntheticConfig, generate
+from musicrec_core.data.schema import RawTables
+from musicrec_core.data.sources.files import load_files
+from musicrec_core.data.sources.readers import SourceError
+from musicrec_core.data.sources.seed_csv import load_seed_csv
+from musicrec_core.data.sources.synthetic.generator import SyntheticConfig, generate
 
 SourceKind = Literal["synthetic", "seed_csv", "files"]
 SOURCE_KINDS: tuple[str, ...] = ("synthetic", "seed_csv", "files")

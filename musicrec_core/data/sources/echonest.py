@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from musicrec_core import schema as s
+from musicrec_core.data import schema as s
 
 logger = logging.getLogger(__name__)
 

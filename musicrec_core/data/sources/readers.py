@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from musicrec_core import schema
+from musicrec_core.data import schema
 
 logger = logging.getLogger(__name__)
 

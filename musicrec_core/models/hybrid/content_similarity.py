@@ -12,9 +12,9 @@ import torch
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from musicrec_core.neighbours import ContentKNN, weighted_matrix
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.recommender import TrainingData
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.neighbours import ContentKNN, weighted_matrix
+from musicrec_core.models.recommender import TrainingData
 
 
 class ContentSimilarity:

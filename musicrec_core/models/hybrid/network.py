@@ -19,10 +19,11 @@ new plays change the vector without retraining.
 ``user · item`` (with the item bias) scores the whole catalogue in one matrix multiply; the head
 (residual blocks over ``[u, i, u * i]``) adds a correction to that dot product for the retrieved
 candidates only. Item-item evidence (the hybrid's EASE scores, see
-:mod:`musicrec_core.item_item`) can be fused into both stages: into retrieval, which stays one
-matrix multiply of rescaled, wider vectors (``retrieval``), and with the head's scores of the
-candidates (``fuse``). A content boost (the content-only tracks' similarity to the user's
-plays, see :mod:`musicrec_core.content_similarity`) reorders those tracks' retrieval scores.
+:mod:`musicrec_core.models.hybrid.item_item`) can be fused into both stages: into retrieval,
+which stays one matrix multiply of rescaled, wider vectors (``retrieval``), and with the head's
+scores of the candidates (``fuse``). A content boost (the content-only tracks' similarity to
+the user's plays, see :mod:`musicrec_core.models.hybrid.content_similarity`) reorders those
+tracks' retrieval scores.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from scipy import sparse
 from torch import nn
 from torch.nn import functional as F
 
-from musicrec_core import features
-from musicrec_core import schema as s
-from musicrec_core.preprocessing import MusicPreprocessor
+from musicrec_core.data import features
+from musicrec_core.data import schema as s
+from musicrec_core.data.preprocessing import MusicPreprocessor
 
 YEAR_BASE = s.YEAR_RANGE[0]
 N_YEARS = s.YEAR_RANGE[1] - s.YEAR_RANGE[0] + 1  # one more index is "unknown"
@@ -245,9 +246,10 @@ def _flat(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
 
 class ItemItemEvidence(NamedTuple):
     """Item-item scores of a set of users for every track, ``pooled[u] · targets[j]`` (the
-    hybrid's EASE scores from the users' plays, see :mod:`musicrec_core.item_item`), and the
-    weights at which they are fused with the dot scores in retrieval and with the head's
-    scores of the candidates (0: not in that stage)."""
+    hybrid's EASE scores from the users' plays, see
+    :mod:`musicrec_core.models.hybrid.item_item`), and the weights at which they are fused
+    with the dot scores in retrieval and with the head's scores of the candidates (0: not in
+    that stage)."""
 
     pooled: torch.Tensor  # (n_users, r): each user's sum of the source factors of their plays
     targets: torch.Tensor  # (n_items, r): the played tracks' mean for tracks without plays

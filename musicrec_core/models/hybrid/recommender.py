@@ -29,10 +29,11 @@ import pandas as pd
 import torch
 from scipy import sparse
 
-from musicrec_core.content_similarity import ContentSimilarity
-from musicrec_core.interactions import InteractionMatrix, holdout
-from musicrec_core.item_item import ItemItemScores
-from musicrec_core.model import (
+from musicrec_core.data.interactions import InteractionMatrix, holdout
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
+from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.network import (
     CatalogueInputs,
     ContentBoost,
     HybridRecommender,
@@ -41,10 +42,7 @@ from musicrec_core.model import (
     fuse,
     retrieval_items,
 )
-from musicrec_core.neighbours import choose_ease_l2, weighted_matrix
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.recommender import Recommendations, Recommender, TrainingData
-from musicrec_core.training import (
+from musicrec_core.models.hybrid.training import (
     TrainConfig,
     flat_history,
     item_item_validation_ndcg,
@@ -54,6 +52,8 @@ from musicrec_core.training import (
     train,
     validation_ndcg,
 )
+from musicrec_core.models.neighbours import choose_ease_l2, weighted_matrix
+from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData
 
 logger = logging.getLogger(__name__)
 

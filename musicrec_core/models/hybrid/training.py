@@ -23,11 +23,11 @@ import torch
 from scipy import sparse
 from tqdm.auto import tqdm
 
-from musicrec_core.content_similarity import ContentSimilarity
-from musicrec_core.item_item import ItemItemScores
-from musicrec_core.loss import EnhancedListNetLoss
 from musicrec_core.metrics import ndcg_of_rows
-from musicrec_core.model import ContentBoost, HybridRecommender
+from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
+from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.loss import EnhancedListNetLoss
+from musicrec_core.models.hybrid.network import ContentBoost, HybridRecommender
 
 logger = logging.getLogger(__name__)
 

@@ -3,16 +3,16 @@
 import dagster as dg
 import pandas as pd
 
-from musicrec_core import catalogue, features
-from musicrec_core import schema as s
-from musicrec_core import split as split_lib
-from musicrec_core.pipeline import fit_preprocessor
-from musicrec_core.plots import (
+from musicrec_core.data import catalogue, features
+from musicrec_core.data import schema as s
+from musicrec_core.data import split as split_lib
+from musicrec_core.data.pipeline import fit_preprocessor
+from musicrec_core.data.split import SplitConfig
+from musicrec_core.reports.plots import (
     feature_before_after,
     plays_distribution,
     time_signature_before_after,
 )
-from musicrec_core.split import SplitConfig
 from musicrec_dagster.automation import FOLLOW_NEW_DATA
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import image, table_metadata
@@ -61,7 +61,7 @@ def track_features(
 
 
 class SplitSettings(dg.Config):
-    """How the evaluation split holds out data (see musicrec_core.split)."""
+    """How the evaluation split holds out data (see musicrec_core.data.split)."""
 
     test_fraction: float = SplitConfig.test_fraction
     validation_fraction: float = SplitConfig.validation_fraction

@@ -3,8 +3,8 @@
 import dagster as dg
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.markdown import markdown_table
+from musicrec_core.data import schema as s
+from musicrec_core.reports.markdown import markdown_table
 
 
 @dg.asset_check(

@@ -9,9 +9,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from musicrec_core import schema as s
-from musicrec_core.markdown import markdown_table
-from musicrec_core.promotion import (
+from musicrec_core.data import schema as s
+from musicrec_core.evaluation.promotion import (
     DEFAULT_TOLERANCE,
     PASSED,
     REASON,
@@ -21,6 +20,7 @@ from musicrec_core.promotion import (
     read_served,
     write_served,
 )
+from musicrec_core.reports.markdown import markdown_table
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND
 

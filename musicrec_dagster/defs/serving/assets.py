@@ -6,18 +6,18 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from musicrec_core import schema as s
-from musicrec_core import serving_tables
-from musicrec_core.artifacts import ArtifactStore
-from musicrec_core.baselines import segment_recommendations
-from musicrec_core.hybrid import Hybrid
-from musicrec_core.markdown import markdown_table
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.promotion import PROMOTED, read_served, serving_choice
-from musicrec_core.recommender import Recommender, TrainingData, model_version
-from musicrec_core.registry import build_models
-from musicrec_core.serving import publish_serving_database
-from musicrec_core.serving_tables import content_vectors
+from musicrec_core.data import schema as s
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.evaluation.promotion import PROMOTED, read_served, serving_choice
+from musicrec_core.models.hybrid.recommender import Hybrid
+from musicrec_core.models.popularity import segment_recommendations
+from musicrec_core.models.recommender import Recommender, TrainingData, model_version
+from musicrec_core.models.registry import build_models
+from musicrec_core.reports.markdown import markdown_table
+from musicrec_core.serving import tables as serving_tables
+from musicrec_core.serving.artifacts import ArtifactStore
+from musicrec_core.serving.publish import publish_serving_database
+from musicrec_core.serving.tables import content_vectors
 from musicrec_dagster.automation import FOLLOW_NEW_DATA, FOLLOW_NEW_DATA_AND_PROMOTIONS
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND

@@ -5,14 +5,14 @@ import time
 import dagster as dg
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.hybrid import Hybrid
-from musicrec_core.markdown import markdown_table
-from musicrec_core.plots import loss_curve
-from musicrec_core.preprocessing import MusicPreprocessor
-from musicrec_core.recommender import TrainingData
-from musicrec_core.split import TRAIN, VALIDATION
-from musicrec_core.training import VAL_NDCG, VAL_STOP, TrainConfig, resolve_device
+from musicrec_core.data import schema as s
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.data.split import TRAIN, VALIDATION
+from musicrec_core.models.hybrid.recommender import Hybrid
+from musicrec_core.models.hybrid.training import VAL_NDCG, VAL_STOP, TrainConfig, resolve_device
+from musicrec_core.models.recommender import TrainingData
+from musicrec_core.reports.markdown import markdown_table
+from musicrec_core.reports.plots import loss_curve
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import choice_scores, image
 
@@ -20,7 +20,8 @@ MODEL_KIND = "hybrid"
 
 
 class HybridTrainingSettings(dg.Config):
-    """Hyperparameters of the hybrid model; defaults are musicrec_core.training.TrainConfig's."""
+    """Hyperparameters of the hybrid model; defaults are those of
+    ``musicrec_core.models.hybrid.training.TrainConfig``."""
 
     epochs: int = TrainConfig.epochs
     batch_size: int = TrainConfig.batch_size
@@ -59,7 +60,7 @@ def hybrid_model(
     track_features: pd.DataFrame,
 ) -> dg.MaterializeResult:
     """HybridRecommender trained on the training split, early-stopped on validation NDCG@10
-    (``musicrec_core.training.stopping_score``)."""
+    (``musicrec_core.models.hybrid.training.stopping_score``)."""
     store = paths.artifacts()
     _, preprocessor_folder = store.latest("preprocessor")
 

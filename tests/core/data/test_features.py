@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_core import features
-from musicrec_core import schema as s
+from musicrec_core.data import features
+from musicrec_core.data import schema as s
 
 
 def test_parse_release_year_accepts_three_forms_and_rejects_garbage():

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_core import schema
-from musicrec_core.sources.synthetic import (
+from musicrec_core.data import schema
+from musicrec_core.data.sources.synthetic.generator import (
     GroundTruth,
     SyntheticCatalogue,
     SyntheticConfig,

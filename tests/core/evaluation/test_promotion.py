@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from musicrec_core import metrics as m
-from musicrec_core import schema as s
-from musicrec_core.evaluation import SUMMARY_COLUMNS, TEST_SET, WARM
-from musicrec_core.promotion import (
+from musicrec_core.data import schema as s
+from musicrec_core.data.split import COLD_USER
+from musicrec_core.evaluation.promotion import (
     CANDIDATE_SCORE,
     PASSED,
     PROMOTED,
@@ -24,7 +24,7 @@ from musicrec_core.promotion import (
     warm_ndcg,
     write_served,
 )
-from musicrec_core.split import COLD_USER
+from musicrec_core.evaluation.protocol import SUMMARY_COLUMNS, TEST_SET, WARM
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HYBRID = "hybrid"

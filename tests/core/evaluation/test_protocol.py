@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_core import evaluation as ev
 from musicrec_core import metrics as m
-from musicrec_core import schema as s
-from musicrec_core.baselines import Popularity
-from musicrec_core.recommender import Recommender, TrainingData
-from musicrec_core.split import COLD_TRACK, COLD_USER, TEST, TRAIN, VALIDATION
+from musicrec_core.data import schema as s
+from musicrec_core.data.split import COLD_TRACK, COLD_USER, TEST, TRAIN, VALIDATION
+from musicrec_core.evaluation import protocol as ev
+from musicrec_core.models.popularity import Popularity
+from musicrec_core.models.recommender import Recommender, TrainingData
 
 TRACKS = ["t1", "t2", "t3", "t4", "t5", "t6", "t7"]  # t6 is cold; t7 nobody played
 ROWS = [
@@ -167,7 +167,7 @@ def test_results_are_identical_across_runs():
 def test_a_test_set_without_users_is_skipped(caplog):
     no_cold_users = _split([r for r in ROWS if r[2] != COLD_USER])
     data = _data(no_cold_users)
-    with caplog.at_level(logging.INFO, logger="musicrec_core.evaluation"):
+    with caplog.at_level(logging.INFO, logger="musicrec_core.evaluation.protocol"):
         result = ev.evaluate(Popularity().fit(data.train), data, n_boot=20)
     assert set(result.summary[ev.TEST_SET]) == {ev.WARM, COLD_TRACK}
     assert "skipping cold_user" in caplog.text
@@ -175,7 +175,7 @@ def test_a_test_set_without_users_is_skipped(caplog):
 
 def test_given_plays_need_a_model_that_takes_history(caplog):
     data = _data(given=1)
-    with caplog.at_level(logging.WARNING, logger="musicrec_core.evaluation"):
+    with caplog.at_level(logging.WARNING, logger="musicrec_core.evaluation.protocol"):
         result = ev.evaluate(Oracle(_split()).fit(data.train), data, n_boot=20)
     assert COLD_USER not in set(result.summary[ev.TEST_SET])
     assert "recommend_with_history" in caplog.text

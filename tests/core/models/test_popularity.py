@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema as s
-from musicrec_core.baselines import Popularity, SegmentPopularity, segment_recommendations
-from musicrec_core.recommender import TrainingData, top_k
+from musicrec_core.data import schema as s
+from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
+from musicrec_core.models.recommender import TrainingData, top_k
 
 
 def _data() -> TrainingData:

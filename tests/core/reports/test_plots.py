@@ -7,7 +7,7 @@ import base64
 import numpy as np
 import pandas as pd
 
-from musicrec_core import plots
+from musicrec_core.reports import plots
 
 PNG_MAGIC = b"\x89PNG"
 

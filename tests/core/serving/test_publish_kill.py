@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from musicrec_core.serving import publish_serving_database, read_only_query
+from musicrec_core.serving.publish import publish_serving_database, read_only_query
 
 # Publishes several million rows, far more than the old database, to the path in argv[1]. Its
 # fsync never returns, so however fast the machine the rename can only come after the kill.
@@ -18,7 +18,7 @@ _BIG_PUBLISH = """
 import sys, threading
 from pathlib import Path
 import numpy as np, pandas as pd
-from musicrec_core import serving
+from musicrec_core.serving import publish as serving
 serving._fsync = lambda path: threading.Event().wait()
 frame = pd.DataFrame({"x": np.arange(5_000_000, dtype=np.int64), "label": "new"})
 serving.publish_serving_database(Path(sys.argv[1]), {"t": frame})

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from musicrec_core import schema
+from musicrec_core.data import schema
 
 logger = logging.getLogger(__name__)
 

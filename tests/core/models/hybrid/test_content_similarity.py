@@ -5,10 +5,10 @@ import pandas as pd
 import torch
 from scipy import sparse
 
-from musicrec_core import schema as s
-from musicrec_core.content_similarity import ContentSimilarity
-from musicrec_core.neighbours import ContentKNN
-from musicrec_core.recommender import TrainingData
+from musicrec_core.data import schema as s
+from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
+from musicrec_core.models.neighbours import ContentKNN
+from musicrec_core.models.recommender import TrainingData
 
 CPU = torch.device("cpu")
 

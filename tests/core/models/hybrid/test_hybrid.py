@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
-from musicrec_core import features
-from musicrec_core import schema as s
-from musicrec_core.evaluation import EvaluationData
-from musicrec_core.hybrid import CONTENT_WEIGHTS, ITEM_ITEM_RANKS, ITEM_ITEM_WEIGHTS, Hybrid
-from musicrec_core.model import (
+from musicrec_core.data import features
+from musicrec_core.data import schema as s
+from musicrec_core.data.pipeline import fit_preprocessor, prepare
+from musicrec_core.data.sources import SourceConfig
+from musicrec_core.evaluation.protocol import EvaluationData
+from musicrec_core.models.hybrid.network import (
     AGE_CENTRES,
     CatalogueInputs,
     ContentBoost,
@@ -20,10 +21,14 @@ from musicrec_core.model import (
     boost_content,
     user_ages,
 )
-from musicrec_core.pipeline import fit_preprocessor, prepare
-from musicrec_core.recommender import TrainingData, mask_played
-from musicrec_core.sources import SourceConfig
-from musicrec_core.training import TrainConfig, flat_history
+from musicrec_core.models.hybrid.recommender import (
+    CONTENT_WEIGHTS,
+    ITEM_ITEM_RANKS,
+    ITEM_ITEM_WEIGHTS,
+    Hybrid,
+)
+from musicrec_core.models.hybrid.training import TrainConfig, flat_history
+from musicrec_core.models.recommender import TrainingData, mask_played
 
 CONFIG = TrainConfig(epochs=1, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
 
@@ -238,7 +243,7 @@ def test_two_stage_top_with_a_content_boost_is_the_top_of_the_boosted_ranking(
     """The top path fuses only the users whose top the boost can change; its result must be
     the full ranking's top for every user, those with a boosted track in reach and those
     without, whether users are served in one block or several (exclusions in any order)."""
-    import musicrec_core.model as model_module
+    import musicrec_core.models.hybrid.network as model_module
 
     if blocks:
         monkeypatch.setattr(model_module, "RETRIEVAL_BLOCK", 16 * fitted.model.n_items)  # 16 users
@@ -318,7 +323,7 @@ def test_only_tracks_nobody_has_played_are_ranked_by_content_similarity(fitted, 
 
 
 def test_head_scores_in_blocks_of_users_match_one_pass(fitted, monkeypatch):
-    import musicrec_core.model as model_module
+    import musicrec_core.models.hybrid.network as model_module
 
     users = fitted.data.matrix.user_ids[:10]
     plays = fitted._training_rows(users)

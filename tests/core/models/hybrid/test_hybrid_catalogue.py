@@ -8,13 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_core import schema as s
-from musicrec_core.hybrid import META_FILE, MODEL_FORMAT, PREPROCESSOR_DIR, Hybrid
-from musicrec_core.pipeline import fit_preprocessor, prepare
-from musicrec_core.recommender import TrainingData
-from musicrec_core.sources import SourceConfig
-from musicrec_core.split import TRAIN
-from musicrec_core.training import TrainConfig
+from musicrec_core.data import schema as s
+from musicrec_core.data.pipeline import fit_preprocessor, prepare
+from musicrec_core.data.sources import SourceConfig
+from musicrec_core.data.split import TRAIN
+from musicrec_core.models.hybrid.recommender import (
+    META_FILE,
+    MODEL_FORMAT,
+    PREPROCESSOR_DIR,
+    Hybrid,
+)
+from musicrec_core.models.hybrid.training import TrainConfig
+from musicrec_core.models.recommender import TrainingData
 
 CONFIG = TrainConfig(epochs=2, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
 N_NEW_TRACKS = 30

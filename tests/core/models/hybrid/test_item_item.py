@@ -6,11 +6,11 @@ import pytest
 import torch
 from scipy import sparse
 
-from musicrec_core.item_item import ItemItemScores
-from musicrec_core.model import fuse, standardise
-from musicrec_core.neighbours import EASE
-from musicrec_core.recommender import TrainingData
-from musicrec_core.training import flat_history
+from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.network import fuse, standardise
+from musicrec_core.models.hybrid.training import flat_history
+from musicrec_core.models.neighbours import EASE
+from musicrec_core.models.recommender import TrainingData
 
 CPU = torch.device("cpu")
 

@@ -4,15 +4,14 @@ import pytest
 import torch
 from scipy import sparse
 
-from musicrec_core import schema as s
-from musicrec_core.evaluation import EvaluationData
-from musicrec_core.hybrid import Hybrid
-from musicrec_core.interactions import InteractionMatrix
-from musicrec_core.pipeline import fit_preprocessor, prepare
-from musicrec_core.registry import build_models
-from musicrec_core.sources import SourceConfig
-from musicrec_core.split import VALIDATION
-from musicrec_core.training import (
+from musicrec_core.data import schema as s
+from musicrec_core.data.interactions import InteractionMatrix
+from musicrec_core.data.pipeline import fit_preprocessor, prepare
+from musicrec_core.data.sources import SourceConfig
+from musicrec_core.data.split import VALIDATION
+from musicrec_core.evaluation.protocol import EvaluationData
+from musicrec_core.models.hybrid.recommender import Hybrid
+from musicrec_core.models.hybrid.training import (
     VAL_CONTENT,
     VAL_NDCG,
     VAL_STOP,
@@ -20,6 +19,7 @@ from musicrec_core.training import (
     TrainConfig,
     validation_ndcg,
 )
+from musicrec_core.models.registry import build_models
 
 KEYS = {
     *("epoch", "listnet", "ils", "total", "lr", "seconds"),

@@ -1,0 +1,1 @@
+"""The data path: schema, sources, landing, validation, features and the split."""

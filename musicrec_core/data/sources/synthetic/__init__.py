@@ -1,0 +1,1 @@
+"""The seeded synthetic catalogue: users, tracks and plays with known tastes."""

@@ -1,0 +1,1 @@
+"""Evaluation protocol, model comparison and the promotion gate."""

@@ -1,0 +1,1 @@
+"""Recommenders behind one interface: popularity, neighbours, EASE and the hybrid."""

@@ -1,0 +1,1 @@
+"""The hybrid deep model: inputs, towers, head, training and serving."""

@@ -1,0 +1,1 @@
+"""Reports: data-quality report, markdown tables and plots."""

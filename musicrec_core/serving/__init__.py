@@ -1,0 +1,1 @@
+"""Serving: what is published, how it is published atomically, and stored artifacts."""
