@@ -25,7 +25,7 @@ from common import machine, train_hybrid
 
 from musicrec_core.data.pipeline import prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.models.hybrid.network import RETRIEVAL_BLOCK
+from musicrec_core.models.hybrid.two_stage import RETRIEVAL_BLOCK
 
 K = 20
 

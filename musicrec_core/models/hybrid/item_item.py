@@ -23,7 +23,7 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 from torch.nn import functional as F
 
-from musicrec_core.models.hybrid.network import ItemItemEvidence
+from musicrec_core.models.hybrid.fusion import ItemItemEvidence
 from musicrec_core.models.neighbours import ease_weights, weighted_matrix
 
 logger = logging.getLogger(__name__)

@@ -32,16 +32,16 @@ from scipy import sparse
 from musicrec_core.data.interactions import InteractionMatrix, holdout
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
-from musicrec_core.models.hybrid.item_item import ItemItemScores
-from musicrec_core.models.hybrid.network import (
-    CatalogueInputs,
+from musicrec_core.models.hybrid.fusion import (
     ContentBoost,
-    HybridRecommender,
     ItemItemEvidence,
     boost_content,
     fuse,
     retrieval_items,
 )
+from musicrec_core.models.hybrid.inputs import CatalogueInputs
+from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.training import (
     TrainConfig,
     flat_history,
@@ -51,6 +51,12 @@ from musicrec_core.models.hybrid.training import (
     seed_everything,
     train,
     validation_ndcg,
+)
+from musicrec_core.models.hybrid.two_stage import (
+    build_retrieval,
+    head_scores,
+    two_stage,
+    two_stage_top,
 )
 from musicrec_core.models.neighbours import choose_ease_l2, weighted_matrix
 from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData
@@ -299,7 +305,7 @@ class Hybrid(Recommender):
         user_ids = np.asarray(user_ids, dtype=object)
         history = flat_history(self._training_rows(user_ids), self.device)
         vectors = self._user_vectors(user_ids, history)
-        retrieval = self.model.retrieval(vectors, self.item_table(), self._evidence(history))
+        retrieval = build_retrieval(self.model, vectors, self.item_table(), self._evidence(history))
         return retrieval.users.cpu().numpy()
 
     def _training_rows(self, user_ids: np.ndarray) -> sparse.csr_matrix:
@@ -333,7 +339,8 @@ class Hybrid(Recommender):
     def _two_stage(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> np.ndarray:
         out = np.empty((len(user_ids), plays.shape[1]), dtype=np.float32)
         for span, block, history, vectors in self._user_blocks(user_ids, plays):
-            scores = self.model.two_stage(
+            scores = two_stage(
+                self.model,
                 vectors,
                 self.item_table(),
                 played_mask(block, self.device),
@@ -356,7 +363,8 @@ class Hybrid(Recommender):
             coo = block.tocoo() if exclude else sparse.coo_matrix(block.shape)
             rows = torch.as_tensor(coo.row.astype(np.int64), device=self.device)
             cols = torch.as_tensor(coo.col.astype(np.int64), device=self.device)
-            top, scores = self.model.two_stage_top(
+            top, scores = two_stage_top(
+                self.model,
                 vectors,
                 self.item_table(),
                 (rows, cols),
@@ -397,7 +405,7 @@ class Hybrid(Recommender):
         dot = boost_content(self.model.dot(vectors, table), self._boost(rows)).gather(1, items)
         weight = self.item_item_weight
         evidence = self._evidence(history) if weight > 0 else None
-        head, prior = self.model.head_scores(vectors, table, items, dot, evidence)
+        head, prior = head_scores(self.model, vectors, table, items, dot, evidence)
         return fuse(head, prior, torch.ones_like(items, dtype=torch.bool), weight).cpu().numpy()
 
     def recommend_with_history(

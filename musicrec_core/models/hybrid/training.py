@@ -25,9 +25,11 @@ from tqdm.auto import tqdm
 
 from musicrec_core.metrics import ndcg_of_rows
 from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
+from musicrec_core.models.hybrid.fusion import ContentBoost
 from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.loss import EnhancedListNetLoss
-from musicrec_core.models.hybrid.network import ContentBoost, HybridRecommender
+from musicrec_core.models.hybrid.network import HybridRecommender
+from musicrec_core.models.hybrid.two_stage import two_stage_top
 
 logger = logging.getLogger(__name__)
 
@@ -365,8 +367,8 @@ def validation_ndcg(
             every = torch.arange(model.n_items, device=device)
             similarity = partial(content.scores, block, every.cpu().numpy(), device)
             boost = ContentBoost(every, similarity, content_weight)
-        top = model.two_stage_top(
-            vectors, candidates, exclude, n_candidates, VAL_K, evidence, boost
+        top = two_stage_top(
+            model, vectors, candidates, exclude, n_candidates, VAL_K, evidence, boost
         )[0]
         total += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
     return total / len(users)

@@ -10,17 +10,14 @@ from musicrec_core.data import schema as s
 from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.evaluation.protocol import EvaluationData
-from musicrec_core.models.hybrid.network import (
-    AGE_CENTRES,
-    CatalogueInputs,
+from musicrec_core.models.hybrid.fusion import (
     ContentBoost,
-    HybridRecommender,
     _reassign_numpy,
     _reassign_torch,
-    age_basis,
     boost_content,
-    user_ages,
 )
+from musicrec_core.models.hybrid.inputs import CatalogueInputs, user_ages
+from musicrec_core.models.hybrid.network import AGE_CENTRES, HybridRecommender, age_basis
 from musicrec_core.models.hybrid.recommender import (
     CONTENT_WEIGHTS,
     ITEM_ITEM_RANKS,
@@ -28,6 +25,12 @@ from musicrec_core.models.hybrid.recommender import (
     Hybrid,
 )
 from musicrec_core.models.hybrid.training import TrainConfig, flat_history
+from musicrec_core.models.hybrid.two_stage import (
+    build_retrieval,
+    head_scores,
+    two_stage,
+    two_stage_top,
+)
 from musicrec_core.models.recommender import TrainingData, mask_played
 
 CONFIG = TrainConfig(epochs=1, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
@@ -186,7 +189,7 @@ def test_fused_retrieval_ranks_as_the_sum_of_z_scores_and_gives_back_the_dot(fit
         vectors = fitted._user_vectors(users, history)
         table = fitted.item_table()
         evidence = fitted.item_item.evidence(history[0], history[1], retrieval_weight=2.0)
-        retrieval = fitted.model.retrieval(vectors, table, evidence)
+        retrieval = build_retrieval(fitted.model, vectors, table, evidence)
         fused = retrieval.users @ retrieval.items.T
         dot = fitted.model.dot(vectors, table)
         scores = evidence.pooled @ evidence.targets.T
@@ -243,11 +246,13 @@ def test_two_stage_top_with_a_content_boost_is_the_top_of_the_boosted_ranking(
     """The top path fuses only the users whose top the boost can change; its result must be
     the full ranking's top for every user, those with a boosted track in reach and those
     without, whether users are served in one block or several (exclusions in any order)."""
-    import musicrec_core.models.hybrid.network as model_module
+    import musicrec_core.models.hybrid.two_stage as two_stage_module
 
     if blocks:
-        monkeypatch.setattr(model_module, "RETRIEVAL_BLOCK", 16 * fitted.model.n_items)  # 16 users
-        monkeypatch.setattr(model_module, "HEAD_BLOCK", 7 * 10)
+        monkeypatch.setattr(
+            two_stage_module, "RETRIEVAL_BLOCK", 16 * fitted.model.n_items
+        )  # 16 users
+        monkeypatch.setattr(two_stage_module, "HEAD_BLOCK", 7 * 10)
     model = fitted.model.eval()
     n_users, n_items = 40, model.n_items
     torch.manual_seed(0)
@@ -272,12 +277,12 @@ def test_two_stage_top_with_a_content_boost_is_the_top_of_the_boosted_ranking(
         exclude[::3, order[:8]] = True
         exclude[1::4, columns[:3]] = True
         exclude[2::4, columns[3:5]] = True
-        full = model.two_stage(users, table, exclude, 10, boost=boost)
+        full = two_stage(model, users, table, exclude, 10, boost=boost)
         rows, cols = exclude.nonzero(as_tuple=True)
         if blocks:
             shuffled = torch.randperm(len(rows))
             rows, cols = rows[shuffled], cols[shuffled]
-        top, values = model.two_stage_top(users, table, (rows, cols), 10, 25, boost=boost)
+        top, values = two_stage_top(model, users, table, (rows, cols), 10, 25, boost=boost)
     expected = full.masked_fill(exclude, float("-inf")).topk(25, dim=1)
     np.testing.assert_array_equal(top.numpy(), expected.indices.numpy())
     np.testing.assert_allclose(values.numpy(), expected.values.numpy(), rtol=1e-5)
@@ -323,7 +328,7 @@ def test_only_tracks_nobody_has_played_are_ranked_by_content_similarity(fitted, 
 
 
 def test_head_scores_in_blocks_of_users_match_one_pass(fitted, monkeypatch):
-    import musicrec_core.models.hybrid.network as model_module
+    import musicrec_core.models.hybrid.two_stage as two_stage_module
 
     users = fitted.data.matrix.user_ids[:10]
     plays = fitted._training_rows(users)
@@ -333,9 +338,9 @@ def test_head_scores_in_blocks_of_users_match_one_pass(fitted, monkeypatch):
         table = fitted.item_table()
         dot, candidates = fitted.model.dot(vectors, table).topk(6, dim=1)
         prior = fitted.item_item.evidence(history[0], history[1])
-        whole = fitted.model.head_scores(vectors, table, candidates, dot, prior)
-        monkeypatch.setattr(model_module, "HEAD_BLOCK", 3 * 6)
-        blocks = fitted.model.head_scores(vectors, table, candidates, dot, prior)
+        whole = head_scores(fitted.model, vectors, table, candidates, dot, prior)
+        monkeypatch.setattr(two_stage_module, "HEAD_BLOCK", 3 * 6)
+        blocks = head_scores(fitted.model, vectors, table, candidates, dot, prior)
     torch.testing.assert_close(blocks[0], whole[0])
     torch.testing.assert_close(blocks[1], whole[1])
     torch.testing.assert_close(whole[1], prior.scores(candidates))
