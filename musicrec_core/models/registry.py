@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.content_knn import ContentKNN
+from musicrec_core.models.ease import EASE
 from musicrec_core.models.hybrid.recommender import Hybrid
-from musicrec_core.models.neighbours import EASE, ContentKNN, ItemKNN
+from musicrec_core.models.item_knn import ItemKNN
 from musicrec_core.models.popularity import Popularity, SegmentPopularity
 from musicrec_core.models.recommender import Recommender
 

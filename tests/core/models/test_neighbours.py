@@ -3,20 +3,19 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+from musicrec_core.data import MusicPreprocessor, holdout
 from musicrec_core.data import schema as s
-from musicrec_core.data.interactions import holdout
-from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.metrics import ndcg_at_k
-from musicrec_core.models.neighbours import (
+from musicrec_core.models import (
     EASE,
     EASE_FALLBACK_L2,
     EASE_L2_CHOICES,
     ContentKNN,
     ItemKNN,
+    TrainingData,
     choose_ease_l2,
     weighted_matrix,
 )
-from musicrec_core.models.recommender import TrainingData
 
 GROUP_A = ["a0", "a1", "a2", "a3"]
 GROUP_B = ["b0", "b1", "b2", "b3"]
