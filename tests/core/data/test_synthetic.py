@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from musicrec_core.data import schema
-from musicrec_core.data.sources.synthetic.generator import (
+from musicrec_core.data.sources.synthetic import (
     GroundTruth,
     SyntheticCatalogue,
     SyntheticConfig,
