@@ -26,29 +26,30 @@ folders only.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import sklearn
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import LabelEncoder, RobustScaler, StandardScaler
 
 from musicrec_core.data import features, schema
+from musicrec_core.data.column_values import (
+    as_float,
+    as_labels,
+    as_texts,
+    encoded_column,
+    iqr_fences,
+)
+from musicrec_core.data.preprocessor_files import manifest, read_fitted, read_manifest, write_state
 
 logger = logging.getLogger(__name__)
 
 HANDLE_OUTLIERS_MODES = ("robust", "cap", "none")
-FORMAT_VERSION = 1
-MANIFEST_FILE = "manifest.json"
-SCALERS_FILE = "scalers.joblib"
-VECTORIZERS_FILE = "vectorizers.joblib"
 
 NUMERIC_FEATURES = [
     *schema.NUMERICAL_COLS,
@@ -76,11 +77,7 @@ DEFAULT_TEXT_MAX_FEATURES = {
 Scaler = RobustScaler | StandardScaler
 
 
-def encoded_column(column: str) -> str:
-    """Name of the integer-encoded output column for a categorical column."""
-    return f"{column}_encoded"
-
-
+# The analyzers are pickled by this module path with the fitted vectorizers: they stay here.
 def _whole_name(text: str) -> list[str]:
     """One token: the whole (lower-cased) name."""
     name = text.strip().lower()
@@ -102,30 +99,6 @@ TEXT_ANALYZERS: dict[str, Callable[[str], list[str]]] = {
     schema.GENRE: _genre_name,
     schema.FEATURED_ARTISTS: _comma_names,
 }
-
-
-def _as_float(series: pd.Series) -> pd.Series:
-    """Numeric view of a column as float64 (unparseable values become NaN)."""
-    return pd.to_numeric(series, errors="coerce").astype(float)
-
-
-def _as_labels(series: pd.Series, unknown: str) -> pd.Series:
-    """Categorical column as strings, missing values mapped to ``unknown``."""
-    return series.astype(object).where(series.notna(), unknown).astype(str)
-
-
-def _as_texts(series: pd.Series) -> pd.Series:
-    """Text column as strings, missing values as empty strings."""
-    return series.astype(object).where(series.notna(), "").astype(str)
-
-
-def _iqr_fences(values: pd.Series) -> tuple[float, float] | None:
-    """Tukey fences [Q1 - 1.5 IQR, Q3 + 1.5 IQR]; None for an IQR of 0 (capping would collapse)."""
-    q1, q3 = values.quantile([0.25, 0.75])
-    iqr = q3 - q1
-    if iqr <= 0:
-        return None
-    return float(q1 - 1.5 * iqr), float(q3 + 1.5 * iqr)
 
 
 def _check_mode(handle_outliers: str) -> str:
@@ -205,7 +178,7 @@ class MusicPreprocessor:
         for column, vectorizer in self.vectorizers.items():
             if column not in df:
                 continue
-            codes, uniques = pd.factorize(_as_texts(df[column]))
+            codes, uniques = pd.factorize(as_texts(df[column]))
             matrices[column] = sp.csr_matrix(vectorizer.transform(uniques)[codes])
         return matrices
 
@@ -229,40 +202,32 @@ class MusicPreprocessor:
     def save_preprocessors(self, preprocessor_path: str | Path) -> Path:
         """Write the fitted state to a folder (joblib files plus ``manifest.json``); returns it."""
         self._check_fitted()
-        folder = Path(preprocessor_path)
-        folder.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.scalers, folder / SCALERS_FILE)
-        joblib.dump(self.vectorizers, folder / VECTORIZERS_FILE)
-        (folder / MANIFEST_FILE).write_text(json.dumps(self._manifest(), indent=2))
+        folder = write_state(
+            Path(preprocessor_path), self.scalers, self.vectorizers, manifest(self)
+        )
         logger.info("saved preprocessors to %s", folder)
         return folder
 
     def load_preprocessors(self, preprocessor_path: str | Path) -> MusicPreprocessor:
         """Restore the fitted state and config saved by ``save_preprocessors``; returns self."""
         folder = Path(preprocessor_path)
-        manifest = json.loads((folder / MANIFEST_FILE).read_text())
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{folder} holds preprocessor format {manifest.get('format_version')!r}, "
-                f"this code reads format {FORMAT_VERSION}"
-            )
-        config = manifest["config"]
+        saved = read_manifest(folder)
+        config = saved["config"]
         self.handle_outliers = _check_mode(config["handle_outliers"])
         self.reference_year = config["reference_year"]
         self.text_max_features = dict(config["text_max_features"])
         self._reset()
-        self.scalers = joblib.load(folder / SCALERS_FILE)
-        self.vectorizers = joblib.load(folder / VECTORIZERS_FILE)
-        self.numeric_columns = list(manifest["numeric_columns"])
-        self.fill_values = {col: float(value) for col, value in manifest["fill_values"].items()}
+        self.scalers, self.vectorizers = read_fitted(folder)
+        self.numeric_columns = list(saved["numeric_columns"])
+        self.fill_values = {col: float(value) for col, value in saved["fill_values"].items()}
         self.cap_bounds = {
-            col: (float(lo), float(hi)) for col, (lo, hi) in manifest["cap_bounds"].items()
+            col: (float(lo), float(hi)) for col, (lo, hi) in saved["cap_bounds"].items()
         }
-        self.categories = {col: list(labels) for col, labels in manifest["categories"].items()}
-        self.features_used = list(manifest["features_used"])
-        self.features_skipped = dict(manifest["features_skipped"])
-        self.steps = list(manifest["steps"])
-        self.fit_rows = int(manifest["fit_rows"])
+        self.categories = {col: list(labels) for col, labels in saved["categories"].items()}
+        self.features_used = list(saved["features_used"])
+        self.features_skipped = dict(saved["features_skipped"])
+        self.steps = list(saved["steps"])
+        self.fit_rows = int(saved["fit_rows"])
         self._fitted = True
         logger.info("loaded preprocessors from %s", folder)
         return self
@@ -321,14 +286,14 @@ class MusicPreprocessor:
             )
 
         if schema.TEMPO in out:
-            tempo = _as_float(out[schema.TEMPO])
+            tempo = as_float(out[schema.TEMPO])
             out[schema.TEMPO] = tempo.mask(tempo == 0)
             self._note(
                 f"tempo: {int((tempo == 0).sum())} values of 0 (not detected) → missing", record
             )
         logged = [col for col in LOG_FEATURES if col in out]
         for col in logged:
-            out[col] = np.log1p(_as_float(out[col]))
+            out[col] = np.log1p(as_float(out[col]))
         self._note(f"log1p: {logged}; plays as {schema.PLAYS_LOG}, raw plays kept", record)
         return out
 
@@ -337,7 +302,7 @@ class MusicPreprocessor:
             if col not in prepared:
                 self.features_skipped[col] = "absent from the fit frame"
                 continue
-            values = _as_float(prepared[col])
+            values = as_float(prepared[col])
             distinct = values.nunique()
             if distinct == 0:
                 self.features_skipped[col] = "no values in the fit frame"
@@ -348,7 +313,7 @@ class MusicPreprocessor:
             self.fill_values[col] = float(values.median())
             filled = values.fillna(self.fill_values[col])
             if self.handle_outliers == "cap":
-                fences = _iqr_fences(filled)
+                fences = iqr_fences(filled)
                 if fences is not None:
                     self.cap_bounds[col] = fences
                 filled = self._cap_outliers(filled)
@@ -373,7 +338,7 @@ class MusicPreprocessor:
             if col not in prepared:
                 self.features_skipped[col] = "absent from the fit frame"
                 continue
-            labels = _as_labels(prepared[col], unknown)
+            labels = as_labels(prepared[col], unknown)
             if labels.nunique() <= 1:
                 self.features_skipped[col] = "constant in the fit frame (no information)"
                 continue
@@ -392,7 +357,7 @@ class MusicPreprocessor:
             if col not in prepared:
                 self.features_skipped[col] = "absent from the fit frame"
                 continue
-            texts = _as_texts(prepared[col])
+            texts = as_texts(prepared[col])
             if texts.nunique() <= 1:
                 self.features_skipped[col] = "constant in the fit frame (no information)"
                 continue
@@ -422,7 +387,7 @@ class MusicPreprocessor:
         for col in self.numeric_columns:
             if col not in prepared:
                 continue
-            values = _as_float(prepared[col])
+            values = as_float(prepared[col])
             missing = int(values.isna().sum())
             if missing:
                 self._note(
@@ -436,7 +401,7 @@ class MusicPreprocessor:
         for col, classes in self.categories.items():
             if col not in prepared:
                 continue
-            labels = _as_labels(prepared[col], CATEGORICAL_FEATURES[col])
+            labels = as_labels(prepared[col], CATEGORICAL_FEATURES[col])
             codes = pd.Categorical(labels, categories=classes).codes.astype(np.int64)
             unseen = codes < 0
             if unseen.any():
@@ -456,27 +421,3 @@ class MusicPreprocessor:
                 "MusicPreprocessor is not fitted: call fit_transform on training data "
                 "or load_preprocessors(path) first"
             )
-
-    def _manifest(self) -> dict:
-        return {
-            "format_version": FORMAT_VERSION,
-            "sklearn_version": sklearn.__version__,
-            "config": {
-                "handle_outliers": self.handle_outliers,
-                "reference_year": self.reference_year,
-                "text_max_features": self.text_max_features,
-            },
-            "fit_rows": self.fit_rows,
-            "numeric_columns": self.numeric_columns,
-            "fill_values": self.fill_values,
-            "cap_bounds": {col: list(bounds) for col, bounds in self.cap_bounds.items()},
-            "categories": self.categories,
-            "encoded_columns": {col: encoded_column(col) for col in self.categories},
-            "text_columns": {
-                col: len(vectorizer.vocabulary_) for col, vectorizer in self.vectorizers.items()
-            },
-            "features_used": self.features_used,
-            "features_skipped": self.features_skipped,
-            "steps": self.steps,
-            "files": {"scalers": SCALERS_FILE, "vectorizers": VECTORIZERS_FILE},
-        }

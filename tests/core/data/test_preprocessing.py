@@ -10,8 +10,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
+from musicrec_core.data import MusicPreprocessor, encoded_column
 from musicrec_core.data import schema as s
-from musicrec_core.data.preprocessing import MusicPreprocessor, encoded_column
 
 USER_COLS = [s.USER_ID, s.AGE, s.GENDER]
 
