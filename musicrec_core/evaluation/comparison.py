@@ -11,13 +11,8 @@ import pandas as pd
 
 from musicrec_core import metrics as m
 from musicrec_core.data.preprocessing import MusicPreprocessor
-from musicrec_core.evaluation.protocol import (
-    TEST_SET,
-    TEST_SETS,
-    EvaluationData,
-    EvaluationResult,
-    compare,
-)
+from musicrec_core.evaluation.held_out import TEST_SET, TEST_SETS, EvaluationData
+from musicrec_core.evaluation.protocol import EvaluationResult, compare
 from musicrec_core.models.recommender import Recommender
 from musicrec_core.models.registry import build_models
 from musicrec_core.reports import plots

@@ -2,10 +2,9 @@
 
 import pytest
 
-from musicrec_core.data.pipeline import prepare
-from musicrec_core.data.sources import SourceConfig
-from musicrec_core.data.sources.echonest import prepare_echonest
-from musicrec_core.evaluation.comparison import evaluate_models
+from musicrec_core.data import prepare
+from musicrec_core.data.sources import SourceConfig, prepare_echonest
+from musicrec_core.evaluation import evaluate_models
 from tests.conftest import SHARED_DATA, requires_shared_data
 
 pytestmark = [requires_shared_data, pytest.mark.shared_data]

@@ -8,15 +8,18 @@ import pandas as pd
 import pytest
 
 from musicrec_core import metrics as m
+from musicrec_core.data import COLD_USER
 from musicrec_core.data import schema as s
-from musicrec_core.data.split import COLD_USER
-from musicrec_core.evaluation.promotion import (
+from musicrec_core.evaluation import (
     CANDIDATE_SCORE,
     PASSED,
     PROMOTED,
     REASON,
     SCORE,
+    SUMMARY_COLUMNS,
+    TEST_SET,
     VERSION,
+    WARM,
     ServedModel,
     decide_promotion,
     read_served,
@@ -24,7 +27,6 @@ from musicrec_core.evaluation.promotion import (
     warm_ndcg,
     write_served,
 )
-from musicrec_core.evaluation.protocol import SUMMARY_COLUMNS, TEST_SET, WARM
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HYBRID = "hybrid"

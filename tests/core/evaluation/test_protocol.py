@@ -4,12 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from musicrec_core import evaluation as ev
 from musicrec_core import metrics as m
+from musicrec_core.data import COLD_TRACK, COLD_USER, TEST, TRAIN, VALIDATION
 from musicrec_core.data import schema as s
-from musicrec_core.data.split import COLD_TRACK, COLD_USER, TEST, TRAIN, VALIDATION
-from musicrec_core.evaluation import protocol as ev
-from musicrec_core.models.popularity import Popularity
-from musicrec_core.models.recommender import Recommender, TrainingData
+from musicrec_core.models import Popularity, Recommender, TrainingData
 
 TRACKS = ["t1", "t2", "t3", "t4", "t5", "t6", "t7"]  # t6 is cold; t7 nobody played
 ROWS = [
