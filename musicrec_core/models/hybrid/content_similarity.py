@@ -13,7 +13,8 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from musicrec_core.data.preprocessing import MusicPreprocessor
-from musicrec_core.models.neighbours import ContentKNN, weighted_matrix
+from musicrec_core.models.content_knn import ContentKNN
+from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.recommender import TrainingData
 
 

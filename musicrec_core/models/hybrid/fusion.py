@@ -126,18 +126,18 @@ def _reassign(values: torch.Tensor, order_by: torch.Tensor) -> torch.Tensor:
     """Each row's ``values`` placed so that their order follows ``order_by``'s: the largest
     where ``order_by`` is largest, and so on."""
     if values.device.type == "cpu":  # numpy sorts many short rows several times faster
-        return _reassign_numpy(values, order_by)
-    return _reassign_torch(values, order_by)
+        return reassign_numpy(values, order_by)
+    return reassign_torch(values, order_by)
 
 
-def _reassign_numpy(values: torch.Tensor, order_by: torch.Tensor) -> torch.Tensor:
+def reassign_numpy(values: torch.Tensor, order_by: torch.Tensor) -> torch.Tensor:
     order = np.argsort(-order_by.numpy(), axis=1)
     out = np.empty_like(values.numpy())
     np.put_along_axis(out, order, -np.sort(-values.numpy(), axis=1), axis=1)
     return torch.from_numpy(out)
 
 
-def _reassign_torch(values: torch.Tensor, order_by: torch.Tensor) -> torch.Tensor:
+def reassign_torch(values: torch.Tensor, order_by: torch.Tensor) -> torch.Tensor:
     order = order_by.argsort(dim=1, descending=True)
     ranked = values.sort(dim=1, descending=True).values
     return torch.empty_like(values).scatter_(1, order, ranked)

@@ -23,8 +23,9 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 from torch.nn import functional as F
 
+from musicrec_core.models.ease import ease_weights
 from musicrec_core.models.hybrid.fusion import ItemItemEvidence
-from musicrec_core.models.neighbours import ease_weights, weighted_matrix
+from musicrec_core.models.play_rows import weighted_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,8 @@ preprocessor, and ``load`` serves over grown or changed catalogues.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import fields
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -31,6 +29,15 @@ from scipy import sparse
 
 from musicrec_core.data.interactions import InteractionMatrix, holdout
 from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.ease import choose_ease_l2
+from musicrec_core.models.hybrid.components import (
+    ITEM_ITEM_RANKS,
+    item_item_scores,
+    new_network,
+    own_preprocessor,
+    similarity_blocks,
+)
+from musicrec_core.models.hybrid.config import TrainConfig, resolve_device, seed_everything
 from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
 from musicrec_core.models.hybrid.fusion import (
     ContentBoost,
@@ -41,24 +48,17 @@ from musicrec_core.models.hybrid.fusion import (
 )
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
 from musicrec_core.models.hybrid.item_item import ItemItemScores
-from musicrec_core.models.hybrid.network import HybridRecommender
-from musicrec_core.models.hybrid.training import (
-    TrainConfig,
-    flat_history,
-    item_item_validation_ndcg,
-    played_mask,
-    resolve_device,
-    seed_everything,
-    train,
-    validation_ndcg,
-)
+from musicrec_core.models.hybrid.sampling import flat_history, played_mask
+from musicrec_core.models.hybrid.storage import load_model, save_model
+from musicrec_core.models.hybrid.training import train
 from musicrec_core.models.hybrid.two_stage import (
     build_retrieval,
     head_scores,
     two_stage,
     two_stage_top,
 )
-from musicrec_core.models.neighbours import choose_ease_l2, weighted_matrix
+from musicrec_core.models.hybrid.validation import item_item_validation_ndcg, validation_ndcg
+from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData
 
 logger = logging.getLogger(__name__)
@@ -66,18 +66,8 @@ logger = logging.getLogger(__name__)
 History = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # flat_history's index, offsets, weight
 Number = TypeVar("Number", int, float)
 
-WEIGHTS_FILE = "model.pt"
-META_FILE = "model.json"
-METRICS_FILE = "metrics.json"
-PREPROCESSOR_DIR = "preprocessor"  # the model's own fitted MusicPreprocessor
-# What the saved weights fit: 2 since the user tower reads the age itself (model.age_basis) and
-# the towers carry no fixed collaborative factors, 3 since the item tower has a wide path.
-MODEL_FORMAT = 3
 BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring many users
-SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
-# EASE ranks tried on the validation plays (by EASE's own NDCG@10) when the config leaves it
-# open, and item-item fusion weights tried there with the chosen rank.
-ITEM_ITEM_RANKS = (64, 256, 1024)
+# Item-item fusion weights tried on the validation plays with the chosen EASE rank.
 ITEM_ITEM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 # Content similarity weights tried on the validation plays ranked by content alone.
 # No 0: validation tracks are known to the content towers through their own plays, which new
@@ -128,11 +118,11 @@ class Hybrid(Recommender):
         cfg = self.config
         self.device = resolve_device(cfg.device)
         # A private copy: a later refit of the caller's preprocessor cannot change this model.
-        preprocessor = copy.deepcopy(self.preprocessor) or _own_preprocessor(data.tracks)
+        preprocessor = copy.deepcopy(self.preprocessor) or own_preprocessor(data.tracks)
         self.preprocessor = preprocessor
         inputs = CatalogueInputs.build(data.tracks, data.users, preprocessor)
         seed_everything(cfg.seed)
-        self.model = _new_model(inputs, cfg)
+        self.model = new_network(inputs, cfg)
         plays = data.matrix.matrix
         if self.validation is not None:
             validation = InteractionMatrix.build(
@@ -148,7 +138,7 @@ class Hybrid(Recommender):
         self._fit_content(data, plays, validation)
         if self._fuses_item_item() and plays is not data.matrix.matrix:
             # chosen without the internal holdout; served, as after ``load``, with every play
-            self.item_item = _item_item_scores(
+            self.item_item = item_item_scores(
                 cfg, data.matrix.matrix, self.device, self.item_item_l2, self.item_item_rank
             )
 
@@ -172,7 +162,7 @@ class Hybrid(Recommender):
             except ValueError as error:
                 logger.warning("hybrid serves without item-item scores: %s", error)
                 return
-        fitted = _item_item_scores(cfg, plays, self.device, self.item_item_l2)
+        fitted = item_item_scores(cfg, plays, self.device, self.item_item_l2)
         if fitted is None:
             return
         ranks = ITEM_ITEM_RANKS if cfg.item_item_rank is None else (cfg.item_item_rank,)
@@ -420,122 +410,16 @@ class Hybrid(Recommender):
     # --- persistence -------------------------------------------------------------------------
 
     def save(self, folder: Path | str, metrics: dict | None = None) -> Path:
-        """Weights (``torch.save`` of the state dict), config, id maps, training history and the
-        model's own fitted preprocessor (sub-folder ``preprocessor``)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.model.state_dict(), folder / WEIGHTS_FILE)
-        if self.preprocessor is not None:
-            self.preprocessor.save_preprocessors(folder / PREPROCESSOR_DIR)
-        meta = {
-            "format": MODEL_FORMAT,
-            "config": self.config.to_dict(),
-            "shapes": self.shapes,
-            "user_ids": [str(u) for u in self.data.matrix.user_ids],
-            "track_ids": [str(t) for t in self.data.matrix.track_ids],
-            "history": self.history,
-            "item_item_l2": self.item_item_l2,
-            "item_item_l2_validation": {
-                str(l2): v for l2, v in self.item_item_l2_validation.items()
-            },
-            "item_item_rank": self.item_item_rank,
-            "item_item_rank_validation": {
-                str(r): v for r, v in self.item_item_rank_validation.items()
-            },
-            "item_item_weight": self.item_item_weight,
-            "item_item_validation": {str(w): v for w, v in self.item_item_validation.items()},
-            "item_item_retrieval_weight": self.item_item_retrieval_weight,
-            "item_item_retrieval_validation": {
-                str(w): v for w, v in self.item_item_retrieval_validation.items()
-            },
-            "content_weight": self.content_weight,
-            "content_validation": {str(w): v for w, v in self.content_validation.items()},
-        }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=1))
-        if metrics is not None:
-            (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1, default=str))
-        logger.info("saved hybrid model to %s", folder)
-        return folder
+        """The fitted model in ``folder`` (see ``storage.save_model``)."""
+        return save_model(self, folder, metrics)
 
     @classmethod
     def load(
         cls, folder: Path | str, data: TrainingData, preprocessor: MusicPreprocessor | None = None
     ) -> Hybrid:
-        """A fitted model from ``save``'s folder, serving over ``data``.
-
-        ``data``'s catalogues may differ from training (tracks and users added or removed):
-        known ids keep their learned embeddings, new tracks get content-only vectors through
-        the saved preprocessor, new users the unknown user id. All of ``data.interactions``
-        are the users' histories, and the item-item scores are refitted on them (so tracks
-        played since training have co-play evidence too), the content vectors on
-        ``data.tracks``. ``preprocessor`` is only used for folders saved without one; with
-        neither, new tracks are ranked without their content similarity.
-        """
-        folder = Path(folder)
-        meta = json.loads((folder / META_FILE).read_text())
-        saved_format = meta.get("format", 1)
-        if saved_format != MODEL_FORMAT:
-            raise ValueError(
-                f"{folder} holds a hybrid model of format {saved_format}; this version reads "
-                f"format {MODEL_FORMAT} only: retrain it (musicrec retrain, or the retrain job)"
-            )
-        known = {f.name for f in fields(TrainConfig)}
-        saved = {k: v for k, v in meta["config"].items() if k in known}
-        config = TrainConfig(**saved)
-        if (folder / PREPROCESSOR_DIR).exists():
-            preprocessor = MusicPreprocessor.load(folder / PREPROCESSOR_DIR)
-        model = cls(config, preprocessor)
-        model.data = data
-        model.device = resolve_device(config.device)
-        model.history = meta["history"]
-        state = torch.load(folder / WEIGHTS_FILE, map_location=model.device, weights_only=True)
-        track_ids = [str(t) for t in data.matrix.track_ids]
-        user_ids = [str(u) for u in data.matrix.user_ids]
-        if track_ids == meta["track_ids"] and user_ids == meta["user_ids"]:
-            model.shapes = meta["shapes"]
-            model.model = _new_model(CatalogueInputs.empty(meta["shapes"]), config)
-            model.model.load_state_dict(state)
-        else:
-            if preprocessor is None:
-                raise ValueError(
-                    f"{folder} has no saved preprocessor: it can only serve its training catalogue"
-                )
-            inputs = CatalogueInputs.build(data.tracks, data.users, preprocessor)
-            _check_compatible(inputs.shapes(), meta["shapes"], folder)
-            model.shapes = inputs.shapes()
-            model.model = _new_model(inputs, config)
-            model.model.adopt_state(
-                state,
-                pd.Index(meta["track_ids"]).get_indexer(track_ids),
-                pd.Index(meta["user_ids"]).get_indexer(user_ids),
-            )
-            logger.info(
-                "hybrid loaded over a changed catalogue: %d tracks (%d new), %d users (%d new)",
-                len(track_ids),
-                len(set(track_ids) - set(meta["track_ids"])),
-                len(user_ids),
-                len(set(user_ids) - set(meta["user_ids"])),
-            )
-        model.model.to(model.device).eval()
-        model._item_table = model._unplayed = None
-        model.item_item_weight = float(meta["item_item_weight"])
-        model.item_item_retrieval_weight = float(meta["item_item_retrieval_weight"])
-        model.item_item_rank = int(meta["item_item_rank"])
-        model.item_item_l2 = meta["item_item_l2"]
-        if model.item_item_weight > 0 or model.item_item_retrieval_weight > 0:
-            model.item_item = _item_item_scores(
-                config, data.matrix.matrix, model.device, model.item_item_l2, model.item_item_rank
-            )
-        model.content_weight = float(meta.get("content_weight", 0.0))
-        if model.content_weight > 0 and preprocessor is None:
-            logger.warning(
-                "%s has no saved preprocessor: new tracks are served without content similarity",
-                folder,
-            )
-            model.content_weight = 0.0
-        if model.content_weight > 0:
-            model.content = ContentSimilarity.fit(data, preprocessor)
-        return model
+        """A fitted model from ``save``'s folder, serving over ``data``, whose catalogues may
+        differ from training (see ``storage.load_model``)."""
+        return load_model(cls, folder, data, preprocessor)
 
 
 def _best_choice(
@@ -553,70 +437,3 @@ def _best_choice(
         {o: round(v, 4) for o, v in scores.items()},
     )
     return best, scores
-
-
-def _check_compatible(shapes: dict, saved: dict, folder: Path) -> None:
-    """The feature widths the weights expect must match those built for the new catalogue."""
-    vocab = {col: size for col, (size, _) in shapes["text"].items()}
-    saved_vocab = {col: size for col, (size, _) in saved["text"].items()}
-    if vocab != saved_vocab or shapes["n_numeric"] != saved["n_numeric"]:
-        raise ValueError(
-            f"{folder}: the catalogue gives features {vocab}, {shapes['n_numeric']} numeric; "
-            f"the model was trained on {saved_vocab}, {saved['n_numeric']} numeric"
-        )
-
-
-def _new_model(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommender:
-    return HybridRecommender(
-        inputs,
-        embedding_dim=config.embedding_dim,
-        hidden_dim=config.hidden_dim,
-        n_blocks=config.n_blocks,
-        dropout=config.dropout,
-        head_dim=config.head_dim,
-    ).to(resolve_device(config.device))
-
-
-def _item_item_scores(
-    config: TrainConfig,
-    plays: sparse.csr_matrix,
-    device: torch.device,
-    l2: float,
-    rank: int | None = None,
-) -> ItemItemScores | None:
-    """EASE (``l2``) on the plays, factored as training factors it (to the config's rank, or to
-    the largest rank it chooses from), then truncated to ``rank`` if given: a model loaded
-    later gets the same factors as the one trained."""
-    fitted_rank = config.item_item_rank or max(ITEM_ITEM_RANKS)
-    scores = ItemItemScores.fit(
-        plays, l2, config.item_item_max_tracks, fitted_rank, device, config.seed
-    )
-    return scores if scores is None or rank is None else scores.truncated(rank)
-
-
-def _own_preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:
-    """A preprocessor fitted on the track catalogue, when the caller provides none."""
-    preprocessor = MusicPreprocessor()
-    preprocessor.fit_transform(tracks)
-    return preprocessor
-
-
-def similarity_blocks(inputs: CatalogueInputs, seed: int) -> list[np.ndarray]:
-    """Dense per-item feature blocks for the ILS term: each TF-IDF block (randomly projected to
-    ``SIMILARITY_DIM`` if wider, which keeps cosines approximately) and the numeric features."""
-    rng = np.random.default_rng(seed)
-    blocks = []
-    for col in sorted(inputs.text_vocab):
-        index, weight = inputs.text_index[col], inputs.text_weight[col]
-        rows = np.repeat(np.arange(len(index)), index.shape[1])
-        dense = sparse.csr_matrix(
-            (weight.ravel(), (rows, index.ravel())), shape=(len(index), inputs.text_vocab[col])
-        )
-        if dense.shape[1] > SIMILARITY_DIM:
-            projection = rng.normal(size=(dense.shape[1], SIMILARITY_DIM)).astype(np.float32)
-            blocks.append(np.asarray(dense @ projection, np.float32))
-        else:
-            blocks.append(dense.toarray().astype(np.float32))
-    if inputs.numeric.shape[1]:
-        blocks.append(inputs.numeric)
-    return blocks

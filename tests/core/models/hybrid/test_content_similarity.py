@@ -6,9 +6,8 @@ import torch
 from scipy import sparse
 
 from musicrec_core.data import schema as s
-from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
-from musicrec_core.models.neighbours import ContentKNN
-from musicrec_core.models.recommender import TrainingData
+from musicrec_core.models import ContentKNN, TrainingData
+from musicrec_core.models.hybrid import ContentSimilarity
 
 CPU = torch.device("cpu")
 

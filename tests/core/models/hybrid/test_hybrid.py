@@ -5,33 +5,35 @@ import pandas as pd
 import pytest
 import torch
 
-from musicrec_core.data import features
+from musicrec_core.data import features, fit_preprocessor, prepare
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.evaluation.protocol import EvaluationData
+from musicrec_core.evaluation import EvaluationData
+from musicrec_core.models import TrainingData, mask_played
+from musicrec_core.models.hybrid import (
+    CONTENT_WEIGHTS,
+    ITEM_ITEM_WEIGHTS,
+    CatalogueInputs,
+    Hybrid,
+    HybridRecommender,
+    TrainConfig,
+)
+from musicrec_core.models.hybrid.components import ITEM_ITEM_RANKS
 from musicrec_core.models.hybrid.fusion import (
     ContentBoost,
-    _reassign_numpy,
-    _reassign_torch,
     boost_content,
+    reassign_numpy,
+    reassign_torch,
 )
-from musicrec_core.models.hybrid.inputs import CatalogueInputs, user_ages
-from musicrec_core.models.hybrid.network import AGE_CENTRES, HybridRecommender, age_basis
-from musicrec_core.models.hybrid.recommender import (
-    CONTENT_WEIGHTS,
-    ITEM_ITEM_RANKS,
-    ITEM_ITEM_WEIGHTS,
-    Hybrid,
-)
-from musicrec_core.models.hybrid.training import TrainConfig, flat_history
+from musicrec_core.models.hybrid.inputs import user_ages
+from musicrec_core.models.hybrid.network import AGE_CENTRES, age_basis
+from musicrec_core.models.hybrid.sampling import flat_history
 from musicrec_core.models.hybrid.two_stage import (
     build_retrieval,
     head_scores,
     two_stage,
     two_stage_top,
 )
-from musicrec_core.models.recommender import TrainingData, mask_played
 
 CONFIG = TrainConfig(epochs=1, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
 
@@ -233,7 +235,7 @@ def test_the_rank_mapping_agrees_on_the_cpu_and_accelerator_routes():
     values = torch.randn(6, 9)
     order_by = torch.randn(6, 9)
     values[1, 3] = order_by[1, 3] = float("-inf")
-    cpu, accelerator = _reassign_numpy(values, order_by), _reassign_torch(values, order_by)
+    cpu, accelerator = reassign_numpy(values, order_by), reassign_torch(values, order_by)
     torch.testing.assert_close(cpu, accelerator)
     assert cpu[1, 3] == float("-inf")
     assert torch.equal(cpu.argsort(1), order_by.argsort(1))

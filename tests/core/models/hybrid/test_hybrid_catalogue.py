@@ -8,18 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from musicrec_core.data import TRAIN, fit_preprocessor, prepare
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.data.split import TRAIN
-from musicrec_core.models.hybrid.recommender import (
+from musicrec_core.models import TrainingData
+from musicrec_core.models.hybrid import (
     META_FILE,
     MODEL_FORMAT,
     PREPROCESSOR_DIR,
     Hybrid,
+    TrainConfig,
 )
-from musicrec_core.models.hybrid.training import TrainConfig
-from musicrec_core.models.recommender import TrainingData
 
 CONFIG = TrainConfig(epochs=2, embedding_dim=8, hidden_dim=16, n_candidates=20, progress=False)
 N_NEW_TRACKS = 30

@@ -6,11 +6,10 @@ import pytest
 import torch
 from scipy import sparse
 
+from musicrec_core.models import EASE, TrainingData
+from musicrec_core.models.hybrid import ItemItemScores
 from musicrec_core.models.hybrid.fusion import fuse, standardise
-from musicrec_core.models.hybrid.item_item import ItemItemScores
-from musicrec_core.models.hybrid.training import flat_history
-from musicrec_core.models.neighbours import EASE
-from musicrec_core.models.recommender import TrainingData
+from musicrec_core.models.hybrid.sampling import flat_history
 
 CPU = torch.device("cpu")
 

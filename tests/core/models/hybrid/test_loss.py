@@ -3,12 +3,8 @@ import math
 import pytest
 import torch
 
-from musicrec_core.models.hybrid.loss import (
-    EnhancedListNetLoss,
-    ils_penalty,
-    listnet_loss,
-    similarity_matrix,
-)
+from musicrec_core.models.hybrid import EnhancedListNetLoss
+from musicrec_core.models.hybrid.loss import ils_penalty, listnet_loss, similarity_matrix
 
 
 def _softmax(values: list[float]) -> list[float]:

@@ -4,22 +4,20 @@ import pytest
 import torch
 from scipy import sparse
 
+from musicrec_core.data import VALIDATION, InteractionMatrix, fit_preprocessor, prepare
 from musicrec_core.data import schema as s
-from musicrec_core.data.interactions import InteractionMatrix
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.data.split import VALIDATION
-from musicrec_core.evaluation.protocol import EvaluationData
-from musicrec_core.models.hybrid.recommender import Hybrid
-from musicrec_core.models.hybrid.training import (
+from musicrec_core.evaluation import EvaluationData
+from musicrec_core.models import build_models
+from musicrec_core.models.hybrid import (
     VAL_CONTENT,
     VAL_NDCG,
     VAL_STOP,
-    ListSampler,
+    Hybrid,
     TrainConfig,
     validation_ndcg,
 )
-from musicrec_core.models.registry import build_models
+from musicrec_core.models.hybrid.sampling import ListSampler
 
 KEYS = {
     *("epoch", "listnet", "ils", "total", "lr", "seconds"),

@@ -1,0 +1,76 @@
+"""The parts a ``Hybrid`` is built from: its network, EASE item-item factors, its own fitted
+preprocessor and the feature blocks of the ILS term."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
+from musicrec_core.models.hybrid.inputs import CatalogueInputs
+from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.network import HybridRecommender
+
+SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
+# EASE ranks tried on the validation plays (by EASE's own NDCG@10) when the config leaves it
+# open; EASE is factored to the largest of them.
+ITEM_ITEM_RANKS = (64, 256, 1024)
+
+
+def new_network(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommender:
+    return HybridRecommender(
+        inputs,
+        embedding_dim=config.embedding_dim,
+        hidden_dim=config.hidden_dim,
+        n_blocks=config.n_blocks,
+        dropout=config.dropout,
+        head_dim=config.head_dim,
+    ).to(resolve_device(config.device))
+
+
+def item_item_scores(
+    config: TrainConfig,
+    plays: sparse.csr_matrix,
+    device: torch.device,
+    l2: float,
+    rank: int | None = None,
+) -> ItemItemScores | None:
+    """EASE (``l2``) on the plays, factored as training factors it (to the config's rank, or to
+    the largest rank it chooses from), then truncated to ``rank`` if given: a model loaded
+    later gets the same factors as the one trained."""
+    fitted_rank = config.item_item_rank or max(ITEM_ITEM_RANKS)
+    scores = ItemItemScores.fit(
+        plays, l2, config.item_item_max_tracks, fitted_rank, device, config.seed
+    )
+    return scores if scores is None or rank is None else scores.truncated(rank)
+
+
+def own_preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:
+    """A preprocessor fitted on the track catalogue, when the caller provides none."""
+    preprocessor = MusicPreprocessor()
+    preprocessor.fit_transform(tracks)
+    return preprocessor
+
+
+def similarity_blocks(inputs: CatalogueInputs, seed: int) -> list[np.ndarray]:
+    """Dense per-item feature blocks for the ILS term: each TF-IDF block (randomly projected to
+    ``SIMILARITY_DIM`` if wider, which keeps cosines approximately) and the numeric features."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for col in sorted(inputs.text_vocab):
+        index, weight = inputs.text_index[col], inputs.text_weight[col]
+        rows = np.repeat(np.arange(len(index)), index.shape[1])
+        dense = sparse.csr_matrix(
+            (weight.ravel(), (rows, index.ravel())), shape=(len(index), inputs.text_vocab[col])
+        )
+        if dense.shape[1] > SIMILARITY_DIM:
+            projection = rng.normal(size=(dense.shape[1], SIMILARITY_DIM)).astype(np.float32)
+            blocks.append(np.asarray(dense @ projection, np.float32))
+        else:
+            blocks.append(dense.toarray().astype(np.float32))
+    if inputs.numeric.shape[1]:
+        blocks.append(inputs.numeric)
+    return blocks

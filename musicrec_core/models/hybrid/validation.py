@@ -1,0 +1,115 @@
+"""Validation NDCG@10 of the served two-stage ranking, and the stopping score early stopping
+and the learning-rate schedule follow."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import torch
+from scipy import sparse
+
+from musicrec_core.metrics import ndcg_of_rows
+from musicrec_core.models.hybrid.config import TrainConfig
+from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
+from musicrec_core.models.hybrid.fusion import ContentBoost
+from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.network import HybridRecommender
+from musicrec_core.models.hybrid.sampling import flat_history, played_mask
+from musicrec_core.models.hybrid.two_stage import two_stage_top
+
+VAL_K = 10
+VAL_NDCG = f"val_ndcg@{VAL_K}"
+VAL_CONTENT = f"val_content_ndcg@{VAL_K}"
+VAL_STOP = "val_stopping_score"  # what early stopping and the learning-rate schedule follow
+
+
+@torch.no_grad()
+def validation_ndcg(
+    model: HybridRecommender,
+    plays: sparse.csr_matrix,
+    validation: sparse.csr_matrix,
+    config: TrainConfig,
+    device: torch.device,
+    item_item: ItemItemScores | None = None,
+    item_item_weight: float = 0.0,
+    item_item_retrieval_weight: float = 0.0,
+    content_only: bool = False,
+    content: ContentSimilarity | None = None,
+    content_weight: float = 0.0,
+) -> float:
+    """Mean binary NDCG@10 of the two-stage ranking over users with validation plays, the head
+    fused with ``item_item`` scores at ``item_item_weight`` and retrieval at
+    ``item_item_retrieval_weight``. With ``content_only``: of the towers' dot product alone
+    with every track's vector from content alone, as new tracks are ranked, fused with
+    ``content`` similarity at ``content_weight``."""
+    model.eval()
+    users = np.flatnonzero(np.diff(validation.indptr) > 0)
+    if not len(users):
+        return float("nan")
+    table = model.item_vectors()
+    candidates = model.item_vectors(id_dropout=1.0) if content_only else table
+    total = 0.0
+    for start in range(0, len(users), config.val_batch_size):
+        rows = users[start : start + config.val_batch_size]
+        block = plays[rows]
+        index, offsets, weight = flat_history(block, device)
+        users_t = torch.as_tensor(rows, device=device)
+        vectors = model.user_vectors_flat(users_t, index, offsets, weight, table)
+        coo = block.tocoo()
+        exclude = (
+            torch.as_tensor(coo.row.astype(np.int64), device=device),
+            torch.as_tensor(coo.col.astype(np.int64), device=device),
+        )
+        n_candidates = 0 if content_only else config.n_candidates
+        evidence = None
+        if item_item is not None and not content_only:
+            evidence = item_item.evidence(
+                index, offsets, item_item_weight, item_item_retrieval_weight
+            )
+        boost = None
+        if content_only and content is not None and content_weight > 0:
+            every = torch.arange(model.n_items, device=device)
+            similarity = partial(content.scores, block, every.cpu().numpy(), device)
+            boost = ContentBoost(every, similarity, content_weight)
+        top = two_stage_top(
+            model, vectors, candidates, exclude, n_candidates, VAL_K, evidence, boost
+        )[0]
+        total += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
+    return total / len(users)
+
+
+@torch.no_grad()
+def item_item_validation_ndcg(
+    item_item: ItemItemScores,
+    plays: sparse.csr_matrix,
+    validation: sparse.csr_matrix,
+    config: TrainConfig,
+    device: torch.device,
+) -> float:
+    """Mean binary NDCG@10 of the item-item scores alone, over users with validation plays."""
+    users = np.flatnonzero(np.diff(validation.indptr) > 0)
+    if not len(users):
+        return float("nan")
+    total = 0.0
+    for start in range(0, len(users), config.val_batch_size):
+        rows = users[start : start + config.val_batch_size]
+        block = plays[rows]
+        index, offsets, _ = flat_history(block, device)
+        evidence = item_item.evidence(index, offsets)
+        scores = (evidence.pooled @ evidence.targets.T).masked_fill(
+            played_mask(block, device), float("-inf")
+        )
+        top = scores.topk(min(VAL_K, scores.shape[1]), dim=1).indices
+        total += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
+    return total / len(users)
+
+
+def stopping_score(metrics: dict) -> float:
+    """Mean validation NDCG@10 of the served ranking and of the content path.
+
+    New tracks are ranked by the content path alone, which settles later than the served
+    ranking: signals without it kept early epochs whose new-track NDCG@10 was 0.14 where the
+    settled model gives 0.17-0.19 on the demo.
+    """
+    return float(np.mean([metrics[key] for key in (VAL_NDCG, VAL_CONTENT) if key in metrics]))
