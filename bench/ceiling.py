@@ -21,14 +21,12 @@ import pandas as pd
 from common import machine, ndcg_at_10, train_hybrid
 
 from musicrec_core import metrics as m
+from musicrec_core.data import COLD_USER, TRAIN, fit_preprocessor, prepare
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig, synthetic_config
-from musicrec_core.data.sources.synthetic.generator import GroundTruth, generate
-from musicrec_core.data.split import COLD_USER, TRAIN
-from musicrec_core.evaluation.comparison import evaluate_models
-from musicrec_core.evaluation.protocol import TEST_SET, TEST_SETS, paired_differences
-from musicrec_core.models.recommender import Recommender, TrainingData
+from musicrec_core.data.sources.synthetic import GroundTruth, generate
+from musicrec_core.evaluation import TEST_SET, TEST_SETS, evaluate_models, paired_differences
+from musicrec_core.models import Recommender, TrainingData
 
 CEILING = "generator"
 WITHOUT_FACTORS = "generator_without_factors"

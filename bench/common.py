@@ -10,14 +10,11 @@ import pandas as pd
 import torch
 
 from musicrec_core import metrics as m
+from musicrec_core.data import TRAIN, VALIDATION, PreparedData, fit_preprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import PreparedData, fit_preprocessor
-from musicrec_core.data.sources import SourceConfig
-from musicrec_core.data.sources.echonest import prepare_echonest
-from musicrec_core.data.split import TRAIN, VALIDATION
-from musicrec_core.models.hybrid.recommender import Hybrid
-from musicrec_core.models.hybrid.training import TrainConfig
-from musicrec_core.models.recommender import TrainingData
+from musicrec_core.data.sources import SourceConfig, prepare_echonest
+from musicrec_core.models import TrainingData
+from musicrec_core.models.hybrid import Hybrid, TrainConfig
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

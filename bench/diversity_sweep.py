@@ -20,12 +20,10 @@ import numpy as np
 from common import machine, train_hybrid
 
 from musicrec_core import metrics as m
-from musicrec_core.data.pipeline import prepare
+from musicrec_core.data import COLD_TRACK, COLD_USER, prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.data.split import COLD_TRACK, COLD_USER
-from musicrec_core.evaluation.comparison import evaluate_models
-from musicrec_core.evaluation.protocol import TEST_SET, WARM
-from musicrec_core.models.hybrid.training import TrainConfig
+from musicrec_core.evaluation import TEST_SET, WARM, evaluate_models
+from musicrec_core.models.hybrid import TrainConfig
 
 DEFAULT_WEIGHTS = "0,0.01,1,3,10,30"
 DEFAULT_SEEDS = "0,1,2"

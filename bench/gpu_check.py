@@ -19,9 +19,9 @@ import sys
 import torch
 from common import machine, train_hybrid
 
-from musicrec_core.data.pipeline import prepare
+from musicrec_core.data import prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.models.hybrid.training import VAL_NDCG, TrainConfig
+from musicrec_core.models.hybrid import VAL_NDCG, TrainConfig
 
 
 def epoch_stats(data, device: str, epochs: int, batch_size: int) -> tuple[float, float]:

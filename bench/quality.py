@@ -24,18 +24,18 @@ import pandas as pd
 from common import machine, ndcg_at_10, sources, train_hybrid
 
 from musicrec_core import metrics as m
+from musicrec_core.data import fit_preprocessor, prepare
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.evaluation.comparison import evaluate_models
-from musicrec_core.evaluation.protocol import (
+from musicrec_core.evaluation import (
     TEST_SET,
     comparison_table,
+    evaluate_models,
     paired_differences,
     to_markdown,
 )
-from musicrec_core.models.hybrid.training import TrainConfig
-from musicrec_core.models.registry import BASELINES
+from musicrec_core.models import BASELINES
+from musicrec_core.models.hybrid import TrainConfig
 
 HYBRID = "hybrid"
 KS = (5, 10, 20)

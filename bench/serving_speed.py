@@ -23,9 +23,9 @@ import time
 import torch
 from common import machine, train_hybrid
 
-from musicrec_core.data.pipeline import prepare
+from musicrec_core.data import prepare
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.models.hybrid.two_stage import RETRIEVAL_BLOCK
+from musicrec_core.models.hybrid import RETRIEVAL_BLOCK
 
 K = 20
 

@@ -22,12 +22,9 @@ import pandas as pd
 from common import ndcg_at_10, sources, train_hybrid
 
 from musicrec_core import metrics as m
-from musicrec_core.data.interactions import InteractionMatrix
-from musicrec_core.data.pipeline import PreparedData, prepare
-from musicrec_core.evaluation.comparison import evaluate_models
-from musicrec_core.evaluation.protocol import TEST_SET, WARM, EvaluationData, compare
-from musicrec_core.models.hybrid.recommender import ITEM_ITEM_WEIGHTS, Hybrid
-from musicrec_core.models.hybrid.training import TrainConfig, validation_ndcg
+from musicrec_core.data import InteractionMatrix, PreparedData, prepare
+from musicrec_core.evaluation import TEST_SET, WARM, EvaluationData, compare, evaluate_models
+from musicrec_core.models.hybrid import ITEM_ITEM_WEIGHTS, Hybrid, TrainConfig, validation_ndcg
 
 
 def overrides(pairs: list[str]) -> dict:

@@ -12,12 +12,11 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from musicrec_core.data import plays_delivery, tracks_delivery
 from musicrec_core.data import schema as s
-from musicrec_core.data.deliveries import plays_delivery, tracks_delivery
 from musicrec_core.data.sources import SOURCE_KINDS
-from musicrec_core.evaluation.protocol import comparison_table, to_markdown
-from musicrec_core.serving.publish import read_only_query
-from musicrec_core.serving.tables import EXAMPLE_QUERY
+from musicrec_core.evaluation import comparison_table, to_markdown
+from musicrec_core.serving import EXAMPLE_QUERY, read_only_query
 from musicrec_dagster.defs.resources import SERVING_FILE
 from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
 

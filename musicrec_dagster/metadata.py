@@ -7,8 +7,7 @@ from collections.abc import Mapping
 import dagster as dg
 import pandas as pd
 
-from musicrec_core.reports.markdown import markdown_table
-from musicrec_core.reports.plots import png_markdown
+from musicrec_core.reports import markdown_table, png_markdown
 
 _DTYPE_NAMES = {"object": "string", "int64": "int64", "float64": "float64", "bool": "bool"}
 

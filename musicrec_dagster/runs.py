@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from musicrec_core.evaluation.promotion import REASON
+from musicrec_core.evaluation import REASON
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.sources.synthetic.generator import SyntheticConfig, generate
+from musicrec_core.data.sources.synthetic import SyntheticConfig, generate
 
 PLAYS_PER_LISTENER = 12
 _MIN_SYNTHETIC_TRACKS = 30

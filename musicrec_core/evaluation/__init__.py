@@ -1,1 +1,82 @@
-"""Evaluation protocol, model comparison and the promotion gate."""
+"""Offline evaluation: the held-out test sets, the full-ranking protocol, the comparison of
+every model with its tables and figures, and the promotion gate."""
+
+from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
+from musicrec_core.evaluation.held_out import (
+    RELEVANT,
+    TEST_SET,
+    TEST_SETS,
+    WARM,
+    EvaluationData,
+    TestSet,
+)
+from musicrec_core.evaluation.promotion import (
+    CANDIDATE_SCORE,
+    DEFAULT_TOLERANCE,
+    PASSED,
+    PROMOTED,
+    REASON,
+    SCORE,
+    VERSION,
+    PromotionDecision,
+    ServedModel,
+    decide_promotion,
+    read_served,
+    serving_choice,
+    warm_ndcg,
+    write_served,
+)
+from musicrec_core.evaluation.protocol import (
+    PER_USER_COLUMNS,
+    PR_CURVE_COLUMNS,
+    SCORE_SAMPLE_COLUMNS,
+    SUMMARY_COLUMNS,
+    EvaluationResult,
+    compare,
+    evaluate,
+)
+from musicrec_core.evaluation.tables import (
+    PAIRED_COLUMNS,
+    TABLE_METRICS,
+    comparison_table,
+    paired_differences,
+    to_markdown,
+)
+
+__all__ = [
+    "CANDIDATE_SCORE",
+    "DEFAULT_TOLERANCE",
+    "PAIRED_COLUMNS",
+    "PASSED",
+    "PER_USER_COLUMNS",
+    "PROMOTED",
+    "PR_CURVE_COLUMNS",
+    "REASON",
+    "RELEVANT",
+    "SCORE",
+    "SCORE_SAMPLE_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "TABLE_METRICS",
+    "TEST_SET",
+    "TEST_SETS",
+    "VERSION",
+    "WARM",
+    "Comparison",
+    "EvaluationData",
+    "EvaluationResult",
+    "PromotionDecision",
+    "ServedModel",
+    "TestSet",
+    "compare",
+    "comparison_table",
+    "decide_promotion",
+    "evaluate",
+    "evaluate_models",
+    "figures",
+    "paired_differences",
+    "read_served",
+    "serving_choice",
+    "to_markdown",
+    "warm_ndcg",
+    "write_served",
+]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from musicrec_core import metrics as m
 from musicrec_core.data import schema as s
-from musicrec_core.evaluation.protocol import TEST_SET, WARM
+from musicrec_core.evaluation.held_out import TEST_SET, WARM
 
 DEFAULT_TOLERANCE = 0.02
 PROMOTED = "promoted"

@@ -1,1 +1,41 @@
-"""Recommenders behind one interface: popularity, neighbours, EASE and the hybrid."""
+"""Recommenders behind one interface: popularity, item and content neighbours, EASE, and the
+hybrid deep model (in ``models.hybrid``), with MMR diversity re-ranking and the registry."""
+
+from musicrec_core.models.content_knn import ContentKNN
+from musicrec_core.models.diversity import mmr_rerank, personal_strength
+from musicrec_core.models.ease import EASE, EASE_FALLBACK_L2, EASE_L2_CHOICES, choose_ease_l2
+from musicrec_core.models.item_knn import ItemKNN
+from musicrec_core.models.play_rows import weighted_matrix
+from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
+from musicrec_core.models.recommender import (
+    Recommendations,
+    Recommender,
+    TrainingData,
+    mask_played,
+    model_version,
+    top_k,
+)
+from musicrec_core.models.registry import BASELINES, build_models
+
+__all__ = [
+    "BASELINES",
+    "EASE",
+    "EASE_FALLBACK_L2",
+    "EASE_L2_CHOICES",
+    "ContentKNN",
+    "ItemKNN",
+    "Popularity",
+    "Recommendations",
+    "Recommender",
+    "SegmentPopularity",
+    "TrainingData",
+    "build_models",
+    "choose_ease_l2",
+    "mask_played",
+    "mmr_rerank",
+    "model_version",
+    "personal_strength",
+    "segment_recommendations",
+    "top_k",
+    "weighted_matrix",
+]

@@ -1,1 +1,30 @@
-"""Serving: what is published, how it is published atomically, and stored artifacts."""
+"""Serving: the recommendation tables, their atomic publication as a read-only DuckDB file,
+and the store of published artifacts."""
+
+from musicrec_core.serving.artifacts import ArtifactStore
+from musicrec_core.serving.publish import PublishResult, publish_serving_database, read_only_query
+from musicrec_core.serving.tables import (
+    EXAMPLE_QUERY,
+    SERVING_VIEWS,
+    content_vectors,
+    recommend_all,
+    segment_popularity,
+    servable_users,
+    served_recommendations,
+    serving_tables,
+)
+
+__all__ = [
+    "EXAMPLE_QUERY",
+    "SERVING_VIEWS",
+    "ArtifactStore",
+    "PublishResult",
+    "content_vectors",
+    "publish_serving_database",
+    "read_only_query",
+    "recommend_all",
+    "segment_popularity",
+    "servable_users",
+    "served_recommendations",
+    "serving_tables",
+]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from musicrec_core.data.schema import RawTables
+from musicrec_core.data import RawTables
 from musicrec_core.data.sources import SourceConfig, load_source
-from musicrec_core.serving.artifacts import ArtifactStore
+from musicrec_core.serving import ArtifactStore
 from musicrec_dagster.warehouse import WarehouseIOManager
 
 WAREHOUSE_FILE = Path("warehouse") / "musicrec.duckdb"

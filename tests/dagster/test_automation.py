@@ -12,9 +12,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from musicrec_core.data import plays_delivery, tracks_delivery, write_then_rename
 from musicrec_core.data import schema as s
-from musicrec_core.data.deliveries import plays_delivery, tracks_delivery, write_then_rename
-from musicrec_core.evaluation.promotion import read_served, write_served
+from musicrec_core.evaluation import read_served, write_served
 from musicrec_dagster.defs.automation.jobs import FOLLOWING_ASSETS, RETRAIN_ASSETS
 from musicrec_dagster.defs.promotion.assets import served_model
 from musicrec_dagster.defs.resources import PlatformPaths

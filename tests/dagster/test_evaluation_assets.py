@@ -2,8 +2,8 @@
 
 import pytest
 
-from musicrec_core.models.registry import BASELINES
-from musicrec_core.serving.publish import read_only_query
+from musicrec_core.models import BASELINES
+from musicrec_core.serving import read_only_query
 from tests.dagster.conftest import load_defs
 
 pytestmark = pytest.mark.integration

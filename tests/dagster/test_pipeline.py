@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from musicrec_core.data import schema as s
-from musicrec_core.serving.publish import read_only_query
+from musicrec_core.serving import read_only_query
 from tests.conftest import PROJECT_ROOT, SHARED_DATA, requires_shared_data
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from musicrec_core.serving.publish import read_only_query
+from musicrec_core.serving import read_only_query
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.conftest import BIN, free_port, musicrec_env, run_cli, wait_for_http
 

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Literal
 
 from musicrec_core.data.schema import RawTables
+from musicrec_core.data.sources.echonest import prepare_echonest
 from musicrec_core.data.sources.files import load_files
-from musicrec_core.data.sources.readers import SourceError
+from musicrec_core.data.sources.readers import SourceError, read_table_file
 from musicrec_core.data.sources.seed_csv import load_seed_csv
-from musicrec_core.data.sources.synthetic.generator import SyntheticConfig, generate
+from musicrec_core.data.sources.synthetic import SyntheticConfig, generate
 
 SourceKind = Literal["synthetic", "seed_csv", "files"]
 SOURCE_KINDS: tuple[str, ...] = ("synthetic", "seed_csv", "files")
@@ -58,4 +59,12 @@ def load_source(config: SourceConfig) -> RawTables:
     raise SourceError(f"unknown source kind {config.kind!r}; choose one of {SOURCE_KINDS}")
 
 
-__all__ = ["SOURCE_KINDS", "SourceConfig", "SourceError", "load_source", "synthetic_config"]
+__all__ = [
+    "SOURCE_KINDS",
+    "SourceConfig",
+    "SourceError",
+    "load_source",
+    "prepare_echonest",
+    "read_table_file",
+    "synthetic_config",
+]

@@ -12,8 +12,8 @@ import os
 import dagster as dg
 import duckdb
 
+from musicrec_core.data import file_sha256, scan_landing
 from musicrec_core.data import schema as s
-from musicrec_core.data.landing import file_sha256, scan_landing
 from musicrec_dagster.defs.automation import jobs
 from musicrec_dagster.defs.ingest.assets import REGISTRY
 from musicrec_dagster.defs.resources import PlatformPaths

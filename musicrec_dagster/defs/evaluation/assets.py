@@ -4,11 +4,16 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from musicrec_core.data.preprocessing import MusicPreprocessor
-from musicrec_core.evaluation.comparison import evaluate_models, figures
-from musicrec_core.evaluation.protocol import TEST_SET, comparison_table, to_markdown
-from musicrec_core.models.hybrid.recommender import Hybrid
-from musicrec_core.models.registry import BASELINES
+from musicrec_core.data import MusicPreprocessor
+from musicrec_core.evaluation import (
+    TEST_SET,
+    comparison_table,
+    evaluate_models,
+    figures,
+    to_markdown,
+)
+from musicrec_core.models import BASELINES
+from musicrec_core.models.hybrid import Hybrid
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND, training_data
 from musicrec_dagster.metadata import choice_scores, image, table_metadata

@@ -3,12 +3,10 @@
 import dagster as dg
 import pandas as pd
 
-from musicrec_core.data import catalogue, features
+from musicrec_core import data as data_path
+from musicrec_core.data import SplitConfig, fit_preprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.data import split as split_lib
-from musicrec_core.data.pipeline import fit_preprocessor
-from musicrec_core.data.split import SplitConfig
-from musicrec_core.reports.plots import (
+from musicrec_core.reports import (
     feature_before_after,
     plays_distribution,
     time_signature_before_after,
@@ -24,7 +22,7 @@ KINDS = {"pandas", "duckdb"}
 @dg.asset(group_name=GROUP, kinds=KINDS, automation_condition=FOLLOW_NEW_DATA)
 def interactions(context: dg.AssetExecutionContext, validated_plays: pd.DataFrame) -> pd.DataFrame:
     """One row per (user, track): total plays, last played_at and log plays."""
-    out = features.build_interactions(validated_plays)
+    out = data_path.build_interactions(validated_plays)
     context.add_output_metadata(table_metadata(out))
     return out
 
@@ -34,7 +32,7 @@ def user_features(
     context: dg.AssetExecutionContext, validated_users: pd.DataFrame, interactions: pd.DataFrame
 ) -> pd.DataFrame:
     """Users with age group (the demographic segment) and listening activity."""
-    out = catalogue.user_features(validated_users, interactions)
+    out = data_path.user_features(validated_users, interactions)
     context.add_output_metadata(
         {
             **table_metadata(out),
@@ -55,7 +53,7 @@ def track_features(
     context: dg.AssetExecutionContext, validated_tracks: pd.DataFrame, interactions: pd.DataFrame
 ) -> pd.DataFrame:
     """Tracks with release year, music age, energy x loudness, dance x valence and listeners."""
-    out = catalogue.track_features(validated_tracks, interactions)
+    out = data_path.track_features(validated_tracks, interactions)
     context.add_output_metadata(table_metadata(out))
     return out
 
@@ -76,8 +74,8 @@ def dataset_splits(
     context: dg.AssetExecutionContext, config: SplitSettings, interactions: pd.DataFrame
 ) -> pd.DataFrame:
     """Interactions labelled train / validation / test / cold_user / cold_track."""
-    out = split_lib.split_interactions(interactions, SplitConfig(**config.model_dump()))
-    counts = split_lib.split_counts(out)
+    out = data_path.split_interactions(interactions, SplitConfig(**config.model_dump()))
+    counts = data_path.split_counts(out)
     context.add_output_metadata(
         {
             **table_metadata(out),

@@ -8,9 +8,9 @@ the raw tables from the base and the registered files, so a rerun leaves the sam
 import dagster as dg
 import pandas as pd
 
+from musicrec_core.data import empty_registry, ingest_landing, with_deliveries
 from musicrec_core.data import schema as s
-from musicrec_core.data.landing import empty_registry, ingest_landing, with_deliveries
-from musicrec_core.reports.markdown import markdown_table
+from musicrec_core.reports import markdown_table
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
 from musicrec_dagster.metadata import table_metadata
 from musicrec_dagster.warehouse import read_warehouse_table

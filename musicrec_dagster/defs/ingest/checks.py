@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.reports.markdown import markdown_table
+from musicrec_core.reports import markdown_table
 
 
 @dg.asset_check(

@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import Field
 
 from musicrec_core.data import schema as s
-from musicrec_core.evaluation.promotion import (
+from musicrec_core.evaluation import (
     DEFAULT_TOLERANCE,
     PASSED,
     REASON,
@@ -20,7 +20,7 @@ from musicrec_core.evaluation.promotion import (
     read_served,
     write_served,
 )
-from musicrec_core.reports.markdown import markdown_table
+from musicrec_core.reports import markdown_table
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND
 

@@ -3,12 +3,9 @@
 import dagster as dg
 import pandas as pd
 
+from musicrec_core.data import RawTables, reconcile, validate_catalogue
 from musicrec_core.data import schema as s
-from musicrec_core.data.schema import RawTables
-from musicrec_core.data.validation import reconcile, validate_catalogue
-from musicrec_core.reports.markdown import markdown_table
-from musicrec_core.reports.plots import correlation_heatmap
-from musicrec_core.reports.quality_report import quality_report
+from musicrec_core.reports import correlation_heatmap, markdown_table, quality_report
 from musicrec_dagster.automation import FOLLOW_NEW_DATA
 from musicrec_dagster.metadata import image, table_metadata
 

@@ -7,9 +7,9 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
+from musicrec_core.data import reconcile
 from musicrec_core.data import schema as s
-from musicrec_core.data.validation import reconcile
-from musicrec_core.reports.markdown import markdown_table
+from musicrec_core.reports import markdown_table
 
 TABLE_KEYS = {
     "users": [s.USER_ID],

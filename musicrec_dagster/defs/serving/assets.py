@@ -6,18 +6,20 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from musicrec_core import serving
+from musicrec_core.data import MusicPreprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.data.preprocessing import MusicPreprocessor
-from musicrec_core.evaluation.promotion import PROMOTED, read_served, serving_choice
-from musicrec_core.models.hybrid.recommender import Hybrid
-from musicrec_core.models.popularity import segment_recommendations
-from musicrec_core.models.recommender import Recommender, TrainingData, model_version
-from musicrec_core.models.registry import build_models
-from musicrec_core.reports.markdown import markdown_table
-from musicrec_core.serving import tables as serving_tables
-from musicrec_core.serving.artifacts import ArtifactStore
-from musicrec_core.serving.publish import publish_serving_database
-from musicrec_core.serving.tables import content_vectors
+from musicrec_core.evaluation import PROMOTED, read_served, serving_choice
+from musicrec_core.models import (
+    Recommender,
+    TrainingData,
+    build_models,
+    model_version,
+    segment_recommendations,
+)
+from musicrec_core.models.hybrid import Hybrid
+from musicrec_core.reports import markdown_table
+from musicrec_core.serving import ArtifactStore, content_vectors, publish_serving_database
 from musicrec_dagster.automation import FOLLOW_NEW_DATA, FOLLOW_NEW_DATA_AND_PROMOTIONS
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
 from musicrec_dagster.defs.training.assets import MODEL_KIND
@@ -91,10 +93,10 @@ def recommendations(
     )
     data = TrainingData(interactions, user_features, track_features)
     model, version = _serving_model(name, version, store, preprocessor, data)
-    frame = serving_tables.served_recommendations(
+    frame = serving.served_recommendations(
         model,
         version,
-        serving_tables.segment_popularity(interactions, user_features, track_features),
+        serving.segment_popularity(interactions, user_features, track_features),
         interactions,
         user_features,
         track_features,
@@ -130,7 +132,7 @@ def cold_start_recommendations(
     track_features: pd.DataFrame,
 ) -> pd.DataFrame:
     """Top-K tracks per demographic segment (age group x gender), for users with no plays yet."""
-    model = serving_tables.segment_popularity(interactions, user_features, track_features)
+    model = serving.segment_popularity(interactions, user_features, track_features)
     frame = segment_recommendations(model, user_features, config.top_k)
     segments = frame[[s.AGE_GROUP, s.GENDER]].drop_duplicates()
     context.add_output_metadata({**table_metadata(frame), "segments": len(segments)})
@@ -149,7 +151,7 @@ def serving_database(
     model_evaluation: pd.DataFrame,
 ) -> dg.MaterializeResult:
     """Publish recommendations, cold-start lists, tracks, users and model metrics for SQL."""
-    tables = serving_tables.serving_tables(
+    tables = serving.serving_tables(
         recommendations,
         cold_start_recommendations,
         user_features,
@@ -157,7 +159,7 @@ def serving_database(
         source.config().describe(),
     )
     tables["model_metrics"] = model_evaluation
-    result = publish_serving_database(paths.serving_database, tables, serving_tables.SERVING_VIEWS)
+    result = publish_serving_database(paths.serving_database, tables, serving.SERVING_VIEWS)
     context.log.info("published %s", result.path)
     return dg.MaterializeResult(
         metadata={
@@ -165,7 +167,7 @@ def serving_database(
             "size_bytes": result.size_bytes,
             "tables": dg.MetadataValue.json(result.row_counts),
             "views": dg.MetadataValue.json(result.views),
-            "example_query": dg.MetadataValue.md(f"```sql\n{serving_tables.EXAMPLE_QUERY}\n```"),
+            "example_query": dg.MetadataValue.md(f"```sql\n{serving.EXAMPLE_QUERY}\n```"),
             "sample": dg.MetadataValue.md(
                 markdown_table(recommendations.head(10)[[s.USER_ID, s.RANK, s.TRACK_ID, s.SCORE]])
             ),

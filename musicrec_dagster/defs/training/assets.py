@@ -5,14 +5,11 @@ import time
 import dagster as dg
 import pandas as pd
 
+from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.data.preprocessing import MusicPreprocessor
-from musicrec_core.data.split import TRAIN, VALIDATION
-from musicrec_core.models.hybrid.recommender import Hybrid
-from musicrec_core.models.hybrid.training import VAL_NDCG, VAL_STOP, TrainConfig, resolve_device
-from musicrec_core.models.recommender import TrainingData
-from musicrec_core.reports.markdown import markdown_table
-from musicrec_core.reports.plots import loss_curve
+from musicrec_core.models import TrainingData
+from musicrec_core.models.hybrid import VAL_NDCG, VAL_STOP, Hybrid, TrainConfig, resolve_device
+from musicrec_core.reports import loss_curve, markdown_table
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import choice_scores, image
 

@@ -7,12 +7,19 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from musicrec_core.data import deliveries
+from musicrec_core.data import (
+    Delivery,
+    deliveries,
+    empty_registry,
+    ingest_landing,
+    plays_delivery,
+    scan_landing,
+    tracks_delivery,
+    validate_catalogue,
+    with_deliveries,
+)
 from musicrec_core.data import schema as s
-from musicrec_core.data.deliveries import Delivery, plays_delivery, tracks_delivery
-from musicrec_core.data.landing import empty_registry, ingest_landing, scan_landing, with_deliveries
-from musicrec_core.data.sources.synthetic.generator import GENRE_NAMES, SyntheticConfig, generate
-from musicrec_core.data.validation import validate_catalogue
+from musicrec_core.data.sources.synthetic import GENRE_NAMES, SyntheticConfig, generate
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STAMP = "20260301T120000000000"

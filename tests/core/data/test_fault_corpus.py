@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from musicrec_core.data import reconcile, validate_catalogue
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig, SourceError, load_source
-from musicrec_core.data.validation import reconcile, validate_catalogue
 
 GOOD = (
     "user_id,track_id,plays,played_at\nu1,t1,3,2024-01-01 10:00:00\nu2,t1,1,2024-01-02 11:00:00\n"

@@ -10,16 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from musicrec_core.data import landing
-from musicrec_core.data import schema as s
-from musicrec_core.data.landing import (
+from musicrec_core.data import (
     empty_registry,
     ingest_landing,
     is_pending,
+    landing,
     scan_landing,
     with_deliveries,
 )
-from musicrec_core.data.sources.readers import SourceError
+from musicrec_core.data import schema as s
+from musicrec_core.data.sources import SourceError
 from tests.conftest import raw_frame
 
 PLAYS = "user_id,track_id,plays,played_at\nu1,t1,3,2024-01-01 10:00:00\nu2,t2,1,\n"

@@ -3,11 +3,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from musicrec_core.data import reconcile, validate_catalogue
 from musicrec_core.data import schema as s
-from musicrec_core.data.sources import SourceConfig, SourceError, load_source, synthetic_config
-from musicrec_core.data.sources.readers import read_table_file
-from musicrec_core.data.sources.synthetic.generator import SyntheticConfig, generate
-from musicrec_core.data.validation import reconcile, validate_catalogue
+from musicrec_core.data.sources import (
+    SourceConfig,
+    SourceError,
+    load_source,
+    read_table_file,
+    synthetic_config,
+)
+from musicrec_core.data.sources.synthetic import SyntheticConfig, generate
 from tests.conftest import SHARED_DATA, requires_shared_data
 
 SEED_CSV = SHARED_DATA / "seed-dataset" / "cleaned_modv2.csv"

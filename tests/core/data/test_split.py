@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
+from musicrec_core.data import SPLITS, SplitConfig, split_interactions
 from musicrec_core.data import schema as s
-from musicrec_core.data.split import SPLITS, SplitConfig, split_interactions
 
 
 def _interactions(n_users=40, per_user=10, n_tracks=60, with_time=True, seed=0) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
+from musicrec_core.data import DERIVED_SOURCE, reconcile, validate_catalogue
 from musicrec_core.data import schema as s
-from musicrec_core.data.validation import DERIVED_SOURCE, reconcile, validate_catalogue
 from tests.conftest import raw_frame
 
 

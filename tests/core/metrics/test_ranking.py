@@ -7,7 +7,7 @@ from scipy import sparse
 
 from musicrec_core import metrics as m
 from musicrec_core.data import schema as s
-from musicrec_core.models.recommender import top_k
+from musicrec_core.models import top_k
 
 LOG2_3 = math.log2(3)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_core.models.diversity import mmr_rerank, personal_strength
+from musicrec_core.models import mmr_rerank, personal_strength
 
 # Tracks 0-2 point the same way (one genre), 3 and 4 elsewhere.
 VECTORS = np.array([[1, 0], [1, 0.01], [1, -0.01], [0, 1], [-1, 0]], dtype=np.float32)

@@ -2,8 +2,13 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
-from musicrec_core.models.recommender import TrainingData, top_k
+from musicrec_core.models import (
+    Popularity,
+    SegmentPopularity,
+    TrainingData,
+    segment_recommendations,
+    top_k,
+)
 
 
 def _data() -> TrainingData:

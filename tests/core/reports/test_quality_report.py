@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.reports.quality_report import quality_report
+from musicrec_core.reports import quality_report
 
 
 def tracks_frame(n: int = 60) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import sys
 import duckdb
 import pandas as pd
 
-from musicrec_core.serving.publish import publish_serving_database, read_only_query
+from musicrec_core.serving import publish_serving_database, read_only_query
 
 
 def test_publish_replaces_the_database_atomically_and_open_readers_keep_their_copy(tmp_path):

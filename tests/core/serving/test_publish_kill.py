@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from musicrec_core.serving.publish import publish_serving_database, read_only_query
+from musicrec_core.serving import publish_serving_database, read_only_query
 
 # Publishes several million rows, far more than the old database, to the path in argv[1]. Its
 # fsync never returns, so however fast the machine the rename can only come after the kill.
