@@ -18,6 +18,13 @@ TRACK_ID = "track_id"
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"  # 1-based data row within its source (the header is not counted)
 IMPUTED_COLUMNS = "imputed_columns"  # comma-separated names of fields that were imputed
+# Which ingestion brought a row: 0 for the configured source, then one number per landed file
+# in the order the landing registry took them in.
+DELIVERY = "delivery"
+SOURCE_DELIVERY = 0
+# Why a raw row could not be split into fields (too many fields, an unterminated quote); None
+# for every well-formed row.
+READ_ERROR = "read_error"
 
 # --- users -----------------------------------------------------------------------------------
 AGE = "age"
@@ -174,6 +181,11 @@ REQUIRED_COLUMNS = {
     "plays": (USER_ID, TRACK_ID, PLAYS),
 }
 TABLE_COLUMNS = {"users": USER_COLUMNS, "tracks": TRACK_COLUMNS, "plays": PLAY_COLUMNS}
+TABLES = ("users", "tracks", "plays")
+# A raw table as read: every field as text, where it came from, and whether it could be split.
+RAW_COLUMNS = {
+    table: [*cols, *PROVENANCE_COLUMNS, READ_ERROR] for table, cols in TABLE_COLUMNS.items()
+}
 
 # --- quarantine ------------------------------------------------------------------------------
 QUARANTINE_TABLE = "table_name"
@@ -189,6 +201,7 @@ QUARANTINE_COLUMNS = [
     QUARANTINE_VALUE,
     QUARANTINE_REASON,
     QUARANTINE_ACTION,
+    DELIVERY,
 ]
 ACTION_REJECTED = "rejected"
 ACTION_IMPUTED = "imputed"
@@ -204,6 +217,7 @@ STATUS_INGESTED = "ingested"
 STATUS_REJECTED = "rejected"  # unreadable as a whole (empty, no header, missing column, ...)
 INGESTED_AT = "ingested_at"
 LANDING_REGISTRY_COLUMNS = [
+    DELIVERY,
     SHA256,
     QUARANTINE_TABLE,
     LANDED_PATH,
@@ -214,6 +228,16 @@ LANDING_REGISTRY_COLUMNS = [
     QUARANTINE_REASON,
     INGESTED_AT,
 ]
+
+# --- warehouse tables: one per data asset, named after it -----------------------------------
+RAW_TABLES = {table: f"raw_{table}" for table in TABLES}
+VALIDATED_TABLES = {table: f"validated_{table}" for table in TABLES}
+QUARANTINE_TABLE_NAME = "quarantine"
+REGISTRY_TABLE = "landing_registry"
+INTERACTIONS_TABLE = "interactions"
+USER_FEATURES_TABLE = "user_features"
+TRACK_FEATURES_TABLE = "track_features"
+SPLITS_TABLE = "dataset_splits"
 
 # --- recommendations -------------------------------------------------------------------------
 RANK = "rank"
@@ -235,6 +259,7 @@ def _provenance_fields() -> dict[str, pa.Column]:
         SOURCE_FILE: pa.Column(str),
         SOURCE_ROW: pa.Column("int64", pa.Check.ge(1)),
         IMPUTED_COLUMNS: pa.Column(str),
+        DELIVERY: pa.Column("int64", pa.Check.ge(SOURCE_DELIVERY)),
     }
 
 
@@ -295,8 +320,8 @@ VALIDATED_SCHEMAS = {
 class RawTables:
     """Users, tracks and plays as they arrived, plus provenance.
 
-    Each frame has exactly ``TABLE_COLUMNS[table] + PROVENANCE_COLUMNS``; every value is a string
-    or None (a column the source lacks is all None). An absent table is an empty frame.
+    Each frame has exactly ``RAW_COLUMNS[table]``; every value is a string or None (a column the
+    source lacks is all None). An absent table is an empty frame.
     """
 
     users: pd.DataFrame
@@ -306,6 +331,9 @@ class RawTables:
 
 def empty_raw_frame(table: str) -> pd.DataFrame:
     """An empty raw frame with the table's columns, for a source that does not provide it."""
-    return pd.DataFrame({col: pd.Series(dtype=object) for col in TABLE_COLUMNS[table]}).assign(
-        **{SOURCE_FILE: pd.Series(dtype=object), SOURCE_ROW: pd.Series(dtype="int64")}
+    return pd.DataFrame(
+        {
+            col: pd.Series(dtype="int64" if col == SOURCE_ROW else object)
+            for col in RAW_COLUMNS[table]
+        }
     )
