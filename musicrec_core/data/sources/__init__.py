@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from musicrec_core.data.schema import RawTables
+import pyarrow as pa
+
+from musicrec_core.data.schema import TABLES, RawTables
 from musicrec_core.data.sources.echonest import prepare_echonest
-from musicrec_core.data.sources.files import load_files
-from musicrec_core.data.sources.readers import SourceError, read_table_file
+from musicrec_core.data.sources.files import load_files, open_tables
+from musicrec_core.data.sources.raw_batches import (
+    BATCH_ROWS,
+    NA_STRINGS,
+    SourceError,
+    canonical_column,
+    frame_batches,
+)
+from musicrec_core.data.sources.readers import TableFile, read_table_file
 from musicrec_core.data.sources.seed_csv import load_seed_csv
 from musicrec_core.data.sources.synthetic import SyntheticConfig, generate
 
@@ -49,9 +61,7 @@ def load_source(config: SourceConfig) -> RawTables:
     """Read the configured source into raw tables."""
     if config.kind == "synthetic":
         return generate(synthetic_config(config)).raw
-    if config.path is None:
-        raise SourceError(f"the {config.kind} source needs a path")
-    path = Path(config.path).expanduser()
+    path = _path(config)
     if config.kind == "seed_csv":
         return load_seed_csv(path)
     if config.kind == "files":
@@ -59,12 +69,55 @@ def load_source(config: SourceConfig) -> RawTables:
     raise SourceError(f"unknown source kind {config.kind!r}; choose one of {SOURCE_KINDS}")
 
 
+def source_batches(config: SourceConfig) -> Iterator[tuple[str, Iterator[pa.RecordBatch]]]:
+    """(table, raw batches) of every part of the configured source, files read as streams.
+
+    Every file is opened and checked before the first batch is read, so a source that cannot
+    be read fails before anything is written."""
+    if config.kind == "files":
+        for table, files in open_tables(_path(config)).items():
+            for file in files:
+                yield table, file.batches()
+        return
+    raw = load_source(config)
+    for table in TABLES:
+        yield table, frame_batches(getattr(raw, table), table)
+
+
+def source_fingerprint(config: SourceConfig) -> str:
+    """A digest of the source's settings and, for file sources, each file's name, size and
+    modification time: it changes when the source does."""
+    parts: list[object] = [asdict(config)]
+    if config.kind != "synthetic":
+        path = _path(config)
+        files = (
+            [f.path for fs in open_tables(path).values() for f in fs]
+            if config.kind == "files"
+            else [path]
+        )
+        parts += [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _path(config: SourceConfig) -> Path:
+    if config.path is None:
+        raise SourceError(f"the {config.kind} source needs a path")
+    return Path(config.path).expanduser()
+
+
 __all__ = [
+    "BATCH_ROWS",
+    "NA_STRINGS",
     "SOURCE_KINDS",
     "SourceConfig",
     "SourceError",
+    "TableFile",
+    "canonical_column",
+    "frame_batches",
     "load_source",
     "prepare_echonest",
     "read_table_file",
+    "source_batches",
+    "source_fingerprint",
     "synthetic_config",
 ]

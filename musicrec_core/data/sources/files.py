@@ -12,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 from musicrec_core.data import schema
-from musicrec_core.data.sources.readers import SourceError, is_supported, read_table_file
+from musicrec_core.data.sources.raw_batches import SourceError
+from musicrec_core.data.sources.readers import TableFile, is_supported, read_table_file
 
 logger = logging.getLogger(__name__)
 
-TABLES = ("users", "tracks", "plays")
+TABLES = schema.TABLES
 
 
 def table_files(folder: Path, table: str) -> list[Path]:
@@ -35,23 +36,27 @@ def table_files(folder: Path, table: str) -> list[Path]:
     return inside
 
 
-def load_files(folder: Path) -> schema.RawTables:
-    """Read every table's files from a folder; plays are required, users and tracks optional."""
+def open_tables(folder: Path) -> dict[str, list[TableFile]]:
+    """Every table's files in a folder, opened and checked (headers, required columns); plays
+    are required, users and tracks optional."""
     if not folder.is_dir():
         raise SourceError(f"{folder}: the files source needs a folder, and this is not one")
-    frames = {table: _read_table(folder, table) for table in TABLES}
-    if frames["plays"] is None:
+    files = {
+        table: [TableFile(p, table, str(p)) for p in table_files(folder, table)] for table in TABLES
+    }
+    if not files["plays"]:
         raise SourceError(
             f"{folder}: no plays file found (expected plays.csv, plays.parquet or plays/*.csv)"
         )
-    return schema.RawTables(
-        **{t: f if f is not None else schema.empty_raw_frame(t) for t, f in frames.items()}
-    )
+    return files
 
 
-def _read_table(folder: Path, table: str) -> pd.DataFrame | None:
-    paths = table_files(folder, table)
-    if not paths:
-        return None
-    parts = [read_table_file(p, table, str(p)).frame for p in paths]
-    return pd.concat(parts, ignore_index=True)
+def load_files(folder: Path) -> schema.RawTables:
+    """Read every table's files from a folder into raw frames (for small folders and tests)."""
+    frames = {}
+    for table, files in open_tables(folder).items():
+        parts = [read_table_file(f.path, table, f.label).frame for f in files]
+        frames[table] = (
+            pd.concat(parts, ignore_index=True) if parts else schema.empty_raw_frame(table)
+        )
+    return schema.RawTables(**frames)

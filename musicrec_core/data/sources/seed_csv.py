@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from musicrec_core.data import schema
-from musicrec_core.data.sources.readers import SourceError, read_table_file, to_raw_frame
+from musicrec_core.data.sources.raw_batches import SourceError, to_raw_frame
+from musicrec_core.data.sources.readers import read_table_file
 
 # Seed column -> schema column; the rest of the seed's columns keep their names.
 SEED_RENAMES = {"music": schema.TRACK_NAME, "music_id": schema.TRACK_ID}

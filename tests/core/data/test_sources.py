@@ -37,7 +37,7 @@ def test_plays_only_folder_with_aliases_and_tabs(tmp_path):
     _write(tmp_path / "plays.tsv", "user\tsong_id\tlisten_count\textra\nA\tS1\t3\tx\nB\tS1\t1\ty\n")
     raw = load_source(SourceConfig(kind="files", path=str(tmp_path)))
     assert raw.users.empty and raw.tracks.empty
-    assert list(raw.plays.columns) == [*s.PLAY_COLUMNS, *s.PROVENANCE_COLUMNS]
+    assert list(raw.plays.columns) == s.RAW_COLUMNS["plays"]
     assert raw.plays[s.PLAYS].tolist() == ["3", "1"]
     assert raw.plays[s.SOURCE_ROW].tolist() == [1, 2]
 

@@ -72,3 +72,4 @@ def _timestamp_text(stamps: np.ndarray, batch: int = 1_000_000) -> np.ndarray:
 def add_provenance(frame: pd.DataFrame, table: str) -> None:
     frame[schema.SOURCE_FILE] = np.full(len(frame), f"synthetic:{table}", dtype=object)
     frame[schema.SOURCE_ROW] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    frame[schema.READ_ERROR] = None
