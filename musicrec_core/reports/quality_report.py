@@ -23,7 +23,7 @@ RANGES: dict[str, tuple[float, float]] = {
     **schema.INTEGER_RANGES,
     schema.PLAYS: schema.PLAYS_RANGE,
 }
-NOT_MEASURED = {schema.USER_ID, schema.TRACK_ID, schema.SOURCE_ROW}
+NOT_MEASURED = {schema.USER_ID, schema.TRACK_ID, schema.SOURCE_ROW, schema.DELIVERY}
 TOP_CORRELATIONS = 10
 
 

@@ -1,351 +1,272 @@
-"""Validate raw tables: every row ends in a validated table or in quarantine, with a reason.
+"""Validate one delivery's raw rows in the warehouse: every row ends in a validated table or in
+quarantine, with a reason.
 
-Rows that cannot be used (no id, no usable play count, duplicates, unknown references) are
-rejected. Optional content and demographic fields that are missing or invalid are imputed and
-named in ``imputed_columns``; an invalid value that was replaced is also logged to quarantine
-with action "imputed", so no input value disappears without a record.
+Rows that cannot be used (no id, no usable play count, duplicates, unknown references, a row
+that could not be split into fields) are rejected. Optional content and demographic fields that
+are missing or invalid are imputed with the median of the valid values (the delivery's and
+those already validated) and named in ``imputed_columns``; an invalid value that was replaced is
+also logged to quarantine with action "imputed", so no input value disappears without a record.
+A delivery is checked against what earlier deliveries left: a key already validated is a
+duplicate, and plays must point at users and tracks validated so far.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
+import duckdb
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.features import parse_release_year
-from musicrec_core.data.sources.readers import as_text
+from musicrec_core.data.validation import rules as r
+from musicrec_core.data.validation.tables import (
+    VALIDATED_TYPES,
+    TableRules,
+    plays_rules,
+    tracks_rules,
+    users_rules,
+)
+from musicrec_core.data.warehouse import QUARANTINE, RAW, VALIDATED, quoted, row_count, table_exists
 
 logger = logging.getLogger(__name__)
 
 DERIVED_SOURCE = "derived:plays"
-_INVALID_UTF8 = "\ufffd"
+_KEY_OF = {"users": s.USER_ID, "tracks": s.TRACK_ID}
+_FILL = re.compile(r"\b_fill_(\w+)\b")
 
 
 @dataclass
-class ValidatedCatalogue:
-    """The validated tables, the quarantine log, and how many rows were derived from plays."""
+class DeliveryResult:
+    """What validating one delivery did, per table: rows validated, rejected and derived."""
 
-    users: pd.DataFrame
-    tracks: pd.DataFrame
-    plays: pd.DataFrame
-    quarantine: pd.DataFrame
+    delivery: int
+    validated: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
     derived: dict[str, int] = field(default_factory=dict)
 
 
-class _Quarantine:
-    """Collects quarantine records table by table."""
-
-    def __init__(self) -> None:
-        self.parts: list[pd.DataFrame] = []
-
-    def add(
-        self,
-        table: str,
-        rows: pd.DataFrame,
-        column: str,
-        values: pd.Series,
-        reason: str,
-        action: str,
-    ) -> None:
-        if rows.empty:
-            return
-        self.parts.append(
-            pd.DataFrame(
-                {
-                    s.QUARANTINE_TABLE: table,
-                    s.SOURCE_FILE: rows[s.SOURCE_FILE].astype(str).to_numpy(),
-                    s.SOURCE_ROW: rows[s.SOURCE_ROW].astype("int64").to_numpy(),
-                    s.QUARANTINE_COLUMN: column,
-                    s.QUARANTINE_VALUE: values.astype(object)
-                    .where(values.notna(), None)
-                    .map(lambda v: None if v is None else str(v))
-                    .to_numpy(),
-                    s.QUARANTINE_REASON: reason,
-                    s.QUARANTINE_ACTION: action,
-                }
-            )
-        )
-
-    def frame(self) -> pd.DataFrame:
-        if not self.parts:
-            return empty_quarantine()
-        return pd.concat(self.parts, ignore_index=True)[s.QUARANTINE_COLUMNS]
-
-
-def empty_quarantine() -> pd.DataFrame:
-    """A quarantine table with no rows and the right columns."""
-    return pd.DataFrame(
-        {
-            col: pd.Series(dtype="int64" if col == s.SOURCE_ROW else object)
-            for col in s.QUARANTINE_COLUMNS
-        }
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the validated tables and quarantine if they do not exist yet."""
+    provenance = (
+        f"{s.IMPUTED_COLUMNS} VARCHAR, {s.SOURCE_FILE} VARCHAR, {s.SOURCE_ROW} BIGINT, "
+        f"{s.DELIVERY} BIGINT"
     )
-
-
-class _TableValidator:
-    """Validation state for one table: the working frame, alive rows and imputed-field flags."""
-
-    def __init__(self, table: str, raw: pd.DataFrame, quarantine: _Quarantine) -> None:
-        self.table = table
-        self.df = raw.reset_index(drop=True).copy()
-        for col in s.TABLE_COLUMNS[table]:
-            self.df[col] = as_text(self.df[col])
-        self.alive = pd.Series(True, index=self.df.index)
-        self.imputed: dict[str, pd.Series] = {}
-        self.q = quarantine
-
-    def reject(self, mask: pd.Series, column: str, reason: str) -> None:
-        """Drop the alive rows in mask, logging each with the column, its value and the reason."""
-        mask = mask & self.alive
-        if not mask.any():
-            return
-        rows = self.df[mask]
-        self.q.add(self.table, rows, column, rows[column], reason, s.ACTION_REJECTED)
-        self.alive &= ~mask
-
-    def flag(self, column: str, mask: pd.Series) -> None:
-        self.imputed[column] = (
-            self.imputed.get(column, pd.Series(False, index=self.df.index)) | mask
+    for table, types in VALIDATED_TYPES.items():
+        columns = ", ".join(f"{quoted(c)} {t}" for c, t in types.items())
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {quoted(VALIDATED[table])} ({columns}, {provenance})"
         )
-
-    def reject_missing_ids(self) -> None:
-        for col in s.REQUIRED_COLUMNS[self.table]:
-            if col == s.PLAYS:
-                continue
-            self.reject(self.df[col].isna(), col, f"{col} is missing: the row cannot be used")
-
-    def reject_invalid_text(self) -> None:
-        for col in s.TABLE_COLUMNS[self.table]:
-            values = self.df[col]
-            bad = values.notna() & values.astype(str).str.contains(_INVALID_UTF8, regex=False)
-            self.reject(bad, col, f"{col} holds bytes that are not valid UTF-8")
-
-    def reject_duplicates(self, keys: list[str]) -> None:
-        alive = self.df[self.alive]
-        key_frame = alive[keys].astype(str)
-        dup = key_frame.duplicated(keep="first")
-        if not dup.any():
-            return
-        reason = f"duplicate {' + '.join(keys)}: an earlier row with the same key is kept"
-        mask = pd.Series(False, index=self.df.index)
-        mask[dup[dup].index] = True
-        self.reject(mask, keys[0], reason)
-
-    def optional_number(
-        self, col: str, bounds: tuple[float, float], integer: bool, text_map: dict | None = None
-    ) -> pd.Series:
-        """Parse, range-check and impute an optional numeric field; returns the clean column."""
-        raw = self.df[col]
-        text = raw.astype("string").str.strip().str.lower()
-        numbers = pd.to_numeric(text, errors="coerce").astype(float)
-        if text_map:
-            numbers = numbers.fillna(text.map(text_map).astype(float))
-        present = raw.notna()
-        not_number = present & numbers.isna()
-        low, high = bounds
-        out_of_range = numbers.notna() & ((numbers < low) | (numbers > high))
-        fractional = (
-            numbers.notna() & (numbers != np.round(numbers)) if integer else out_of_range & False
-        )
-        rng = f"[{low:g}, {high:g}]"
-        alive = self.alive
-        self._log_imputed(col, not_number & alive, "is not a number")
-        self._log_imputed(col, out_of_range & alive, f"is outside the allowed range {rng}")
-        self._log_imputed(col, fractional & ~out_of_range & alive, "is not a whole number")
-        invalid = not_number | out_of_range | fractional
-        numbers = numbers.mask(invalid)
-        valid = numbers[alive & numbers.notna()]
-        fill = valid.median() if len(valid) else s.IMPUTE_DEFAULTS[col]
-        if integer:
-            fill = round(fill)
-        self.flag(col, numbers.isna())
-        filled = numbers.fillna(fill)
-        return filled.round().astype("int64") if integer else filled.astype(float)
-
-    def _log_imputed(self, col: str, mask: pd.Series, problem: str) -> None:
-        if not mask.any():
-            return
-        rows = self.df[mask]
-        reason = f"{col} {problem}; the value was replaced by an imputed one"
-        self.q.add(self.table, rows, col, rows[col], reason, s.ACTION_IMPUTED)
-
-    def finish(self, columns: dict[str, pd.Series]) -> pd.DataFrame:
-        """Assemble the validated frame from clean columns, alive rows only."""
-        out = pd.DataFrame(columns, index=self.df.index)
-        out[s.IMPUTED_COLUMNS] = _imputed_names(self.imputed, self.df.index)
-        out[s.SOURCE_FILE] = self.df[s.SOURCE_FILE].astype(str)
-        out[s.SOURCE_ROW] = self.df[s.SOURCE_ROW].astype("int64")
-        return out[self.alive].reset_index(drop=True)
-
-
-def _imputed_names(flags: dict[str, pd.Series], index: pd.Index) -> pd.Series:
-    if not flags:
-        return pd.Series("", index=index)
-    names = np.array([f"{c}," for c in flags], dtype=object)
-    matrix = np.column_stack([flags[c].to_numpy(bool) for c in flags])
-    joined = pd.DataFrame(np.where(matrix, names, ""), index=index).sum(axis=1)
-    return joined.str.rstrip(",")
-
-
-def _text(df: pd.DataFrame, col: str, fill: str) -> pd.Series:
-    return df[col].fillna(fill).astype(str)
-
-
-def validate_users(raw: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
-    """Typed, deduplicated users; unknown or invalid demographics imputed and flagged."""
-    v = _TableValidator("users", raw, q)
-    v.reject_missing_ids()
-    v.reject_invalid_text()
-    v.reject_duplicates([s.USER_ID])
-    age = v.optional_number(s.AGE, s.AGE_RANGE, integer=True)
-    text = v.df[s.GENDER].astype("string").str.strip()
-    gender = text.str.lower().map(s.GENDER_ALIASES)
-    unknown = text.notna() & gender.isna()
-    v._log_imputed(s.GENDER, unknown & v.alive, f"is not one of {', '.join(s.GENDER_VALUES)}")
-    v.flag(s.GENDER, gender.isna())
-    columns = {
-        s.USER_ID: v.df[s.USER_ID].astype(str),
-        s.AGE: age,
-        s.GENDER: gender.fillna(s.GENDER_UNKNOWN).astype(str),
-    }
-    return v.finish(columns)
-
-
-def validate_tracks(raw: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
-    """Typed, deduplicated tracks; missing or invalid content imputed and flagged."""
-    v = _TableValidator("tracks", raw, q)
-    v.reject_missing_ids()
-    v.reject_invalid_text()
-    v.reject_duplicates([s.TRACK_ID])
-    df = v.df
-    for col in (s.TRACK_NAME, s.ARTIST_NAME, s.RELEASE_DATE):
-        v.flag(col, df[col].isna())
-    v.flag(s.GENRE, df[s.GENRE].isna())
-    year = parse_release_year(df[s.RELEASE_DATE]).astype("Float64").astype(float)
-    bad_date = df[s.RELEASE_DATE].notna() & year.isna()
-    v._log_imputed(
-        s.RELEASE_DATE, bad_date & v.alive, "is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD"
+    quarantine = ", ".join(
+        f"{quoted(c)} {'BIGINT' if c in (s.SOURCE_ROW, s.DELIVERY) else 'VARCHAR'}"
+        for c in s.QUARANTINE_COLUMNS
     )
-    v.flag(s.RELEASE_DATE, bad_date)
-    valid_years = year[v.alive & year.notna()]
-    year_fill = valid_years.median() if len(valid_years) else s.IMPUTE_DEFAULTS[s.RELEASE_YEAR]
-    columns: dict[str, pd.Series] = {
-        s.TRACK_ID: df[s.TRACK_ID].astype(str),
-        s.TRACK_NAME: _text(df, s.TRACK_NAME, ""),
-        s.ARTIST_NAME: _text(df, s.ARTIST_NAME, ""),
-        s.FEATURED_ARTISTS: _text(df, s.FEATURED_ARTISTS, ""),
-        s.GENRE: _text(df, s.GENRE, s.GENRE_UNKNOWN),
-        s.RELEASE_DATE: _text(df, s.RELEASE_DATE, "").where(~bad_date, ""),
-        s.RELEASE_YEAR: year.fillna(round(year_fill)).round().astype("int64"),
-        s.DURATION: v.optional_number(s.DURATION, s.DURATION_RANGE, integer=False),
+    con.execute(f"CREATE TABLE IF NOT EXISTS {QUARANTINE} ({quarantine})")
+
+
+def validate_delivery(con: duckdb.DuckDBPyConnection, delivery: int) -> DeliveryResult:
+    """Validate the raw users, tracks and plays of one delivery, in that order."""
+    ensure_tables(con)
+    result = DeliveryResult(delivery)
+    source = "{raw} WHERE " + f"{s.DELIVERY} = {int(delivery)}"
+    for rules in (users_rules(), tracks_rules()):
+        _validate(con, rules, source.format(raw=quoted(RAW[rules.table])), result)
+        _replace_derived(con, rules.table, delivery)
+    delivered = {
+        table: row_count(con, RAW[table], f"{s.DELIVERY} <= ?", [delivery]) > 0 for table in _KEY_OF
     }
-    for col, bounds in s.AUDIO_RANGES.items():
-        columns[col] = v.optional_number(col, bounds, integer=False)
-    for col, bounds in s.INTEGER_RANGES.items():
-        columns[col] = v.optional_number(col, bounds, integer=True, text_map=s.BOOLEAN_TEXT)
-    return v.finish(columns)
-
-
-def validate_plays(
-    raw: pd.DataFrame,
-    q: _Quarantine,
-    known_users: pd.Series | None,
-    known_tracks: pd.Series | None,
-) -> pd.DataFrame:
-    """Typed plays with a usable count; unknown users or tracks rejected when those tables exist."""
-    v = _TableValidator("plays", raw, q)
-    v.reject_missing_ids()
-    v.reject_invalid_text()
-    df = v.df
-    v.reject(df[s.PLAYS].isna(), s.PLAYS, "plays is missing: a play count is required")
-    count = pd.to_numeric(df[s.PLAYS].astype("string").str.strip(), errors="coerce").astype(float)
-    v.reject(count.isna(), s.PLAYS, "plays is not a number")
-    low, high = s.PLAYS_RANGE
-    v.reject(count < low, s.PLAYS, f"plays is below {low}: a play count must be at least {low}")
-    v.reject(count > high, s.PLAYS, f"plays is above {high:,}: not a plausible play count")
-    v.reject(count != np.round(count), s.PLAYS, "plays is not a whole number")
-    played_at = _parse_timestamps(df[s.PLAYED_AT])
-    bad_time = df[s.PLAYED_AT].notna() & played_at.isna()
-    v._log_imputed(s.PLAYED_AT, bad_time & v.alive, "is not a timestamp (ISO 8601 expected)")
-    v.flag(s.PLAYED_AT, bad_time)
-    if known_users is not None:
-        unknown = ~df[s.USER_ID].isin(known_users)
-        v.reject(unknown, s.USER_ID, "user_id is not in the users table")
-    if known_tracks is not None:
-        unknown = ~df[s.TRACK_ID].isin(known_tracks)
-        v.reject(unknown, s.TRACK_ID, "track_id is not in the tracks table")
-    df = df.assign(**{s.PLAYED_AT: played_at.astype(str)})
-    v.df = df
-    v.reject_duplicates([s.USER_ID, s.TRACK_ID, s.PLAYED_AT])
-    columns = {
-        s.USER_ID: df[s.USER_ID].astype(str),
-        s.TRACK_ID: df[s.TRACK_ID].astype(str),
-        s.PLAYS: count.fillna(0).round().astype("int64"),
-        s.PLAYED_AT: played_at,
-    }
-    return v.finish(columns)
-
-
-def _parse_timestamps(values: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    return parsed.dt.tz_convert(None).astype("datetime64[ns]")
-
-
-def _derive(table: str, ids: pd.Series) -> pd.DataFrame:
-    """Raw rows for ids seen only in plays: the id and nothing else, so every field is imputed."""
-    unique = pd.Series(ids.unique(), dtype=object)
-    raw = s.empty_raw_frame(table).reindex(range(len(unique)))
-    raw[s.REQUIRED_COLUMNS[table][0]] = unique.to_numpy()
-    raw[s.SOURCE_FILE] = DERIVED_SOURCE
-    raw[s.SOURCE_ROW] = np.arange(1, len(unique) + 1, dtype="int64")
-    return raw
-
-
-def validate_catalogue(raw: s.RawTables) -> ValidatedCatalogue:
-    """Validate users, tracks and plays together (plays must point at known users and tracks)."""
-    q = _Quarantine()
-    has_users, has_tracks = not raw.users.empty, not raw.tracks.empty
-    users = validate_users(raw.users, q) if has_users else None
-    tracks = validate_tracks(raw.tracks, q) if has_tracks else None
-    plays = validate_plays(
-        raw.plays,
-        q,
-        users[s.USER_ID] if users is not None else None,
-        tracks[s.TRACK_ID] if tracks is not None else None,
-    )
-    derived: dict[str, int] = {}
-    if users is None:
-        users = validate_users(_derive("users", plays[s.USER_ID]), q)
-        derived["users"] = len(users)
-    if tracks is None:
-        tracks = validate_tracks(_derive("tracks", plays[s.TRACK_ID]), q)
-        derived["tracks"] = len(tracks)
-    quarantine = q.frame()
+    plays = plays_rules(check_users=delivered["users"], check_tracks=delivered["tracks"])
+    _validate(con, plays, source.format(raw=quoted(RAW["plays"])), result)
+    for table, was_delivered in delivered.items():
+        if not was_delivered:
+            _derive(con, table, delivery, result)
     logger.info(
-        "validated %d users, %d tracks, %d plays; %d quarantine records",
-        len(users),
-        len(tracks),
-        len(plays),
-        len(quarantine),
+        "delivery %d: validated %s, rejected %s, derived %s",
+        delivery,
+        result.validated,
+        result.rejected,
+        result.derived,
     )
-    return ValidatedCatalogue(users, tracks, plays, quarantine, derived)
+    return result
 
 
-def reconcile(raw_rows: int, validated: pd.DataFrame, quarantine: pd.DataFrame, table: str) -> dict:
-    """Counts that must add up: raw rows = validated rows from files + distinct rejected rows."""
-    from_files = int((validated[s.SOURCE_FILE] != DERIVED_SOURCE).sum())
-    rejected = quarantine[
-        (quarantine[s.QUARANTINE_TABLE] == table)
-        & (quarantine[s.QUARANTINE_ACTION] == s.ACTION_REJECTED)
-    ]
-    rejected_rows = int(rejected[[s.SOURCE_FILE, s.SOURCE_ROW]].drop_duplicates().shape[0])
-    return {
-        "raw_rows": int(raw_rows),
-        "validated_rows": from_files,
-        "rejected_rows": rejected_rows,
-        "derived_rows": int(len(validated) - from_files),
-        "balanced": int(raw_rows) == from_files + rejected_rows,
-    }
+def _validate(
+    con: duckdb.DuckDBPyConnection, rules: TableRules, source: str, result: DeliveryResult
+) -> None:
+    _stage(con, rules, source)
+    _mark_duplicates(con, rules)
+    rejected = _quarantine(con, rules)
+    fills = _fills(con, rules)
+    columns = ", ".join(
+        f"{_FILL.sub(lambda m: fills[m.group(1)], sql)} AS {quoted(c)}"
+        for c, sql in rules.columns.items()
+    )
+    imputed = ", ".join(
+        f"CASE WHEN {cond} THEN {r.sql_text(c)} END" for c, cond in rules.flags.items()
+    )
+    target = quoted(VALIDATED[rules.table])
+    before = row_count(con, VALIDATED[rules.table])
+    # _batch is in delivery order (DuckDB keeps insertion order), so no sort is needed.
+    con.execute(
+        f"INSERT INTO {target} SELECT {columns}, concat_ws(',', {imputed}), {s.SOURCE_FILE}, "
+        f"{s.SOURCE_ROW}, {s.DELIVERY} FROM _batch WHERE _rejected IS NULL"
+    )
+    table = rules.table
+    kept = row_count(con, VALIDATED[table]) - before
+    result.validated[table] = result.validated.get(table, 0) + kept
+    result.rejected[table] = result.rejected.get(table, 0) + rejected
+
+
+def _stage(con: duckdb.DuckDBPyConnection, rules: TableRules, source: str) -> None:
+    """``_batch``: the source rows in order with their fields parsed; ``_check`` numbers the
+    first check a row fails (NULL when it passes all), ``_rejected`` starts as ``_check``."""
+    text = ", ".join(quoted(c) for c in s.TABLE_COLUMNS[rules.table])
+    parsed = ", ".join(f"{sql} AS {name}" for name, sql in rules.parsed.items())
+    refined = {**{f.valid: f.valid_value() for f in rules.numbers}, **rules.refined}
+    refined_sql = ", ".join(f"{sql} AS {name}" for name, sql in refined.items()) or "NULL AS _none"
+    cases = " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(rules.checks, 1))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT *, _check AS _rejected FROM "
+        f"(SELECT *, CASE {cases} END AS _check FROM (SELECT *, {refined_sql} FROM "
+        f"(SELECT *, {parsed} FROM (SELECT rowid AS _seq, {text}, {s.SOURCE_FILE}, "
+        f"{s.SOURCE_ROW}, {s.READ_ERROR}, {s.DELIVERY} FROM {source}))))"
+    )
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, rules: TableRules) -> None:
+    """Reject, as duplicates, kept rows whose key an earlier row of the batch or a row
+    validated before holds. Only keys whose hash repeats are compared exactly."""
+    key = ", ".join(rules.key.values())
+    duplicate = len(rules.checks) + 1
+    candidates = (
+        f"SELECT _h FROM (SELECT hash({key}) AS _h FROM _batch WHERE _check IS NULL) "
+        "GROUP BY _h HAVING count(*) > 1"
+    )
+    repeated = (
+        f"SELECT _seq FROM (SELECT _seq, row_number() OVER (PARTITION BY {key} ORDER BY _seq) "
+        f"AS _n FROM _batch WHERE _check IS NULL AND hash({key}) IN ({candidates})) WHERE _n > 1"
+    )
+    if row_count(con, VALIDATED[rules.table]):
+        on = " AND ".join(
+            f"_v.{quoted(c)} IS NOT DISTINCT FROM _b.{e}" for c, e in rules.key.items()
+        )
+        if rules.table in _KEY_OF:
+            on += f" AND _v.{s.SOURCE_FILE} <> '{DERIVED_SOURCE}'"
+        repeated += (
+            f" UNION SELECT _b._seq FROM _batch _b JOIN {quoted(VALIDATED[rules.table])} _v "
+            f"ON {on} WHERE _b._check IS NULL"
+        )
+    con.execute(f"UPDATE _batch SET _rejected = {duplicate} WHERE _seq IN ({repeated})")
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, rules: TableRules) -> int:
+    """Log every rejected row and every replaced value; returns the rows rejected."""
+    first_key = next(iter(rules.key))
+    duplicate = r.sql_text(
+        f"duplicate {' + '.join(rules.key)}: an earlier row with the same key is kept"
+    )
+    checks = list(enumerate(rules.checks, 1))
+    column = " ".join(
+        f"WHEN {i} THEN {r.sql_text(c.column) if c.column else 'NULL'}" for i, c in checks
+    )
+    value = " ".join(f"WHEN {i} THEN {c.logged_value}" for i, c in checks)
+    reason = " ".join(f"WHEN {i} THEN {c.reason_sql}" for i, c in checks)
+    table = r.sql_text(rules.table)
+    con.execute(
+        f"INSERT INTO {QUARANTINE} SELECT {table}, {s.SOURCE_FILE}, {s.SOURCE_ROW}, "
+        f"CASE _rejected {column} ELSE {r.sql_text(first_key)} END, "
+        f"CASE _rejected {value} ELSE {quoted(first_key)} END, "
+        f"CASE _rejected {reason} ELSE {duplicate} END, '{s.ACTION_REJECTED}', {s.DELIVERY} "
+        "FROM _batch WHERE _rejected IS NOT NULL ORDER BY _rejected, _seq"
+    )
+    logs = [(log, f"(_check IS NULL OR _check > {rules.early_checks})") for log in rules.early_logs]
+    logs += [(log, "_rejected IS NULL") for log in rules.logs]
+    for log, alive in logs:
+        con.execute(
+            f"INSERT INTO {QUARANTINE} SELECT {table}, {s.SOURCE_FILE}, {s.SOURCE_ROW}, "
+            f"{r.sql_text(log.column)}, {quoted(log.column)}, {r.sql_text(log.reason)}, "
+            f"'{s.ACTION_IMPUTED}', {s.DELIVERY} FROM _batch WHERE ({log.condition}) AND {alive} "
+            "ORDER BY _seq"
+        )
+    return row_count(con, "_batch", "_rejected IS NOT NULL")
+
+
+def _fills(con: duckdb.DuckDBPyConnection, rules: TableRules) -> dict[str, str]:
+    """SQL literals of each imputed field's fill: the median of the valid values of the kept
+    rows and of the rows validated before, or the schema's default when there are none."""
+    fields = [(f.column, f.valid, f.integer) for f in rules.numbers]
+    if rules.table == "tracks":
+        fields.append((s.RELEASE_YEAR, "_year", True))
+    if not fields:
+        return {}
+    target = quoted(VALIDATED[rules.table])
+    medians = []
+    for column, valid, _ in fields:
+        flag = s.RELEASE_DATE if column == s.RELEASE_YEAR else column
+        before = (
+            f"SELECT {quoted(column)} FROM {target} WHERE NOT list_contains("
+            f"string_split({s.IMPUTED_COLUMNS}, ','), {r.sql_text(flag)})"
+        )
+        medians.append(
+            f"(SELECT median(x) FROM (SELECT {valid} AS x FROM _batch WHERE _rejected IS NULL "
+            f"UNION ALL {before}))"
+        )
+    values = con.execute(f"SELECT {', '.join(medians)}").fetchone()
+    fills = {}
+    for (column, _, integer), value in zip(fields, values, strict=True):
+        fill = s.IMPUTE_DEFAULTS[column] if value is None else float(value)
+        fills[column] = f"CAST({round(fill) if integer else fill!r} AS DOUBLE)"
+    return fills
+
+
+def _derive(
+    con: duckdb.DuckDBPyConnection, table: str, delivery: int, result: DeliveryResult
+) -> None:
+    """Users or tracks seen only in plays, validated as rows with the id and nothing else, so
+    every field is imputed; numbered after the ones derived before, in order of first play."""
+    key = quoted(_KEY_OF[table])
+    target = quoted(VALIDATED[table])
+    start = con.execute(
+        f"SELECT coalesce(max({s.SOURCE_ROW}), 0) FROM {target} WHERE {s.SOURCE_FILE} = ?",
+        [DERIVED_SOURCE],
+    ).fetchone()[0]
+    others = ", ".join(
+        f"NULL::VARCHAR AS {quoted(c)}" for c in s.TABLE_COLUMNS[table] if quoted(c) != key
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _derived AS SELECT {key}, {others}, '{DERIVED_SOURCE}' AS "
+        f"{s.SOURCE_FILE}, {int(start)} + row_number() OVER (ORDER BY _first) AS {s.SOURCE_ROW}, "
+        f"NULL::VARCHAR AS {s.READ_ERROR}, {int(delivery)} AS {s.DELIVERY} FROM (SELECT {key}, "
+        f"min(rowid) AS _first FROM {quoted(VALIDATED['plays'])} "
+        f"WHERE {s.DELIVERY} = {int(delivery)} AND {key} NOT IN (SELECT {key} FROM {target}) "
+        f"GROUP BY {key}) ORDER BY _first"
+    )
+    rules = users_rules() if table == "users" else tracks_rules()
+    before = result.validated.get(table, 0)
+    _validate(con, rules, "_derived", result)
+    result.derived[table] = result.validated[table] - before
+    result.validated[table] = before
+
+
+def _replace_derived(con: duckdb.DuckDBPyConnection, table: str, delivery: int) -> None:
+    """A delivered user or track replaces the row derived for it from plays."""
+    key, target = quoted(_KEY_OF[table]), quoted(VALIDATED[table])
+    con.execute(
+        f"DELETE FROM {target} WHERE {s.SOURCE_FILE} = ? AND {key} IN (SELECT {key} FROM {target} "
+        f"WHERE {s.DELIVERY} = ? AND {s.SOURCE_FILE} <> ?)",
+        [DERIVED_SOURCE, delivery, DERIVED_SOURCE],
+    )
+
+
+def pending_deliveries(con: duckdb.DuckDBPyConnection, after: int) -> list[int]:
+    """Deliveries with raw rows numbered above ``after``, in order."""
+    parts = " UNION ".join(
+        f"SELECT DISTINCT {s.DELIVERY} AS d FROM {quoted(RAW[t])} WHERE {s.DELIVERY} > {int(after)}"
+        for t in s.TABLES
+        if table_exists(con, RAW[t])
+    )
+    return (
+        [int(row[0]) for row in con.execute(f"SELECT d FROM ({parts}) ORDER BY d").fetchall()]
+        if parts
+        else []
+    )

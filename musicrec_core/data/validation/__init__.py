@@ -1,0 +1,24 @@
+"""Validation: every raw row ends in a validated table or in quarantine, with a reason."""
+
+from musicrec_core.data.validation.batch import DERIVED_SOURCE, DeliveryResult, validate_delivery
+from musicrec_core.data.validation.frames import ValidatedCatalogue, validate_catalogue
+from musicrec_core.data.validation.pending import validate_pending
+from musicrec_core.data.validation.reconcile import (
+    imputed_counts,
+    reconcile,
+    reconcile_by_delivery,
+    reconcile_table,
+)
+
+__all__ = [
+    "DERIVED_SOURCE",
+    "DeliveryResult",
+    "ValidatedCatalogue",
+    "imputed_counts",
+    "reconcile",
+    "reconcile_by_delivery",
+    "reconcile_table",
+    "validate_catalogue",
+    "validate_delivery",
+    "validate_pending",
+]
