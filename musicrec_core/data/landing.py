@@ -3,10 +3,11 @@
 Deliveries land in ``landing/plays/``, ``landing/tracks/`` and ``landing/users/``. A writer must
 write under a hidden or ``.part`` / ``.tmp`` name and rename the file when it is complete
 (write-then-rename); such names are never read, so a half-written file is never ingested.
-Every complete file is copied into a content-addressed archive and recorded in a registry by
-its SHA-256: the same content delivered again (under any name) is a no-op, a corrected file is
-new content and is ingested. Files are only ever read from directly inside those folders,
-never through a symlink or from a path that resolves elsewhere.
+Every complete file is copied into a content-addressed archive, recorded in the warehouse's
+``landing_registry`` by its SHA-256 with a delivery number, and its rows are appended to the raw
+tables under that number: the same content delivered again (under any name) is a no-op, a
+corrected file is new content and is ingested. Files are only ever read from directly inside
+those folders, never through a symlink or from a path that resolves elsewhere.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.sources.readers import SourceError, is_supported, read_table_file
+from musicrec_core.data import warehouse
+from musicrec_core.data.sources.raw_batches import SourceError
+from musicrec_core.data.sources.readers import TableFile, is_supported
+from musicrec_core.data.warehouse import REGISTRY, quoted
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +88,47 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def empty_registry() -> pd.DataFrame:
-    """A registry with no files."""
-    frame = pd.DataFrame({col: pd.Series(dtype=object) for col in s.LANDING_REGISTRY_COLUMNS})
-    return frame.astype({s.SIZE_BYTES: "int64", s.ROWS: "int64"})
+REGISTRY_TYPES = {
+    s.DELIVERY: "BIGINT",
+    s.SHA256: "VARCHAR",
+    s.QUARANTINE_TABLE: "VARCHAR",
+    s.LANDED_PATH: "VARCHAR",
+    s.ARCHIVED_FILE: "VARCHAR",
+    s.SIZE_BYTES: "BIGINT",
+    s.ROWS: "BIGINT",
+    s.STATUS: "VARCHAR",
+    s.QUARANTINE_REASON: "VARCHAR",
+    s.INGESTED_AT: "VARCHAR",
+}
+
+
+def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the landing registry table if it does not exist yet; a registry written before
+    deliveries were numbered gets its numbers, in the order its files were taken in."""
+    if not warehouse.table_exists(con, REGISTRY):
+        columns = ", ".join(f"{quoted(c)} {REGISTRY_TYPES[c]}" for c in s.LANDING_REGISTRY_COLUMNS)
+        con.execute(f"CREATE TABLE {REGISTRY} ({columns})")
+        return
+    present = {row[0] for row in con.execute(f"DESCRIBE {REGISTRY}").fetchall()}
+    if s.DELIVERY not in present:
+        con.execute(f"ALTER TABLE {REGISTRY} ADD COLUMN {s.DELIVERY} BIGINT")
+        con.execute(
+            f"UPDATE {REGISTRY} SET {s.DELIVERY} = _n FROM (SELECT rowid AS _r, "
+            f"row_number() OVER (ORDER BY rowid) AS _n FROM {REGISTRY}) WHERE rowid = _r"
+        )
+
+
+def registry_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The landing registry in delivery order (empty before the first delivery)."""
+    ensure_registry(con)
+    columns = ", ".join(quoted(c) for c in s.LANDING_REGISTRY_COLUMNS)
+    return warehouse.frame(con, f"SELECT {columns} FROM {REGISTRY} ORDER BY {s.DELIVERY}")
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    """The registry after an ingestion pass, and what the pass did."""
+    """What an ingestion pass did: the registry rows it added, and what it skipped."""
 
-    registry: pd.DataFrame
     added: pd.DataFrame  # registry rows added by this pass
     repeated: list[str]  # landed paths whose content was already registered
 
@@ -108,15 +143,22 @@ class IngestResult:
 
 
 def ingest_landing(
-    landing_root: Path, archive: Path, registry: pd.DataFrame, now: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    landing_root: Path,
+    archive: Path,
+    now: datetime | None = None,
 ) -> IngestResult:
-    """Archive and register every landed file whose content is not in the registry yet.
+    """Archive, register and append to the raw tables every landed file whose content is new.
 
-    A file that cannot be read as a whole is registered as rejected with the reason, so the
-    same bytes are not retried; its rows never reach the raw tables.
+    Each file is one delivery, numbered in registration order, and is taken in within one
+    transaction: its rows and its registry row, or (for a file that cannot be read as a whole:
+    empty, no header, a missing column, damaged compression) only a registry row saying it was
+    rejected and why, so the same bytes are not retried. Only the new file is read; nothing
+    already registered is read again.
     """
+    ensure_registry(con)
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    known = set(registry[s.SHA256])
+    known = {row[0] for row in con.execute(f"SELECT {s.SHA256} FROM {REGISTRY}").fetchall()}
     added, repeated = [], []
     for landed in scan_landing(landing_root):
         if file_sha256(landed.path) in known:  # registered content is not copied again
@@ -135,19 +177,68 @@ def ingest_landing(
             s.SIZE_BYTES: archived.stat().st_size,
             s.INGESTED_AT: stamp,
         }
-        try:
-            rows = len(read_table_file(archived, landed.table, landed.landed_path).frame)
-            row.update({s.ROWS: rows, s.STATUS: s.STATUS_INGESTED, s.QUARANTINE_REASON: ""})
-            logger.info("%s: %d rows registered (sha256 %s)", landed.landed_path, rows, sha[:12])
-        except SourceError as exc:
-            row.update({s.ROWS: 0, s.STATUS: s.STATUS_REJECTED, s.QUARANTINE_REASON: str(exc)})
-            logger.error("rejected landed file: %s", exc)
-        added.append(row)
+        added.append(_take_in(con, row, archived))
     added_frame = pd.DataFrame(added, columns=s.LANDING_REGISTRY_COLUMNS).astype(
-        {s.SIZE_BYTES: "int64", s.ROWS: "int64"}
+        {s.DELIVERY: "int64", s.SIZE_BYTES: "int64", s.ROWS: "int64"}
     )
-    updated = pd.concat([registry, added_frame], ignore_index=True) if added else registry
-    return IngestResult(updated.reset_index(drop=True), added_frame, repeated)
+    return IngestResult(added_frame, repeated)
+
+
+def _take_in(con: duckdb.DuckDBPyConnection, row: dict, archived: Path) -> dict:
+    """Append one archived file's rows under the next delivery number and register it."""
+    delivery = next_delivery(con)
+    row = {**row, s.DELIVERY: delivery}
+    try:
+        with warehouse.transaction(con):
+            table = row[s.QUARANTINE_TABLE]
+            batches = TableFile(archived, table, row[s.LANDED_PATH]).batches()
+            rows = warehouse.append_raw(con, table, batches, delivery)
+            row.update({s.ROWS: rows, s.STATUS: s.STATUS_INGESTED, s.QUARANTINE_REASON: ""})
+            _register(con, row)
+        logger.info("%s: %d rows taken in as delivery %d", row[s.LANDED_PATH], rows, delivery)
+    except SourceError as exc:
+        row.update({s.ROWS: 0, s.STATUS: s.STATUS_REJECTED, s.QUARANTINE_REASON: str(exc)})
+        _register(con, row)
+        logger.error("rejected landed file: %s", exc)
+    return row
+
+
+def _register(con: duckdb.DuckDBPyConnection, row: dict) -> None:
+    values = [row[c] for c in s.LANDING_REGISTRY_COLUMNS]
+    columns = ", ".join(quoted(c) for c in s.LANDING_REGISTRY_COLUMNS)
+    marks = ", ".join("?" for _ in values)
+    con.execute(f"INSERT INTO {REGISTRY} ({columns}) VALUES ({marks})", values)
+
+
+def next_delivery(con: duckdb.DuckDBPyConnection) -> int:
+    """The number the next landed file gets: one more than the last registered (1 at first)."""
+    ensure_registry(con)
+    last = con.execute(f"SELECT max({s.DELIVERY}) FROM {REGISTRY}").fetchone()[0]
+    return int(last or s.SOURCE_DELIVERY) + 1
+
+
+def ingested_deliveries(
+    con: duckdb.DuckDBPyConnection, archive: Path | None
+) -> list[tuple[int, str, TableFile]]:
+    """(delivery, table, file) of every ingested delivery, in order, from the archive.
+
+    Raises SourceError naming the file when an archived copy is missing."""
+    if not warehouse.table_exists(con, REGISTRY):
+        return []
+    out = []
+    for row in registry_frame(con).itertuples(index=False):
+        row = row._asdict()
+        if row[s.STATUS] != s.STATUS_INGESTED:
+            continue
+        path = (archive or Path(".")) / row[s.ARCHIVED_FILE]
+        if archive is None or not path.is_file():
+            raise SourceError(
+                f"{row[s.LANDED_PATH]}: its archived copy {path} is missing; "
+                "restore it or remove the file's row from the landing registry"
+            )
+        table = row[s.QUARANTINE_TABLE]
+        out.append((int(row[s.DELIVERY]), table, TableFile(path, table, row[s.LANDED_PATH])))
+    return out
 
 
 def _archive(path: Path, archive: Path) -> tuple[str, Path]:
@@ -174,30 +265,3 @@ def _suffix(path: Path) -> str:
         if name.endswith(suffix):
             return suffix
     return path.suffix.lower()
-
-
-def archived_frames(registry: pd.DataFrame, archive: Path) -> dict[str, list[pd.DataFrame]]:
-    """Raw frames of every ingested file, per table, in registration order."""
-    frames: dict[str, list[pd.DataFrame]] = {table: [] for table in LANDING_TABLES}
-    ingested = registry[registry[s.STATUS] == s.STATUS_INGESTED]
-    for row in ingested.itertuples(index=False):
-        row = row._asdict()
-        path = archive / row[s.ARCHIVED_FILE]
-        if not path.is_file():
-            raise SourceError(
-                f"{row[s.LANDED_PATH]}: its archived copy {path} is missing; "
-                "restore it or remove the file's row from the landing registry"
-            )
-        table = row[s.QUARANTINE_TABLE]
-        frames[table].append(read_table_file(path, table, row[s.LANDED_PATH]).frame)
-    return frames
-
-
-def with_deliveries(base: s.RawTables, registry: pd.DataFrame, archive: Path) -> s.RawTables:
-    """The base source's raw tables followed by the rows of every ingested delivery."""
-    extra = archived_frames(registry, archive)
-    tables = {}
-    for table in LANDING_TABLES:
-        parts = [getattr(base, table), *extra[table]]
-        tables[table] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    return s.RawTables(**tables)

@@ -10,15 +10,18 @@ import pytest
 from musicrec_core.data import (
     Delivery,
     deliveries,
-    empty_registry,
     ingest_landing,
     plays_delivery,
+    raw_generation,
+    run_data_path,
     scan_landing,
     tracks_delivery,
     validate_catalogue,
-    with_deliveries,
+    validate_pending,
+    warehouse,
 )
 from musicrec_core.data import schema as s
+from musicrec_core.data.sources import SourceConfig
 from musicrec_core.data.sources.synthetic import GENRE_NAMES, SyntheticConfig, generate
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -127,23 +130,27 @@ def test_tracks_delivery_brings_new_tracks_with_genre_and_audio_features(catalog
 
 
 def test_deliveries_pass_validation_with_the_base_tables(catalogue, tmp_path):
-    raw, valid = catalogue
+    _, valid = catalogue
     landing_root, archive = tmp_path / "landing", tmp_path / "archive"
-    _plays(catalogue, new_users=5, existing_listeners=10).write(landing_root)
-    tracks_delivery(8, seed=3, now=NOW + timedelta(seconds=1)).write(landing_root)
-    registry = ingest_landing(landing_root, archive, empty_registry(), now=NOW).registry
-    assert (registry[s.STATUS] == s.STATUS_INGESTED).all() and len(registry) == 3
+    with warehouse.connect(tmp_path / "warehouse.duckdb") as con:
+        run_data_path(con, SourceConfig(size="tiny"), archive)
+        _plays(catalogue, new_users=5, existing_listeners=10).write(landing_root)
+        tracks_delivery(8, seed=3, now=NOW + timedelta(seconds=1)).write(landing_root)
+        registry = ingest_landing(con, landing_root, archive, now=NOW).added
+        assert (registry[s.STATUS] == s.STATUS_INGESTED).all() and len(registry) == 3
 
-    result = validate_catalogue(with_deliveries(raw, registry, archive))
+        validate_pending(con, raw_generation(con))
 
+        tables = {t: warehouse.table_frame(con, s.VALIDATED_TABLES[t]) for t in s.TABLES}
+        quarantine = warehouse.table_frame(con, s.QUARANTINE_TABLE_NAME)
     delivered = set(registry[s.LANDED_PATH])
-    assert result.quarantine[result.quarantine[s.SOURCE_FILE].isin(delivered)].empty
-    for table in ("users", "tracks", "plays"):
+    assert quarantine[quarantine[s.SOURCE_FILE].isin(delivered)].empty
+    for table in s.TABLES:
         landed = registry.loc[registry[s.QUARANTINE_TABLE] == table, s.ROWS].sum()
-        accepted = getattr(result, table)[s.SOURCE_FILE].isin(delivered).sum()
+        accepted = tables[table][s.SOURCE_FILE].isin(delivered).sum()
         assert accepted == landed > 0, table
-    assert len(result.users) == len(valid.users) + 5
-    assert len(result.tracks) == len(valid.tracks) + 8
+    assert len(tables["users"]) == len(valid.users) + 5
+    assert len(tables["tracks"]) == len(valid.tracks) + 8
 
 
 def test_write_lands_complete_files_under_the_table_folders(catalogue, tmp_path):

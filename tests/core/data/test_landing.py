@@ -1,7 +1,9 @@
 """Landing folders: only complete files directly inside them are read, each content is
-registered once by its SHA-256, unreadable files are registered as rejected, and the deliveries
-follow the base tables."""
+registered once by its SHA-256 with a delivery number and appended to the raw tables without
+reading anything already there, unreadable files are registered as rejected, and a rebuild of
+the raw tables reads the source and then every archived delivery again."""
 
+import gzip
 import hashlib
 import os
 from datetime import UTC, datetime
@@ -11,19 +13,22 @@ import pandas as pd
 import pytest
 
 from musicrec_core.data import (
-    empty_registry,
     ingest_landing,
     is_pending,
     landing,
+    refresh_raw,
+    registry_frame,
     scan_landing,
-    with_deliveries,
+    warehouse,
 )
 from musicrec_core.data import schema as s
-from musicrec_core.data.sources import SourceError
-from tests.conftest import raw_frame
+from musicrec_core.data.sources import SourceConfig, SourceError
 
 PLAYS = "user_id,track_id,plays,played_at\nu1,t1,3,2024-01-01 10:00:00\nu2,t2,1,\n"
 USERS = "user_id,age,gender\nu1,30,F\nu2,41,M\n"
+_ROWS = "".join(f"u{i},t{i * 7},{i}\n" for i in range(50_000))
+_GZIPPED = gzip.compress(f"user_id,track_id,plays\n{_ROWS}".encode())
+TRUNCATED_GZIP = _GZIPPED[: len(_GZIPPED) // 2]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -35,8 +40,8 @@ def _land(root: Path, table: str, name: str, content: str | bytes) -> Path:
     return path
 
 
-def _sha(content: str) -> str:
-    return hashlib.sha256(content.encode()).hexdigest()
+def _sha(content: str | bytes) -> str:
+    return hashlib.sha256(content.encode() if isinstance(content, str) else content).hexdigest()
 
 
 @pytest.fixture
@@ -45,10 +50,20 @@ def dirs(tmp_path):
 
 
 @pytest.fixture
+def con(tmp_path):
+    """A warehouse whose raw tables hold a one-play base source (delivery 0)."""
+    base = tmp_path / "base"
+    _land(base, "plays", "base.csv", "user_id,track_id,plays\nu0,t1,5\n")
+    with warehouse.connect(tmp_path / "warehouse.duckdb") as connection:
+        refresh_raw(connection, SourceConfig(kind="files", path=str(base)), tmp_path / "archive")
+        yield connection
+
+
+@pytest.fixture
 def opened(monkeypatch):
     """Every path the landing module archives (copies) or reads, in order."""
     seen: list[Path] = []
-    archive, read = landing._archive, landing.read_table_file
+    archive, table_file = landing._archive, landing.TableFile
 
     def spy_archive(path, archive_dir):
         seen.append(Path(path))
@@ -56,11 +71,15 @@ def opened(monkeypatch):
 
     def spy_read(path, *args, **kwargs):
         seen.append(Path(path))
-        return read(path, *args, **kwargs)
+        return table_file(path, *args, **kwargs)
 
     monkeypatch.setattr(landing, "_archive", spy_archive)
-    monkeypatch.setattr(landing, "read_table_file", spy_read)
+    monkeypatch.setattr(landing, "TableFile", spy_read)
     return seen
+
+
+def _raw(con, table: str) -> pd.DataFrame:
+    return warehouse.table_frame(con, s.RAW_TABLES[table], order_by="rowid")
 
 
 @pytest.mark.parametrize(
@@ -80,7 +99,7 @@ def test_is_pending(name, pending):
     assert is_pending(Path("landing/plays") / name) is pending
 
 
-def test_scan_reads_only_complete_supported_files_directly_in_the_folders(dirs, opened):
+def test_scan_reads_only_complete_supported_files_directly_in_the_folders(con, dirs, opened):
     root, archive = dirs
     outside = _land(root.parent / "elsewhere", "plays", "secret.csv", PLAYS.replace("u1", "zz"))
     good = _land(root, "plays", "good.csv", PLAYS)
@@ -99,8 +118,8 @@ def test_scan_reads_only_complete_supported_files_directly_in_the_folders(dirs, 
         ("plays", good, "plays/good.csv"),
     ]
     assert found[1].size_bytes == len(PLAYS)
-    result = ingest_landing(root, archive, empty_registry(), now=NOW)
-    assert sorted(result.registry[s.LANDED_PATH]) == ["plays/good.csv", "users/users.csv"]
+    result = ingest_landing(con, root, archive, now=NOW)
+    assert sorted(result.added[s.LANDED_PATH]) == ["plays/good.csv", "users/users.csv"]
     assert {p.name for p in opened} == {
         "good.csv",
         "users.csv",
@@ -111,187 +130,209 @@ def test_scan_reads_only_complete_supported_files_directly_in_the_folders(dirs, 
     assert f"{_sha(PLAYS.replace('u1', 'zz'))}.csv" not in os.listdir(archive)
 
 
-def test_new_files_are_archived_by_content_and_registered(dirs):
+def test_new_files_are_archived_registered_and_appended_as_deliveries(con, dirs):
     root, archive = dirs
     _land(root, "plays", "plays-1.csv", PLAYS)
     _land(root, "users", "users-1.csv", USERS)
 
-    result = ingest_landing(root, archive, empty_registry(), now=NOW)
+    result = ingest_landing(con, root, archive, now=NOW)
 
-    registry = result.registry.set_index(s.LANDED_PATH)
-    assert list(result.registry.columns) == s.LANDING_REGISTRY_COLUMNS
-    assert registry.loc["plays/plays-1.csv", s.SHA256] == _sha(PLAYS)
-    assert registry.loc["users/users-1.csv", s.SHA256] == _sha(USERS)
-    assert registry[s.QUARANTINE_TABLE].to_dict() == {
+    registry = registry_frame(con)
+    assert list(registry.columns) == s.LANDING_REGISTRY_COLUMNS
+    pd.testing.assert_frame_equal(registry, result.added, check_dtype=False)
+    by_path = registry.set_index(s.LANDED_PATH)
+    assert by_path[s.DELIVERY].to_dict() == {"users/users-1.csv": 1, "plays/plays-1.csv": 2}
+    assert by_path.loc["plays/plays-1.csv", s.SHA256] == _sha(PLAYS)
+    assert by_path[s.QUARANTINE_TABLE].to_dict() == {
         "users/users-1.csv": "users",
         "plays/plays-1.csv": "plays",
     }
-    assert registry[s.ROWS].tolist() == [2, 2]
-    assert registry[s.STATUS].tolist() == [s.STATUS_INGESTED] * 2
-    assert registry[s.QUARANTINE_REASON].tolist() == ["", ""]
-    assert registry[s.INGESTED_AT].tolist() == [NOW.isoformat(timespec="seconds")] * 2
-    assert registry.loc["plays/plays-1.csv", s.SIZE_BYTES] == len(PLAYS)
+    assert by_path[s.ROWS].tolist() == [2, 2]
+    assert by_path[s.STATUS].tolist() == [s.STATUS_INGESTED] * 2
+    assert by_path[s.QUARANTINE_REASON].tolist() == ["", ""]
+    assert by_path[s.INGESTED_AT].tolist() == [NOW.isoformat(timespec="seconds")] * 2
+    assert by_path.loc["plays/plays-1.csv", s.SIZE_BYTES] == len(PLAYS)
     assert sorted(os.listdir(archive)) == sorted([f"{_sha(PLAYS)}.csv", f"{_sha(USERS)}.csv"])
-    assert registry.loc["plays/plays-1.csv", s.ARCHIVED_FILE] == f"{_sha(PLAYS)}.csv"
     assert (archive / f"{_sha(PLAYS)}.csv").read_text() == PLAYS
-    assert len(result.added) == 2 and result.repeated == []
+    plays = _raw(con, "plays")
+    assert plays[[s.USER_ID, s.PLAYS, s.SOURCE_ROW, s.DELIVERY]].values.tolist() == [
+        ["u0", "5", 1, 0],
+        ["u1", "3", 1, 2],
+        ["u2", "1", 2, 2],
+    ]
+    assert plays[s.SOURCE_FILE].tolist()[1:] == ["plays/plays-1.csv"] * 2
+    assert _raw(con, "users")[s.DELIVERY].tolist() == [1, 1]
+    assert result.repeated == []
     assert result.summary().startswith("2 new file(s) ingested, 0 rejected")
 
 
-def test_the_same_bytes_under_another_name_are_a_no_op(dirs):
+def test_the_same_bytes_under_another_name_are_a_no_op(con, dirs):
     root, archive = dirs
     _land(root, "plays", "plays-1.csv", PLAYS)
-    first = ingest_landing(root, archive, empty_registry(), now=NOW)
+    ingest_landing(con, root, archive, now=NOW)
+    before = (registry_frame(con), _raw(con, "plays"))
     _land(root, "plays", "plays-1-again.csv", PLAYS)
 
-    second = ingest_landing(root, archive, first.registry, now=LATER)
+    second = ingest_landing(con, root, archive, now=LATER)
 
     assert second.added.empty
     assert second.repeated == ["plays/plays-1-again.csv", "plays/plays-1.csv"]
-    pd.testing.assert_frame_equal(second.registry, first.registry)
+    pd.testing.assert_frame_equal(registry_frame(con), before[0])
+    pd.testing.assert_frame_equal(_raw(con, "plays"), before[1])
     assert os.listdir(archive) == [f"{_sha(PLAYS)}.csv"]
 
 
-def test_a_corrected_file_under_a_new_name_is_ingested(dirs):
+def test_a_corrected_file_under_a_new_name_is_a_new_delivery(con, dirs):
     root, archive = dirs
     broken = PLAYS + "u3,t3,abc,\n"
     corrected = PLAYS + "u3,t3,4,\n"
     _land(root, "plays", "plays-1.csv", broken)
-    first = ingest_landing(root, archive, empty_registry(), now=NOW)
+    ingest_landing(con, root, archive, now=NOW)
     _land(root, "plays", "plays-1-fixed.csv", corrected)
 
-    second = ingest_landing(root, archive, first.registry, now=LATER)
+    second = ingest_landing(con, root, archive, now=LATER)
 
     assert second.added[s.LANDED_PATH].tolist() == ["plays/plays-1-fixed.csv"]
-    assert second.added[s.SHA256].tolist() == [_sha(corrected)]
-    assert second.added[s.STATUS].tolist() == [s.STATUS_INGESTED]
-    assert second.added[s.ROWS].tolist() == [3]
+    assert second.added[[s.SHA256, s.STATUS, s.ROWS, s.DELIVERY]].values.tolist() == [
+        [_sha(corrected), s.STATUS_INGESTED, 3, 2]
+    ]
     assert second.repeated == ["plays/plays-1.csv"]
-    assert len(second.registry) == 2
+    assert len(registry_frame(con)) == 2
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("name", "content", "message"),
     [
-        (b"", r"empty \(0 bytes\)"),
-        (b"\n\n", "header line is empty"),
-        (b"user_id,plays\nu1,3\n", r"missing required column\(s\) track_id"),
+        ("bad.csv", b"", r"empty \(0 bytes\)"),
+        ("bad.csv", b"\n\n", "header line is empty"),
+        ("bad.csv", b"user_id,plays\nu1,3\n", r"missing required column\(s\) track_id"),
+        ("bad.csv.gz", TRUNCATED_GZIP, "damaged and cannot be read"),
     ],
-    ids=["zero_bytes", "blank_header", "missing_column"],
+    ids=["zero_bytes", "blank_header", "missing_column", "truncated_gzip"],
 )
 def test_an_unreadable_file_is_registered_rejected_and_not_retried(
-    dirs, monkeypatch, content, message
+    con, dirs, monkeypatch, name, content, message
 ):
     root, archive = dirs
     _land(root, "plays", "good.csv", PLAYS)
-    _land(root, "plays", "bad.csv", content)
+    _land(root, "plays", name, content)
 
-    first = ingest_landing(root, archive, empty_registry(), now=NOW)
+    first = ingest_landing(con, root, archive, now=NOW)
 
-    bad = first.registry.set_index(s.LANDED_PATH).loc["plays/bad.csv"]
+    bad = first.added.set_index(s.LANDED_PATH).loc[f"plays/{name}"]
     assert bad[s.STATUS] == s.STATUS_REJECTED
     assert bad[s.ROWS] == 0
-    assert bad[s.SHA256] == hashlib.sha256(content).hexdigest()
-    assert bad[s.QUARANTINE_REASON].startswith("plays/bad.csv: ")
+    assert bad[s.SHA256] == _sha(content)
+    assert bad[s.QUARANTINE_REASON].startswith(f"plays/{name}: ")
+    assert "\n" not in bad[s.QUARANTINE_REASON]
     assert pd.Series([bad[s.QUARANTINE_REASON]]).str.contains(message).all()
     assert first.summary().startswith("1 new file(s) ingested, 1 rejected")
-    raw = with_deliveries(_empty_base(), first.registry, archive)
-    assert set(raw.plays[s.SOURCE_FILE]) == {"plays/good.csv"}
+    assert set(_raw(con, "plays")[s.SOURCE_FILE]) == {str(con_base(con)), "plays/good.csv"}
 
     def must_not_read(*args, **kwargs):
         raise AssertionError(f"read again: {args}")
 
-    monkeypatch.setattr(landing, "read_table_file", must_not_read)
-    second = ingest_landing(root, archive, first.registry, now=LATER)
+    monkeypatch.setattr(landing, "TableFile", must_not_read)
+    second = ingest_landing(con, root, archive, now=LATER)
     assert second.added.empty
-    assert sorted(second.repeated) == ["plays/bad.csv", "plays/good.csv"]
-    pd.testing.assert_frame_equal(second.registry, first.registry)
+    assert sorted(second.repeated) == sorted([f"plays/{name}", "plays/good.csv"])
 
 
-def test_a_header_only_file_is_ingested_with_no_rows(dirs):
+def con_base(con) -> str:
+    """The source file of the base delivery."""
+    return con.execute(
+        f"SELECT DISTINCT {s.SOURCE_FILE} FROM {s.RAW_TABLES['plays']} WHERE {s.DELIVERY} = 0"
+    ).fetchone()[0]
+
+
+def test_a_header_only_file_is_a_delivery_with_no_rows(con, dirs):
     root, archive = dirs
     _land(root, "plays", "empty-week.csv", "user_id,track_id,plays\n")
 
-    result = ingest_landing(root, archive, empty_registry(), now=NOW)
+    result = ingest_landing(con, root, archive, now=NOW)
 
-    assert result.registry[[s.STATUS, s.ROWS]].values.tolist() == [[s.STATUS_INGESTED, 0]]
-    assert with_deliveries(_empty_base(), result.registry, archive).plays.empty
+    assert result.added[[s.STATUS, s.ROWS]].values.tolist() == [[s.STATUS_INGESTED, 0]]
+    assert _raw(con, "plays")[s.DELIVERY].tolist() == [0]
 
 
-def test_ingesting_twice_gives_the_same_registry_and_archive(dirs):
+def test_a_rebuild_reads_the_source_and_every_archived_delivery_again(con, dirs, tmp_path):
     root, archive = dirs
-    _land(root, "plays", "plays-1.csv", PLAYS)
-    _land(root, "users", "users-1.csv", USERS)
-    _land(root, "tracks", "tracks-1.csv", b"")
-    first = ingest_landing(root, archive, empty_registry(), now=NOW)
-    archived = {p.name: p.read_bytes() for p in archive.iterdir()}
-
-    second = ingest_landing(root, archive, first.registry, now=LATER)
-
-    pd.testing.assert_frame_equal(second.registry, first.registry)
-    assert {p.name: p.read_bytes() for p in archive.iterdir()} == archived
-    assert (
-        second.summary()
-        == "0 new file(s) ingested, 0 rejected, 3 already-registered content skipped"
-    )
-
-
-def _empty_base() -> s.RawTables:
-    return s.RawTables(*(s.empty_raw_frame(table) for table in ("users", "tracks", "plays")))
-
-
-def test_deliveries_follow_the_base_rows_with_their_landed_path(dirs):
-    root, archive = dirs
-    base = s.RawTables(
-        users=raw_frame("users", [{"user_id": "u0", "age": 20, "gender": "F"}], "base.csv"),
-        tracks=raw_frame("tracks", [{"track_id": "t1"}, {"track_id": "t2"}], "base.csv"),
-        plays=raw_frame("plays", [{"user_id": "u0", "track_id": "t1", "plays": 5}], "base.csv"),
-    )
     _land(root, "plays", "plays-a.csv", PLAYS)
-    _land(root, "plays", "plays-b.csv", "user_id,track_id,plays\nu1,t2,7\n")
     _land(root, "users", "users-a.csv", USERS)
-    registry = ingest_landing(root, archive, empty_registry(), now=NOW).registry
+    _land(root, "plays", "plays-b.csv", "user_id,track_id,plays\nu1,t2,7\n")
+    ingest_landing(con, root, archive, now=NOW)
+    before = _raw(con, "plays")
 
-    raw = with_deliveries(base, registry, archive)
+    rebuilt = refresh_raw(
+        con, SourceConfig(kind="files", path=str(tmp_path / "base")), archive, full_refresh=True
+    )
 
-    assert raw.plays[
-        [s.USER_ID, s.TRACK_ID, s.PLAYS, s.SOURCE_FILE, s.SOURCE_ROW]
-    ].values.tolist() == [
-        ["u0", "t1", "5", "base.csv", 1],
-        ["u1", "t1", "3", "plays/plays-a.csv", 1],
+    assert rebuilt.rebuilt and rebuilt.generation == 2
+    pd.testing.assert_frame_equal(_raw(con, "plays"), before)
+    assert before[[s.USER_ID, s.TRACK_ID, s.PLAYS, s.SOURCE_FILE, s.DELIVERY]].values.tolist() == [
+        ["u0", "t1", "5", con_base(con), 0],
+        ["u1", "t1", "3", "plays/plays-a.csv", 2],
         ["u2", "t2", "1", "plays/plays-a.csv", 2],
-        ["u1", "t2", "7", "plays/plays-b.csv", 1],
+        ["u1", "t2", "7", "plays/plays-b.csv", 3],
     ]
-    assert raw.plays[s.PLAYED_AT].tolist() == [None, "2024-01-01 10:00:00", None, None]
-    assert raw.users[s.USER_ID].tolist() == ["u0", "u1", "u2"]
-    assert raw.users[s.SOURCE_FILE].tolist() == [
-        "base.csv",
-        "users/users-a.csv",
-        "users/users-a.csv",
-    ]
-    pd.testing.assert_frame_equal(raw.tracks, base.tracks)
-    assert list(raw.plays.columns) == [*s.PLAY_COLUMNS, *s.PROVENANCE_COLUMNS]
-    assert raw.plays[s.SOURCE_ROW].dtype == "int64"
+    assert before[s.PLAYED_AT].tolist() == [None, "2024-01-01 10:00:00", None, None]
+    assert list(before.columns) == [*s.RAW_COLUMNS["plays"], s.DELIVERY]
 
 
-def test_a_missing_archived_copy_fails_naming_the_file(dirs):
+def test_an_unchanged_source_is_not_read_again(con, tmp_path, monkeypatch):
+    source = SourceConfig(kind="files", path=str(tmp_path / "base"))
+
+    def must_not_read(*args, **kwargs):
+        raise AssertionError("the unchanged source was read again")
+
+    monkeypatch.setattr("musicrec_core.data.raw.source_batches", must_not_read)
+    result = refresh_raw(con, source, tmp_path / "archive")
+    assert not result.rebuilt and result.generation == 1
+
+
+def test_a_missing_archived_copy_fails_the_rebuild_naming_the_file(con, dirs, tmp_path):
     root, archive = dirs
     _land(root, "plays", "plays-1.csv", PLAYS)
-    registry = ingest_landing(root, archive, empty_registry(), now=NOW).registry
+    ingest_landing(con, root, archive, now=NOW)
     (archive / f"{_sha(PLAYS)}.csv").unlink()
 
     with pytest.raises(SourceError, match=r"plays/plays-1\.csv: its archived copy .* is missing"):
-        with_deliveries(_empty_base(), registry, archive)
+        refresh_raw(
+            con, SourceConfig(kind="files", path=str(tmp_path / "base")), archive, full_refresh=True
+        )
 
 
-def test_registered_content_is_not_copied_again(dirs, opened):
+def test_registered_content_is_not_copied_again(con, dirs, opened):
     root, archive = dirs
     _land(root, "plays", "plays-1.csv", PLAYS)
-    first = ingest_landing(root, archive, empty_registry(), now=NOW)
+    ingest_landing(con, root, archive, now=NOW)
     opened.clear()
     _land(root, "plays", "plays-1-resent.csv", PLAYS)
 
-    second = ingest_landing(root, archive, first.registry, now=LATER)
+    second = ingest_landing(con, root, archive, now=LATER)
 
     assert second.repeated == ["plays/plays-1-resent.csv", "plays/plays-1.csv"]
     assert opened == [], "a file whose content is registered was copied or read again"
+
+
+def test_a_registry_from_before_delivery_numbers_gets_them_in_its_order(con, dirs):
+    root, archive = dirs
+    old_columns = [c for c in s.LANDING_REGISTRY_COLUMNS if c != s.DELIVERY]
+    con.execute(
+        f"CREATE TABLE {s.REGISTRY_TABLE} AS SELECT * FROM (VALUES "
+        "('aa', 'plays', 'plays/a.csv', 'aa.csv', 10, 1, 'ingested', '', '2026-01-01'), "
+        "('bb', 'plays', 'plays/b.csv', 'bb.csv', 12, 0, 'rejected', 'bad', '2026-01-02')) "
+        f"AS t({', '.join(old_columns)})"
+    )
+    _land(root, "plays", "c.csv", PLAYS)
+
+    added = ingest_landing(con, root, archive, now=NOW).added
+
+    assert added[s.DELIVERY].tolist() == [3]
+    registry = registry_frame(con)
+    assert list(registry.columns) == s.LANDING_REGISTRY_COLUMNS
+    assert registry[[s.DELIVERY, s.LANDED_PATH]].values.tolist() == [
+        [1, "plays/a.csv"],
+        [2, "plays/b.csv"],
+        [3, "plays/c.csv"],
+    ]
