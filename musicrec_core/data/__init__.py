@@ -1,6 +1,7 @@
-"""The data path: schema, sources, landing, validation, features, preprocessing and the split."""
+"""The data path: schema, sources, landing, the warehouse stages (raw, validation, features,
+split) and the preprocessor."""
 
-from musicrec_core.data.catalogue import track_features, user_features
+from musicrec_core.data import warehouse
 from musicrec_core.data.column_values import encoded_column
 from musicrec_core.data.deliveries import (
     Delivery,
@@ -8,18 +9,19 @@ from musicrec_core.data.deliveries import (
     tracks_delivery,
     write_then_rename,
 )
-from musicrec_core.data.features import build_interactions
+from musicrec_core.data.feature_tables import build_features
 from musicrec_core.data.interactions import InteractionMatrix, holdout
 from musicrec_core.data.landing import (
-    empty_registry,
+    IngestResult,
     file_sha256,
     ingest_landing,
     is_pending,
+    registry_frame,
     scan_landing,
-    with_deliveries,
 )
-from musicrec_core.data.pipeline import PreparedData, fit_preprocessor, prepare
+from musicrec_core.data.pipeline import PreparedData, fit_preprocessor, prepare, run_data_path
 from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.data.raw import RawResult, raw_generation, refresh_raw
 from musicrec_core.data.schema import RawTables
 from musicrec_core.data.split import (
     COLD_TRACK,
@@ -29,10 +31,21 @@ from musicrec_core.data.split import (
     TRAIN,
     VALIDATION,
     SplitConfig,
+    build_split_table,
     split_counts,
     split_interactions,
 )
-from musicrec_core.data.validation import DERIVED_SOURCE, reconcile, validate_catalogue
+from musicrec_core.data.validation import (
+    DERIVED_SOURCE,
+    DeliveryResult,
+    ValidatedCatalogue,
+    imputed_counts,
+    reconcile,
+    reconcile_by_delivery,
+    reconcile_table,
+    validate_catalogue,
+    validate_pending,
+)
 
 __all__ = [
     "COLD_TRACK",
@@ -43,29 +56,39 @@ __all__ = [
     "TRAIN",
     "VALIDATION",
     "Delivery",
+    "DeliveryResult",
+    "IngestResult",
     "InteractionMatrix",
     "MusicPreprocessor",
     "PreparedData",
+    "RawResult",
     "RawTables",
     "SplitConfig",
-    "build_interactions",
-    "empty_registry",
+    "ValidatedCatalogue",
+    "build_features",
+    "build_split_table",
     "encoded_column",
     "file_sha256",
     "fit_preprocessor",
     "holdout",
+    "imputed_counts",
     "ingest_landing",
     "is_pending",
     "plays_delivery",
     "prepare",
+    "raw_generation",
     "reconcile",
+    "reconcile_by_delivery",
+    "reconcile_table",
+    "refresh_raw",
+    "registry_frame",
+    "run_data_path",
     "scan_landing",
     "split_counts",
     "split_interactions",
-    "track_features",
     "tracks_delivery",
-    "user_features",
     "validate_catalogue",
-    "with_deliveries",
+    "validate_pending",
+    "warehouse",
     "write_then_rename",
 ]

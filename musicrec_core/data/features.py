@@ -1,4 +1,4 @@
-"""Temporal and interaction features: pure pandas functions over validated tables.
+"""Temporal features as pure pandas functions, for the preprocessor and the models.
 
 Each function leaves its input untouched and returns a new Series or DataFrame.
 """
@@ -78,19 +78,3 @@ def add_user_features(users: pd.DataFrame) -> pd.DataFrame:
     if schema.AGE in out:
         out[schema.AGE_GROUP] = age_group(out[schema.AGE])
     return out
-
-
-def build_interactions(plays: pd.DataFrame) -> pd.DataFrame:
-    """One row per (user, track): total plays, last play time (NaT if unknown) and ``plays_log``."""
-    keys = [schema.USER_ID, schema.TRACK_ID]
-    grouped = plays.groupby(keys, sort=True, observed=True).agg(
-        **{
-            schema.PLAYS: (schema.PLAYS, "sum"),
-            schema.PLAYED_AT: (schema.PLAYED_AT, "max"),
-        }
-    )
-    out = grouped.reset_index()
-    out[schema.PLAYS] = out[schema.PLAYS].astype("int64")
-    out[schema.PLAYED_AT] = pd.to_datetime(out[schema.PLAYED_AT])
-    out[schema.PLAYS_LOG] = plays_log(out[schema.PLAYS])
-    return out[[*keys, schema.PLAYS, schema.PLAYED_AT, schema.PLAYS_LOG]]

@@ -10,10 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from musicrec_core.data import schema as s
+from musicrec_core.data.warehouse import INTERACTIONS
+from musicrec_core.data.warehouse import SPLITS as SPLITS_TABLE
 
 logger = logging.getLogger(__name__)
 
@@ -38,24 +42,55 @@ def split_interactions(
     interactions: pd.DataFrame, config: SplitConfig = SplitConfig()
 ) -> pd.DataFrame:
     """Return the interactions with a ``split`` column naming the part each belongs to."""
-    rng = np.random.default_rng(config.seed)
     df = interactions.reset_index(drop=True).copy()
-    df[s.SPLIT] = TRAIN
-    cold_tracks = _sample(df[s.TRACK_ID].unique(), config.cold_track_fraction, rng)
-    df.loc[df[s.TRACK_ID].isin(cold_tracks), s.SPLIT] = COLD_TRACK
-
-    warm = df[s.SPLIT] == TRAIN
-    per_user = df[warm].groupby(s.USER_ID).size()
-    eligible = per_user[per_user >= config.min_user_interactions].index.to_numpy()
-    cold_users = _sample(eligible, config.cold_user_fraction, rng)
-    df.loc[warm & df[s.USER_ID].isin(cold_users), s.SPLIT] = COLD_USER
-
-    holdout = (
-        (df[s.SPLIT] == TRAIN) & df[s.USER_ID].isin(eligible) & ~df[s.USER_ID].isin(cold_users)
-    )
-    df.loc[holdout, s.SPLIT] = _holdout_labels(df[holdout], config, rng)
+    users = pd.factorize(df[s.USER_ID], sort=True)[0]
+    tracks = pd.factorize(df[s.TRACK_ID], sort=True)[0]
+    played = pd.to_datetime(df[s.PLAYED_AT]).to_numpy("datetime64[ns]").view(np.int64)
+    codes = split_codes(users, tracks, played, config)
+    df[s.SPLIT] = np.asarray(SPLITS, dtype=object)[codes]
     logger.info("split: %s", df[s.SPLIT].value_counts().to_dict())
     return df
+
+
+def split_codes(
+    users: np.ndarray, tracks: np.ndarray, played_at: np.ndarray, config: SplitConfig
+) -> np.ndarray:
+    """The part of each interaction as an index into ``SPLITS``.
+
+    ``users`` and ``tracks`` are codes in the sort order of their ids (0 for the first id);
+    ``played_at`` is in nanoseconds, with the smallest int64 where it is unknown. Held-out
+    draws depend only on those codes and the interactions' order, so any caller that gives the
+    same interactions in the same order gets the same parts."""
+    rng = np.random.default_rng(config.seed)
+    train, validation, test, cold_user, cold_track = range(len(SPLITS))
+    codes = np.full(len(users), train, dtype=np.int8)
+    n_tracks = int(tracks.max()) + 1 if len(tracks) else 0
+    cold_tracks = _sample(np.arange(n_tracks), config.cold_track_fraction, rng)
+    codes[np.isin(tracks, cold_tracks)] = cold_track
+
+    warm = codes == train
+    n_users = int(users.max()) + 1 if len(users) else 0
+    per_user = np.bincount(users[warm], minlength=n_users)
+    eligible = np.flatnonzero((per_user >= config.min_user_interactions) & (per_user > 0))
+    cold_users = _sample(eligible, config.cold_user_fraction, rng)
+    codes[warm & np.isin(users, cold_users)] = cold_user
+
+    holdout = np.flatnonzero(
+        (codes == train) & np.isin(users, eligible) & ~np.isin(users, cold_users)
+    )
+    tiebreak = rng.random(len(holdout))
+    order = holdout[np.lexsort((tiebreak, played_at[holdout], users[holdout]))]
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    size = np.repeat(sizes, sizes)
+    from_end = size - 1 - (np.arange(len(order)) - np.repeat(starts, sizes))
+    n_test = np.ceil(size * config.test_fraction).astype(int)
+    n_val = np.ceil(size * config.validation_fraction).astype(int)
+    codes[order] = np.where(
+        from_end < n_test, test, np.where(from_end < n_test + n_val, validation, train)
+    )
+    return codes
 
 
 def _sample(values: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -65,19 +100,45 @@ def _sample(values: np.ndarray, fraction: float, rng: np.random.Generator) -> np
     return rng.choice(np.sort(values), size=count, replace=False)
 
 
-def _holdout_labels(df: pd.DataFrame, config: SplitConfig, rng: np.random.Generator) -> pd.Series:
-    """Label each user's latest interactions test, the ones before validation, the rest train."""
-    order = df.assign(_tiebreak=rng.random(len(df)))
-    order = order.sort_values([s.USER_ID, s.PLAYED_AT, "_tiebreak"], na_position="first")
-    position = order.groupby(s.USER_ID).cumcount()
-    size = order.groupby(s.USER_ID)[s.USER_ID].transform("size")
-    from_end = size - 1 - position
-    n_test = np.ceil(size * config.test_fraction).astype(int)
-    n_val = np.ceil(size * config.validation_fraction).astype(int)
-    labels = np.where(
-        from_end < n_test, TEST, np.where(from_end < n_test + n_val, VALIDATION, TRAIN)
+def build_split_table(con: duckdb.DuckDBPyConnection, config: SplitConfig = SplitConfig()) -> None:
+    """``dataset_splits``: the warehouse's interactions with their part, in (user, track)
+    order; the ids never leave DuckDB, only their codes and the parts do."""
+    codes_sql = f"""
+        WITH _u AS (SELECT {s.USER_ID}, row_number() OVER (ORDER BY {s.USER_ID}) - 1 AS _uc
+                    FROM (SELECT DISTINCT {s.USER_ID} FROM {INTERACTIONS})),
+             _t AS (SELECT {s.TRACK_ID}, row_number() OVER (ORDER BY {s.TRACK_ID}) - 1 AS _tc
+                    FROM (SELECT DISTINCT {s.TRACK_ID} FROM {INTERACTIONS}))
+        SELECT _i.*, _uc, _tc FROM {INTERACTIONS} _i JOIN _u USING ({s.USER_ID})
+        JOIN _t USING ({s.TRACK_ID})"""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _coded AS SELECT *, "
+        f"row_number() OVER (ORDER BY _uc, _tc) - 1 AS _row FROM ({codes_sql})"
     )
-    return pd.Series(labels, index=order.index).reindex(df.index)
+    arrays = con.execute(
+        f"SELECT _uc, _tc, coalesce(epoch_ns({s.PLAYED_AT}), {np.iinfo(np.int64).min}) "
+        "FROM _coded ORDER BY _row"
+    ).fetchnumpy()
+    users, tracks, played = (np.asarray(a) for a in arrays.values())
+    codes = split_codes(users.astype(np.int64), tracks.astype(np.int64), played, config)
+    labels = pa.table({"_row": np.arange(len(codes)), "_part": codes})
+    parts = pa.table({"_part": np.arange(len(SPLITS), dtype=np.int8), s.SPLIT: list(SPLITS)})
+    con.register("_labels", labels)
+    con.register("_parts", parts)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {SPLITS_TABLE} AS SELECT {s.USER_ID}, {s.TRACK_ID}, "
+            f"{s.PLAYS}, {s.PLAYED_AT}, {s.PLAYS_LOG}, {s.SPLIT} FROM "
+            f"_coded JOIN _labels USING (_row) "
+            f"JOIN _parts USING (_part) ORDER BY _row"
+        )
+    finally:
+        con.unregister("_labels")
+        con.unregister("_parts")
+    con.execute("DROP TABLE _coded")
+    logger.info(
+        "split: %s",
+        dict(zip(SPLITS, np.bincount(codes, minlength=len(SPLITS)).tolist(), strict=True)),
+    )
 
 
 def split_counts(split: pd.DataFrame) -> dict[str, dict[str, int]]:

@@ -82,23 +82,3 @@ def test_add_user_features_and_plays_log():
     users = features.add_user_features(pd.DataFrame({s.AGE: [20, 60]}))
     assert users[s.AGE_GROUP].tolist() == ["Gen Z", "Baby Boomers"]
     np.testing.assert_allclose(features.plays_log(pd.Series([0, 9])), [0.0, np.log(10)])
-
-
-def test_build_interactions_aggregates_per_pair():
-    plays = pd.DataFrame(
-        {
-            s.USER_ID: ["u1", "u1", "u1", "u2"],
-            s.TRACK_ID: ["t1", "t1", "t2", "t1"],
-            s.PLAYS: [2, 3, 1, 4],
-            s.PLAYED_AT: pd.to_datetime(["2024-01-01", "2024-03-01", None, None]),
-        }
-    )
-    out = features.build_interactions(plays)
-    assert out.columns.tolist() == [s.USER_ID, s.TRACK_ID, s.PLAYS, s.PLAYED_AT, s.PLAYS_LOG]
-    rows = out.set_index([s.USER_ID, s.TRACK_ID])
-    assert rows.loc[("u1", "t1"), s.PLAYS] == 5
-    assert rows.loc[("u1", "t1"), s.PLAYED_AT] == pd.Timestamp("2024-03-01")
-    assert pd.isna(rows.loc[("u1", "t2"), s.PLAYED_AT])
-    assert rows.loc[("u2", "t1"), s.PLAYS] == 4
-    np.testing.assert_allclose(out[s.PLAYS_LOG], np.log1p(out[s.PLAYS]))
-    assert len(features.build_interactions(plays.iloc[:0])) == 0

@@ -1,8 +1,16 @@
 import numpy as np
 import pandas as pd
 
-from musicrec_core.data import SPLITS, SplitConfig, split_interactions
+from musicrec_core.data import (
+    SPLITS,
+    SplitConfig,
+    build_split_table,
+    prepare,
+    split_interactions,
+    warehouse,
+)
 from musicrec_core.data import schema as s
+from musicrec_core.data.sources import SourceConfig
 
 
 def _interactions(n_users=40, per_user=10, n_tracks=60, with_time=True, seed=0) -> pd.DataFrame:
@@ -55,3 +63,36 @@ def test_random_holdout_without_timestamps_depends_on_the_seed():
     a = split_interactions(df, SplitConfig(seed=1))
     b = split_interactions(df, SplitConfig(seed=2))
     assert not a[s.SPLIT].equals(b[s.SPLIT])
+
+
+def test_the_warehouse_split_equals_the_frame_split_whatever_the_row_order():
+    df = _interactions(seed=3)
+    df.loc[df.index % 7 == 0, s.PLAYED_AT] = pd.NaT
+    df[s.PLAYS_LOG] = np.log1p(df[s.PLAYS])
+    ordered = df.sort_values([s.USER_ID, s.TRACK_ID]).reset_index(drop=True)
+    shuffled = ordered.sample(frac=1.0, random_state=1)
+    with warehouse.connect() as con:
+        con.register("_frame", shuffled)
+        con.execute(f"CREATE TABLE {s.INTERACTIONS_TABLE} AS SELECT * FROM _frame")
+        build_split_table(con, SplitConfig(seed=5))
+        table = warehouse.table_frame(con, s.SPLITS_TABLE, order_by="rowid")
+
+    expected = split_interactions(ordered, SplitConfig(seed=5))
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+
+
+def test_epoch_timestamps_give_a_split_by_time(tmp_path):
+    lines = ["user_id,track_id,plays,played_at"]
+    for u in range(6):
+        lines += [f"u{u},t{t},1,{1704067200 + 86400 * t}" for t in range(10)]
+    (tmp_path / "plays.csv").write_text("\n".join(lines) + "\n")
+
+    split = prepare(
+        SourceConfig(kind="files", path=str(tmp_path)),
+        SplitConfig(cold_user_fraction=0, cold_track_fraction=0),
+    ).split
+
+    assert split[s.PLAYED_AT].notna().all()
+    for _, user in split.groupby(s.USER_ID):
+        latest = user.sort_values(s.PLAYED_AT)[s.SPLIT].tolist()[-3:]
+        assert latest == ["validation", "test", "test"]
