@@ -87,12 +87,16 @@ def summary(data_dir: Path, result: PipelineResult, samples: int = 3) -> str:
         valid = _row_count(result, "validated_catalogue", f"validated_{table}")
         counts.append({"table": table, "raw rows": raw, "validated rows": valid})
     lines.append(pd.DataFrame(counts).to_string(index=False))
-    quarantine = result.output_for_node("validated_catalogue", "quarantine")
-    rejected = quarantine[quarantine[s.QUARANTINE_ACTION] == s.ACTION_REJECTED]
+    rejected = _metadata_value(
+        result, "validated_catalogue", s.QUARANTINE_TABLE_NAME, "rejected_rows"
+    )
+    imputed = _metadata_value(
+        result, "validated_catalogue", s.QUARANTINE_TABLE_NAME, "imputed_values"
+    )
     lines += [
         "",
-        f"quarantine: {len(rejected)} rows rejected, "
-        f"{len(quarantine) - len(rejected)} values imputed (table 'quarantine' in the warehouse)",
+        f"quarantine: {rejected} rows rejected, {imputed} values imputed "
+        "(table 'quarantine' in the warehouse)",
     ]
     serving = data_dir / SERVING_FILE
     lines += ["", f"serving database: {serving}", ""]
@@ -119,9 +123,13 @@ def summary(data_dir: Path, result: PipelineResult, samples: int = 3) -> str:
 
 
 def _row_count(result: PipelineResult, node: str, asset: str) -> int:
+    return _metadata_value(result, node, asset, "dagster/row_count")
+
+
+def _metadata_value(result: PipelineResult, node: str, asset: str, key: str) -> int:
     for mat in result.asset_materializations_for_node(node):
         if mat.asset_key.to_user_string() == asset:
-            return int(mat.metadata["dagster/row_count"].value)
+            return int(mat.metadata[key].value)
     raise KeyError(asset)
 
 
@@ -138,6 +146,8 @@ def _op_config(args: argparse.Namespace) -> dict[str, dict]:
     if getattr(args, "top_k", None) is not None:
         for name in ("recommendations", "cold_start_recommendations"):
             config[name] = {"top_k": args.top_k}
+    if getattr(args, "full_refresh", False):
+        config["raw_catalogue"] = {"full_refresh": True}
     evaluation = {}
     if getattr(args, "models", None):
         evaluation["models"] = args.models.split(",")
@@ -174,10 +184,10 @@ def _execute(args: argparse.Namespace, job_names: tuple[str, ...]) -> PipelineRe
 
 
 def _materialize(args: argparse.Namespace) -> int:
-    results = _execute(args, PIPELINE)
+    results = _execute(args, ("prepare_data",) if args.data_only else PIPELINE)
     if results is None:
         return 1
-    if args.command == "demo":
+    if args.command == "demo" and not args.data_only:
         sys.stdout.write(summary(Path(args.data_dir).resolve(), results))
     return 0
 
@@ -254,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=help_text, parents=[source])
         cmd.add_argument("--top-k", type=int, help="recommendations per user (default 20)")
+        cmd.add_argument(
+            "--data-only",
+            action="store_true",
+            help="stop after the data path: ingest, validation, features and the split",
+        )
+        cmd.add_argument(
+            "--full-refresh",
+            action="store_true",
+            help="read the source and every archived delivery again, even if unchanged",
+        )
         cmd.set_defaults(handler=_materialize)
     retrain = sub.add_parser(
         "retrain",

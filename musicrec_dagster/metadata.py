@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
+from musicrec_core.data import warehouse
 from musicrec_core.reports import markdown_table, png_markdown
 
 _DTYPE_NAMES = {"object": "string", "int64": "int64", "float64": "float64", "bool": "bool"}
@@ -39,3 +41,31 @@ def choice_scores(scores: Mapping[object, float]) -> dg.MetadataValue:
 def image(png: bytes, alt: str) -> dg.MetadataValue:
     """A PNG shown inline in the Dagster UI."""
     return dg.MetadataValue.md(png_markdown(png, alt))
+
+
+_SQL_TYPE_NAMES = {
+    "VARCHAR": "string",
+    "BIGINT": "int64",
+    "INTEGER": "int64",
+    "DOUBLE": "float64",
+    "BOOLEAN": "bool",
+    "TIMESTAMP": "datetime64[ns]",
+}
+
+
+def warehouse_table_metadata(
+    con: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5
+) -> dict[str, object]:
+    """Row count, column schema, table name and a short preview of a warehouse table."""
+    described = con.execute(f"DESCRIBE {warehouse.quoted(table)}").fetchall()
+    columns = [
+        dg.TableColumn(name=name, type=_SQL_TYPE_NAMES.get(kind, kind.lower()))
+        for name, kind, *_ in described
+    ]
+    preview = warehouse.frame(con, f"SELECT * FROM {warehouse.quoted(table)} LIMIT {preview_rows}")
+    return {
+        "dagster/row_count": dg.MetadataValue.int(warehouse.row_count(con, table)),
+        "dagster/column_schema": dg.TableSchema(columns=columns),
+        "dagster/table_name": f"{warehouse.SCHEMA}.{table}",
+        "preview": dg.MetadataValue.md(markdown_table(preview)),
+    }

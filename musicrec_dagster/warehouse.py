@@ -4,14 +4,18 @@ The stock pandas handler skips empty frames (leaving the previous run's rows in 
 appends into the existing table (failing when columns change); replacing the table avoids both.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 from dagster import OutputContext
 from dagster._core.storage.db_io_manager import TableSlice
-from dagster_duckdb import DuckDBIOManager
+from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
+
+from musicrec_core.data import warehouse as wh
 
 
 class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
@@ -60,3 +64,10 @@ def read_warehouse_table(database: Path, table: str, schema: str = "public") -> 
         if not exists:
             return None
         return con.execute(f'SELECT * FROM "{schema}"."{table}"').df()
+
+
+@contextmanager
+def open_warehouse(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection from the warehouse resource, with the data path's session settings."""
+    with resource.get_connection() as con:
+        yield wh.prepare_session(con)

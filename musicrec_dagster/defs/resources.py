@@ -9,8 +9,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
-from musicrec_core.data import RawTables
+from musicrec_core.data import RawTables, warehouse
 from musicrec_core.data.sources import SourceConfig, load_source
 from musicrec_core.serving import ArtifactStore
 from musicrec_dagster.warehouse import WarehouseIOManager
@@ -83,6 +84,17 @@ def source_from_env() -> SourceConfig:
     )
 
 
+MEMORY_LIMIT_ENV = "MUSICREC_DUCKDB_MEMORY"
+
+
+def warehouse_config() -> dict[str, object]:
+    """DuckDB settings of every warehouse connection: MUSICREC_DUCKDB_MEMORY caps its memory
+    (DuckDB spills to disk beyond it)."""
+    return warehouse.connection_config(
+        os.environ.get(MEMORY_LIMIT_ENV, warehouse.DEFAULT_MEMORY_LIMIT)
+    )
+
+
 def data_dir_from_env() -> Path:
     """MUSICREC_DATA_DIR, or ./data, as an absolute path."""
     return Path(os.environ.get("MUSICREC_DATA_DIR", "data")).resolve()
@@ -91,8 +103,10 @@ def data_dir_from_env() -> Path:
 def build_resources(data_dir: Path, source: SourceConfig) -> dict[str, object]:
     """Every resource the definitions need, rooted at one data folder."""
     (data_dir / WAREHOUSE_FILE).parent.mkdir(parents=True, exist_ok=True)
+    database = str(data_dir / WAREHOUSE_FILE)
     return {
-        "io_manager": WarehouseIOManager(database=str(data_dir / WAREHOUSE_FILE)),
+        "io_manager": WarehouseIOManager(database=database, connection_config=warehouse_config()),
+        "warehouse": DuckDBResource(database=database, connection_config=warehouse_config()),
         "paths": PlatformPaths(data_dir=str(data_dir)),
         "source": DataSource(**asdict(source)),
     }

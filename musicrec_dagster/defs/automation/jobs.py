@@ -31,6 +31,13 @@ catalogue_job = dg.define_asset_job(
     description="Read the source and landed files, validate them and build the features.",
 )
 
+data_job = dg.define_asset_job(
+    "prepare_data",
+    selection=dg.AssetSelection.assets(*CATALOGUE_ASSETS, "dataset_splits"),
+    description="The data path alone: take in the source and landed files, validate them, "
+    "build the features and the evaluation split; no training.",
+)
+
 retrain_job = dg.define_asset_job(
     "retrain",
     selection=dg.AssetSelection.assets(*RETRAIN_ASSETS),

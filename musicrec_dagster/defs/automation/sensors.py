@@ -15,7 +15,6 @@ import duckdb
 from musicrec_core.data import file_sha256, scan_landing
 from musicrec_core.data import schema as s
 from musicrec_dagster.defs.automation import jobs
-from musicrec_dagster.defs.ingest.assets import REGISTRY
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.defs.serving import freshness
 from musicrec_dagster.warehouse import read_warehouse_table
@@ -52,7 +51,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, paths: PlatformPaths):
     cursor = json.loads(context.cursor) if context.cursor else {"requested": {}, "seen": {}}
     found, seen = _hashes(paths, cursor["seen"])
     try:
-        registry = read_warehouse_table(paths.warehouse, REGISTRY)
+        registry = read_warehouse_table(paths.warehouse, s.REGISTRY_TABLE)
     except duckdb.IOException:
         return dg.SkipReason("the warehouse is being written; trying again at the next tick")
     registered = set(registry[s.SHA256]) if registry is not None else set()

@@ -2,10 +2,12 @@
 
 import dagster as dg
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 from musicrec_core import data as data_path
 from musicrec_core.data import SplitConfig, fit_preprocessor
 from musicrec_core.data import schema as s
+from musicrec_core.data import warehouse as wh
 from musicrec_core.reports import (
     feature_before_after,
     plays_distribution,
@@ -13,49 +15,76 @@ from musicrec_core.reports import (
 )
 from musicrec_dagster.automation import FOLLOW_NEW_DATA
 from musicrec_dagster.defs.resources import PlatformPaths
-from musicrec_dagster.metadata import image, table_metadata
+from musicrec_dagster.metadata import image, warehouse_table_metadata
+from musicrec_dagster.warehouse import open_warehouse
 
 GROUP = "features"
 KINDS = {"pandas", "duckdb"}
 
 
-@dg.asset(group_name=GROUP, kinds=KINDS, automation_condition=FOLLOW_NEW_DATA)
-def interactions(context: dg.AssetExecutionContext, validated_plays: pd.DataFrame) -> pd.DataFrame:
-    """One row per (user, track): total plays, last played_at and log plays."""
-    out = data_path.build_interactions(validated_plays)
-    context.add_output_metadata(table_metadata(out))
-    return out
+def _feature_specs() -> list[dg.AssetSpec]:
+    """The feature tables, each refreshed after new validated rows."""
+    return [
+        dg.AssetSpec(
+            s.INTERACTIONS_TABLE,
+            description="One row per (user, track): total plays, last played_at and log plays.",
+            kinds={"duckdb"},
+            group_name=GROUP,
+            deps=[s.VALIDATED_TABLES["plays"]],
+            automation_condition=FOLLOW_NEW_DATA,
+        ),
+        dg.AssetSpec(
+            s.USER_FEATURES_TABLE,
+            description="Users with age group (the demographic segment) and listening activity.",
+            kinds={"duckdb"},
+            group_name=GROUP,
+            deps=[s.VALIDATED_TABLES["users"], s.INTERACTIONS_TABLE],
+            automation_condition=FOLLOW_NEW_DATA,
+        ),
+        dg.AssetSpec(
+            s.TRACK_FEATURES_TABLE,
+            description="Tracks with release year, music age, energy x loudness, dance x valence "
+            "and listeners.",
+            kinds={"duckdb"},
+            group_name=GROUP,
+            deps=[s.VALIDATED_TABLES["tracks"], s.INTERACTIONS_TABLE],
+            automation_condition=FOLLOW_NEW_DATA,
+        ),
+    ]
 
 
-@dg.asset(group_name=GROUP, kinds=KINDS, automation_condition=FOLLOW_NEW_DATA)
-def user_features(
-    context: dg.AssetExecutionContext, validated_users: pd.DataFrame, interactions: pd.DataFrame
-) -> pd.DataFrame:
-    """Users with age group (the demographic segment) and listening activity."""
-    out = data_path.user_features(validated_users, interactions)
-    context.add_output_metadata(
-        {
-            **table_metadata(out),
-            "segments": dg.MetadataValue.json(
-                out.groupby([s.AGE_GROUP, s.GENDER])
-                .size()
-                .rename("users")
-                .reset_index()
-                .to_dict("records")
-            ),
-        }
-    )
-    return out
-
-
-@dg.asset(group_name=GROUP, kinds=KINDS, automation_condition=FOLLOW_NEW_DATA)
-def track_features(
-    context: dg.AssetExecutionContext, validated_tracks: pd.DataFrame, interactions: pd.DataFrame
-) -> pd.DataFrame:
-    """Tracks with release year, music age, energy x loudness, dance x valence and listeners."""
-    out = data_path.track_features(validated_tracks, interactions)
-    context.add_output_metadata(table_metadata(out))
-    return out
+@dg.multi_asset(specs=_feature_specs())
+def catalogue_features(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """Merge every newly validated delivery into the feature tables (all of them at once
+    after the validated tables were rebuilt)."""
+    with open_warehouse(warehouse) as con:
+        merged = data_path.build_features(con, data_path.raw_generation(con))
+        context.log.info(
+            f"feature tables now include deliveries up to {merged[-1] if merged else 'before'}"
+        )
+        yield dg.MaterializeResult(
+            asset_key=s.INTERACTIONS_TABLE,
+            metadata={
+                **warehouse_table_metadata(con, s.INTERACTIONS_TABLE),
+                "deliveries_merged": dg.MetadataValue.json(merged),
+            },
+        )
+        segments = wh.frame(
+            con,
+            f"SELECT {s.AGE_GROUP}, {s.GENDER}, count(*) AS users FROM {s.USER_FEATURES_TABLE} "
+            "GROUP BY ALL ORDER BY ALL",
+        )
+        yield dg.MaterializeResult(
+            asset_key=s.USER_FEATURES_TABLE,
+            metadata={
+                **warehouse_table_metadata(con, s.USER_FEATURES_TABLE),
+                "segments": dg.MetadataValue.json(segments.to_dict("records")),
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=s.TRACK_FEATURES_TABLE,
+            metadata=warehouse_table_metadata(con, s.TRACK_FEATURES_TABLE),
+        )
 
 
 class SplitSettings(dg.Config):
@@ -69,21 +98,33 @@ class SplitSettings(dg.Config):
     seed: int = SplitConfig.seed
 
 
-@dg.asset(group_name=GROUP, kinds=KINDS)
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, deps=[s.INTERACTIONS_TABLE])
 def dataset_splits(
-    context: dg.AssetExecutionContext, config: SplitSettings, interactions: pd.DataFrame
-) -> pd.DataFrame:
+    context: dg.AssetExecutionContext, config: SplitSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
     """Interactions labelled train / validation / test / cold_user / cold_track."""
-    out = data_path.split_interactions(interactions, SplitConfig(**config.model_dump()))
-    counts = data_path.split_counts(out)
-    context.add_output_metadata(
-        {
-            **table_metadata(out),
-            "by_split": dg.MetadataValue.json(counts),
-            "holdout": "by played_at" if out[s.PLAYED_AT].notna().any() else "seeded random",
+    with open_warehouse(warehouse) as con:
+        data_path.build_split_table(con, SplitConfig(**config.model_dump()))
+        counts = wh.frame(
+            con,
+            f"SELECT {s.SPLIT}, count(*) AS interactions, count(DISTINCT {s.USER_ID}) AS users, "
+            f"count(DISTINCT {s.TRACK_ID}) AS tracks FROM {s.SPLITS_TABLE} GROUP BY ALL",
+        ).set_index(s.SPLIT)
+        timed = con.execute(f"SELECT count({s.PLAYED_AT}) > 0 FROM {s.SPLITS_TABLE}").fetchone()[0]
+        metadata = warehouse_table_metadata(con, s.SPLITS_TABLE)
+    by_split = {
+        name: {k: int(v) for k, v in counts.loc[name].items()}
+        if name in counts.index
+        else {"interactions": 0, "users": 0, "tracks": 0}
+        for name in data_path.SPLITS
+    }
+    return dg.MaterializeResult(
+        metadata={
+            **metadata,
+            "by_split": dg.MetadataValue.json(by_split),
+            "holdout": "by played_at" if timed else "seeded random",
         }
     )
-    return out
 
 
 class PreprocessorSettings(dg.Config):

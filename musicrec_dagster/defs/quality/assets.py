@@ -1,14 +1,31 @@
-"""validated_users, validated_tracks, validated_plays and the quarantine table."""
+"""validated_users, validated_tracks, validated_plays and the quarantine table.
+
+Each delivery the raw tables hold and validation has not seen is validated on its own against
+what earlier deliveries left, in the warehouse, and committed; the metadata reconciles every
+delivery. The quality report and the heatmap read the whole table up to a million rows, and a
+random sample of a million rows beyond that.
+"""
 
 import dagster as dg
-import pandas as pd
+from dagster_duckdb import DuckDBResource
 
-from musicrec_core.data import RawTables, reconcile, validate_catalogue
+from musicrec_core.data import (
+    DERIVED_SOURCE,
+    imputed_counts,
+    raw_generation,
+    reconcile_by_delivery,
+    reconcile_table,
+    validate_pending,
+)
 from musicrec_core.data import schema as s
+from musicrec_core.data import warehouse as wh
 from musicrec_core.reports import correlation_heatmap, markdown_table, quality_report
 from musicrec_dagster.automation import FOLLOW_NEW_DATA
-from musicrec_dagster.metadata import image, table_metadata
+from musicrec_dagster.metadata import image, warehouse_table_metadata
+from musicrec_dagster.warehouse import open_warehouse
 
+REPORT_ROWS = 1_000_000
+SHOWN_DELIVERIES = 20
 _DESCRIPTIONS = {
     "users": "Typed users; invalid or missing age and gender imputed and named in imputed_columns.",
     "tracks": "Typed tracks with release_year; invalid or missing content imputed and flagged.",
@@ -16,69 +33,88 @@ _DESCRIPTIONS = {
 }
 
 
-@dg.multi_asset(
-    outs={
-        **{
-            f"validated_{t}": dg.AssetOut(
-                description=_DESCRIPTIONS[t],
-                kinds={"pandas", "duckdb"},
-                automation_condition=FOLLOW_NEW_DATA,
-            )
-            for t in ("users", "tracks", "plays")
-        },
-        "quarantine": dg.AssetOut(
-            description="Every rejected row and every replaced value: table, source file, row, "
-            "column, value, reason and action (rejected or imputed).",
-            kinds={"pandas", "duckdb"},
+def _specs() -> list[dg.AssetSpec]:
+    """The validated tables and quarantine, each refreshed after new raw rows."""
+    raw = [s.RAW_TABLES[table] for table in s.TABLES]
+    validated = [
+        dg.AssetSpec(
+            s.VALIDATED_TABLES[table],
+            description=_DESCRIPTIONS[table],
+            kinds={"duckdb"},
+            group_name="quality",
+            deps=raw,
             automation_condition=FOLLOW_NEW_DATA,
+        )
+        for table in s.TABLES
+    ]
+    quarantine = dg.AssetSpec(
+        s.QUARANTINE_TABLE_NAME,
+        description="Every rejected row and every replaced value: table, source file, row, "
+        "column, value, reason, action (rejected or imputed) and delivery.",
+        kinds={"duckdb"},
+        group_name="quality",
+        deps=raw,
+        automation_condition=FOLLOW_NEW_DATA,
+    )
+    return [*validated, quarantine]
+
+
+@dg.multi_asset(specs=_specs())
+def validated_catalogue(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """Validate every delivery not validated yet; rows that cannot be used go to quarantine."""
+    with open_warehouse(warehouse) as con:
+        results = validate_pending(con, raw_generation(con))
+        context.log.info(f"validated {len(results)} delivery(ies): {[r.delivery for r in results]}")
+        for table in s.TABLES:
+            yield dg.MaterializeResult(
+                asset_key=s.VALIDATED_TABLES[table], metadata=_table_metadata(con, table, results)
+            )
+        by_reason = wh.frame(
+            con,
+            f"SELECT {s.QUARANTINE_TABLE}, {s.QUARANTINE_ACTION}, {s.QUARANTINE_REASON}, "
+            f"count(*) AS rows FROM {s.QUARANTINE_TABLE_NAME} "
+            "GROUP BY ALL ORDER BY rows DESC LIMIT 50",
+        )
+        actions = dict(
+            con.execute(
+                f"SELECT {s.QUARANTINE_ACTION}, count(*) FROM {s.QUARANTINE_TABLE_NAME} "
+                "GROUP BY ALL"
+            ).fetchall()
+        )
+        yield dg.MaterializeResult(
+            asset_key=s.QUARANTINE_TABLE_NAME,
+            metadata={
+                **warehouse_table_metadata(con, s.QUARANTINE_TABLE_NAME),
+                "rejected_rows": int(actions.get(s.ACTION_REJECTED, 0)),
+                "imputed_values": int(actions.get(s.ACTION_IMPUTED, 0)),
+                "by_reason": dg.MetadataValue.md(markdown_table(by_reason)),
+            },
+        )
+
+
+def _table_metadata(con, table: str, results) -> dict[str, object]:
+    counts = reconcile_table(con, table)
+    by_delivery = reconcile_by_delivery(con, table).tail(SHOWN_DELIVERIES)
+    sample, sampled = wh.sample_frame(con, s.VALIDATED_TABLES[table], REPORT_ROWS)
+    report = quality_report(sample, table)
+    metadata = {
+        **warehouse_table_metadata(con, s.VALIDATED_TABLES[table]),
+        **{f"reconciliation/{k}": v for k, v in counts.items()},
+        "reconciliation_by_delivery": dg.MetadataValue.md(markdown_table(by_delivery)),
+        "deliveries_validated": dg.MetadataValue.json([r.delivery for r in results]),
+        "imputed_fields": dg.MetadataValue.json(imputed_counts(con, table)),
+        "quality_report": dg.MetadataValue.md(
+            (f"Computed on a random sample of {len(sample):,} rows.\n\n" if sampled else "")
+            + report.to_markdown()
         ),
-    },
-    group_name="quality",
-)
-def validated_catalogue(
-    context: dg.AssetExecutionContext,
-    raw_users: pd.DataFrame,
-    raw_tracks: pd.DataFrame,
-    raw_plays: pd.DataFrame,
-):
-    """Validate the raw tables together; rows that cannot be used go to quarantine."""
-    raw = RawTables(users=raw_users, tracks=raw_tracks, plays=raw_plays)
-    result = validate_catalogue(raw)
-    for table in ("users", "tracks", "plays"):
-        frame = getattr(result, table)
-        report = quality_report(frame, table)
-        counts = reconcile(len(getattr(raw, table)), frame, result.quarantine, table)
-        metadata = {
-            **table_metadata(frame),
-            **{f"reconciliation/{k}": v for k, v in counts.items()},
-            "imputed_fields": dg.MetadataValue.json(_imputed_counts(frame)),
-            "quality_report": dg.MetadataValue.md(report.to_markdown()),
-        }
-        if table in result.derived:
-            metadata["derived_from_plays"] = result.derived[table]
-        if table == "tracks":
-            numeric = frame[[c for c in s.TRACK_NUMERIC_COLUMNS if c in frame]]
-            metadata["correlation_heatmap"] = image(correlation_heatmap(numeric), "correlations")
-        context.log.info("validated_%s: %s", table, counts)
-        yield dg.Output(frame, output_name=f"validated_{table}", metadata=metadata)
-    quarantine = result.quarantine
-    by_reason = (
-        quarantine.groupby([s.QUARANTINE_TABLE, s.QUARANTINE_ACTION, s.QUARANTINE_REASON])
-        .size()
-        .rename("rows")
-        .reset_index()
-        .sort_values("rows", ascending=False)
-    )
-    yield dg.Output(
-        quarantine,
-        output_name="quarantine",
-        metadata={
-            **table_metadata(quarantine),
-            "by_reason": dg.MetadataValue.md(markdown_table(by_reason)),
-        },
-    )
-
-
-def _imputed_counts(frame: pd.DataFrame) -> dict[str, int]:
-    names = frame[s.IMPUTED_COLUMNS].str.split(",").explode()
-    return {k: int(v) for k, v in names[names != ""].value_counts().items()}
+        "derived_from_plays": int(
+            con.execute(
+                f"SELECT count(*) FROM {s.VALIDATED_TABLES[table]} WHERE {s.SOURCE_FILE} = ?",
+                [DERIVED_SOURCE],
+            ).fetchone()[0]
+        ),
+    }
+    if table == "tracks":
+        numeric = sample[[c for c in s.TRACK_NUMERIC_COLUMNS if c in sample]]
+        metadata["correlation_heatmap"] = image(correlation_heatmap(numeric), "correlations")
+    return metadata
