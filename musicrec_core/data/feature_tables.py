@@ -18,6 +18,7 @@ import duckdb
 from musicrec_core.data import schema as s
 from musicrec_core.data import warehouse
 from musicrec_core.data.validation import pending as validation
+from musicrec_core.data.validation.tables import VALIDATED_TYPES
 from musicrec_core.data.warehouse import (
     INTERACTIONS,
     TRACK_FEATURES,
@@ -33,15 +34,9 @@ STAGE = "features"
 _KEY = {"users": s.USER_ID, "tracks": s.TRACK_ID}
 _ACTIVITY = {"users": ("n_tracks", "total_plays"), "tracks": ("n_listeners", "total_plays")}
 _TABLE = {"users": USER_FEATURES, "tracks": TRACK_FEATURES}
+# The validated columns a feature table keeps: all but the delivery number.
 _VALIDATED_COLUMNS = {
-    "users": [*s.USER_COLUMNS, s.IMPUTED_COLUMNS, *s.PROVENANCE_COLUMNS],
-    "tracks": [
-        *s.TRACK_COLUMNS[:6],
-        s.RELEASE_YEAR,
-        *s.TRACK_COLUMNS[6:],
-        s.IMPUTED_COLUMNS,
-        *s.PROVENANCE_COLUMNS,
-    ],
+    table: [*VALIDATED_TYPES[table], s.IMPUTED_COLUMNS, *s.PROVENANCE_COLUMNS] for table in _KEY
 }
 
 
@@ -96,25 +91,30 @@ def build_features(
     validated = warehouse.read_state(con, validation.STAGE)
     if validated is None or validated.generation != generation:
         raise ValueError("validate the raw tables of this generation before building features")
-    if state is None or state.generation != generation:
+    probe = warehouse.hash_probe(con)
+    if state is None or state.generation != generation or state.fingerprint != probe:
         with warehouse.transaction(con):
             _build_all(con, year)
-            warehouse.write_state(con, STAGE, StageState(generation, validated.delivery))
+            warehouse.write_state(con, STAGE, StageState(generation, validated.delivery, probe))
         return list(range(s.SOURCE_DELIVERY, validated.delivery + 1))
     merged = []
     for delivery in range(state.delivery + 1, validated.delivery + 1):
         with warehouse.transaction(con):
             _merge(con, delivery, year)
-            warehouse.write_state(con, STAGE, StageState(generation, delivery))
+            warehouse.write_state(con, STAGE, StageState(generation, delivery, probe))
         merged.append(delivery)
     return merged
+
+
+_PAIR_HASH = f"hash({s.USER_ID}, {s.TRACK_ID})"
 
 
 def _build_all(con: duckdb.DuckDBPyConnection, year: int) -> None:
     con.execute(
         f"CREATE OR REPLACE TABLE {INTERACTIONS} AS SELECT {s.USER_ID}, {s.TRACK_ID}, "
         f"CAST(sum({s.PLAYS}) AS BIGINT) AS {s.PLAYS}, max({s.PLAYED_AT}) AS {s.PLAYED_AT}, "
-        f"ln(1 + sum({s.PLAYS})) AS {s.PLAYS_LOG} FROM {quoted(VALIDATED['plays'])} "
+        f"ln(1 + sum({s.PLAYS})) AS {s.PLAYS_LOG}, {_PAIR_HASH} AS {s.PAIR_KEY} "
+        f"FROM {quoted(VALIDATED['plays'])} "
         f"GROUP BY {s.USER_ID}, {s.TRACK_ID} ORDER BY {s.USER_ID}, {s.TRACK_ID}"
     )
     for table in _KEY:
@@ -126,25 +126,39 @@ def _build_all(con: duckdb.DuckDBPyConnection, year: int) -> None:
 
 
 def _merge(con: duckdb.DuckDBPyConnection, delivery: int, year: int) -> None:
-    """Merge one delivery: its plays into the pairs, its users and tracks into the features."""
+    """Merge one delivery: its plays into the pairs, its users and tracks into the features.
+
+    The pairs it touches are found by their stored hash, so the join reads one 64-bit column
+    of the history instead of comparing every pair's ids; the few candidates are then
+    compared in full and updated by row id."""
     plays = quoted(VALIDATED["plays"])
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _pairs AS SELECT _d.*, _i.{s.USER_ID} IS NULL AS _new "
-        f"FROM (SELECT {s.USER_ID}, {s.TRACK_ID}, CAST(sum({s.PLAYS}) AS BIGINT) AS {s.PLAYS}, "
-        f"max({s.PLAYED_AT}) AS {s.PLAYED_AT} FROM {plays} WHERE {s.DELIVERY} = ? "
-        f"GROUP BY ALL) _d LEFT JOIN {INTERACTIONS} _i USING ({s.USER_ID}, {s.TRACK_ID})",
+        f"CREATE OR REPLACE TEMP TABLE _delta AS SELECT {s.USER_ID}, {s.TRACK_ID}, "
+        f"CAST(sum({s.PLAYS}) AS BIGINT) AS {s.PLAYS}, max({s.PLAYED_AT}) AS {s.PLAYED_AT}, "
+        f"{_PAIR_HASH} AS {s.PAIR_KEY} FROM {plays} WHERE {s.DELIVERY} = ? GROUP BY ALL",
         [delivery],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _candidates AS SELECT rowid AS _row FROM {INTERACTIONS} "
+        f"WHERE {s.PAIR_KEY} IN (SELECT {s.PAIR_KEY} FROM _delta)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _found AS SELECT rowid AS _row, {s.USER_ID}, {s.TRACK_ID} "
+        f"FROM {INTERACTIONS} WHERE rowid IN (SELECT _row FROM _candidates)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _pairs AS SELECT _d.*, _f._row, _f._row IS NULL AS _new "
+        f"FROM _delta _d LEFT JOIN _found _f USING ({s.USER_ID}, {s.TRACK_ID})"
     )
     con.execute(
         f"UPDATE {INTERACTIONS} SET {s.PLAYS} = {INTERACTIONS}.{s.PLAYS} + _p.{s.PLAYS}, "
         f"{s.PLAYED_AT} = greatest({INTERACTIONS}.{s.PLAYED_AT}, _p.{s.PLAYED_AT}), "
         f"{s.PLAYS_LOG} = ln(1 + {INTERACTIONS}.{s.PLAYS} + _p.{s.PLAYS}) FROM _pairs _p "
-        f"WHERE NOT _p._new AND {INTERACTIONS}.{s.USER_ID} = _p.{s.USER_ID} "
-        f"AND {INTERACTIONS}.{s.TRACK_ID} = _p.{s.TRACK_ID}"
+        f"WHERE NOT _p._new AND {INTERACTIONS}.rowid = _p._row"
     )
     con.execute(
         f"INSERT INTO {INTERACTIONS} SELECT {s.USER_ID}, {s.TRACK_ID}, {s.PLAYS}, {s.PLAYED_AT}, "
-        f"ln(1 + {s.PLAYS}) FROM _pairs WHERE _new"
+        f"ln(1 + {s.PLAYS}), {s.PAIR_KEY} FROM _pairs WHERE _new"
     )
     for table in _KEY:
         _merge_entities(con, table, delivery, year)

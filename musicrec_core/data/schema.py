@@ -22,6 +22,11 @@ IMPUTED_COLUMNS = "imputed_columns"  # comma-separated names of fields that were
 # in the order the landing registry took them in.
 DELIVERY = "delivery"
 SOURCE_DELIVERY = 0
+# 64-bit hashes of a play's key (user, track, played_at) and of a (user, track) pair: the data
+# path joins a delivery's rows on them to find their matches among millions quickly, then
+# compares the keys themselves.
+PLAY_KEY = "play_key"
+PAIR_KEY = "pair_key"
 # Why a raw row could not be split into fields (too many fields, an unterminated quote); None
 # for every well-formed row.
 READ_ERROR = "read_error"
@@ -302,6 +307,7 @@ VALIDATED_PLAYS = pa.DataFrameSchema(
         TRACK_ID: pa.Column(str, pa.Check.str_length(min_value=1)),
         PLAYS: pa.Column("int64", _range(PLAYS_RANGE)),
         PLAYED_AT: pa.Column("datetime64[ns]", nullable=True),
+        PLAY_KEY: pa.Column("uint64"),
         **_provenance_fields(),
     },
     name="validated_plays",

@@ -66,18 +66,17 @@ def split_codes(
     codes = np.full(len(users), train, dtype=np.int8)
     n_tracks = int(tracks.max()) + 1 if len(tracks) else 0
     cold_tracks = _sample(np.arange(n_tracks), config.cold_track_fraction, rng)
-    codes[np.isin(tracks, cold_tracks)] = cold_track
+    codes[_member(tracks, cold_tracks, n_tracks)] = cold_track
 
     warm = codes == train
     n_users = int(users.max()) + 1 if len(users) else 0
     per_user = np.bincount(users[warm], minlength=n_users)
     eligible = np.flatnonzero((per_user >= config.min_user_interactions) & (per_user > 0))
     cold_users = _sample(eligible, config.cold_user_fraction, rng)
-    codes[warm & np.isin(users, cold_users)] = cold_user
+    is_cold_user = _member(users, cold_users, n_users)
+    codes[warm & is_cold_user] = cold_user
 
-    holdout = np.flatnonzero(
-        (codes == train) & np.isin(users, eligible) & ~np.isin(users, cold_users)
-    )
+    holdout = np.flatnonzero((codes == train) & _member(users, eligible, n_users) & ~is_cold_user)
     tiebreak = rng.random(len(holdout))
     order = holdout[np.lexsort((tiebreak, played_at[holdout], users[holdout]))]
     sorted_users = users[order]
@@ -93,6 +92,13 @@ def split_codes(
     return codes
 
 
+def _member(codes: np.ndarray, chosen: np.ndarray, n: int) -> np.ndarray:
+    """Whether each code is among ``chosen`` (codes below ``n``), in linear time."""
+    flags = np.zeros(n, dtype=bool)
+    flags[chosen] = True
+    return flags[codes]
+
+
 def _sample(values: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     count = round(len(values) * fraction)
     if count == 0:
@@ -101,44 +107,41 @@ def _sample(values: np.ndarray, fraction: float, rng: np.random.Generator) -> np
 
 
 def build_split_table(con: duckdb.DuckDBPyConnection, config: SplitConfig = SplitConfig()) -> None:
-    """``dataset_splits``: the warehouse's interactions with their part, in (user, track)
-    order; the ids never leave DuckDB, only their codes and the parts do."""
-    codes_sql = f"""
-        WITH _u AS (SELECT {s.USER_ID}, row_number() OVER (ORDER BY {s.USER_ID}) - 1 AS _uc
-                    FROM (SELECT DISTINCT {s.USER_ID} FROM {INTERACTIONS})),
-             _t AS (SELECT {s.TRACK_ID}, row_number() OVER (ORDER BY {s.TRACK_ID}) - 1 AS _tc
-                    FROM (SELECT DISTINCT {s.TRACK_ID} FROM {INTERACTIONS}))
-        SELECT _i.*, _uc, _tc FROM {INTERACTIONS} _i JOIN _u USING ({s.USER_ID})
-        JOIN _t USING ({s.TRACK_ID})"""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _coded AS SELECT *, "
-        f"row_number() OVER (ORDER BY _uc, _tc) - 1 AS _row FROM ({codes_sql})"
-    )
+    """``dataset_splits``: the warehouse's interactions, in their table's order, with their
+    part. Only integer codes of the ids and the play times leave DuckDB, as numpy arrays; the
+    parts come back as one column, joined by position."""
+    for kind, key in (("_users", s.USER_ID), ("_tracks", s.TRACK_ID)):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {kind} AS SELECT {key}, "
+            f"CAST(row_number() OVER (ORDER BY {key}) - 1 AS INTEGER) AS _code "
+            f"FROM (SELECT DISTINCT {key} FROM {INTERACTIONS})"
+        )
+    n_rows = con.execute(f"SELECT count(*), max(rowid) FROM {INTERACTIONS}").fetchone()
+    if n_rows[0] and n_rows[1] != n_rows[0] - 1:
+        raise ValueError(f"{INTERACTIONS} has gaps in its row ids; rebuild the feature tables")
     arrays = con.execute(
-        f"SELECT _uc, _tc, coalesce(epoch_ns({s.PLAYED_AT}), {np.iinfo(np.int64).min}) "
-        "FROM _coded ORDER BY _row"
+        f"SELECT _i.rowid, _u._code, _t._code, "
+        f"coalesce(epoch_ns(_i.{s.PLAYED_AT}), {np.iinfo(np.int64).min}) FROM {INTERACTIONS} _i "
+        f"JOIN _users _u USING ({s.USER_ID}) JOIN _tracks _t USING ({s.TRACK_ID})"
     ).fetchnumpy()
-    users, tracks, played = (np.asarray(a) for a in arrays.values())
-    codes = split_codes(users.astype(np.int64), tracks.astype(np.int64), played, config)
-    labels = pa.table({"_row": np.arange(len(codes)), "_part": codes})
-    parts = pa.table({"_part": np.arange(len(SPLITS), dtype=np.int8), s.SPLIT: list(SPLITS)})
+    rowids, users, tracks, played = (np.asarray(a) for a in arrays.values())
+    del arrays
+    order = np.argsort((users.astype(np.int64) << 32) | tracks, kind="stable")
+    parts = np.empty(len(order), dtype=np.int8)
+    parts[rowids[order]] = split_codes(users[order], tracks[order], played[order], config)
+    del rowids, users, tracks, played, order
+    labels = pa.table({s.SPLIT: pa.DictionaryArray.from_arrays(parts, pa.array(SPLITS))})
     con.register("_labels", labels)
-    con.register("_parts", parts)
     try:
         con.execute(
-            f"CREATE OR REPLACE TABLE {SPLITS_TABLE} AS SELECT {s.USER_ID}, {s.TRACK_ID}, "
-            f"{s.PLAYS}, {s.PLAYED_AT}, {s.PLAYS_LOG}, {s.SPLIT} FROM "
-            f"_coded JOIN _labels USING (_row) "
-            f"JOIN _parts USING (_part) ORDER BY _row"
+            f"CREATE OR REPLACE TABLE {SPLITS_TABLE} AS SELECT _i.{s.USER_ID}, _i.{s.TRACK_ID}, "
+            f"_i.{s.PLAYS}, _i.{s.PLAYED_AT}, _i.{s.PLAYS_LOG}, CAST(_l.{s.SPLIT} AS VARCHAR) "
+            f"AS {s.SPLIT} FROM {INTERACTIONS} _i POSITIONAL JOIN _labels _l"
         )
     finally:
         con.unregister("_labels")
-        con.unregister("_parts")
-    con.execute("DROP TABLE _coded")
-    logger.info(
-        "split: %s",
-        dict(zip(SPLITS, np.bincount(codes, minlength=len(SPLITS)).tolist(), strict=True)),
-    )
+    counts = np.bincount(parts, minlength=len(SPLITS)).tolist()
+    logger.info("split: %s", dict(zip(SPLITS, counts, strict=True)))
 
 
 def split_counts(split: pd.DataFrame) -> dict[str, dict[str, int]]:

@@ -31,7 +31,7 @@ SPLITS = s.SPLITS_TABLE
 STATE = "pipeline_state"
 
 # DuckDB spills to disk beyond this, so the data path's memory stays bounded at any size.
-DEFAULT_MEMORY_LIMIT = "3GB"
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 def connection_config(memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> dict[str, object]:
@@ -122,6 +122,13 @@ def table_frame(con: duckdb.DuckDBPyConnection, name: str, order_by: str = "") -
     return frame(con, f"SELECT * FROM {quoted(name)}{order}")
 
 
+def hash_probe(con: duckdb.DuckDBPyConnection) -> str:
+    """What DuckDB's ``hash`` gives for fixed values. Stored key hashes are only valid while
+    this is unchanged (a DuckDB upgrade may change the function), so stages that store them
+    rebuild when it changes."""
+    return str(con.execute("SELECT hash('musicrec', 1, TIMESTAMP '2000-01-01')").fetchone()[0])
+
+
 @dataclass(frozen=True)
 class StageState:
     """What a stage's tables were built from: its input's generation and the last delivery."""
@@ -166,14 +173,12 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def sample_frame(
-    con: duckdb.DuckDBPyConnection, name: str, rows: int, seed: int = 42
+    con: duckdb.DuckDBPyConnection, name: str, rows: int, where: str = "true", seed: int = 42
 ) -> tuple[pd.DataFrame, bool]:
-    """The whole table as a frame when it has at most ``rows`` rows, else a reproducible
-    random sample of that many; and whether it is a sample."""
-    if row_count(con, name) <= rows:
-        return table_frame(con, name, order_by="rowid"), False
-    sql = (
-        f"SELECT * FROM {quoted(name)} "
-        f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE ({int(seed)})"
-    )
-    return frame(con, sql), True
+    """The table's rows matching ``where`` as a frame when there are at most ``rows`` of them,
+    else a reproducible random sample of that many; and whether it is a sample."""
+    selected = f"SELECT * FROM {quoted(name)} WHERE {where}"
+    if row_count(con, name, where) <= rows:
+        return frame(con, f"{selected} ORDER BY rowid"), False
+    sample = f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE ({int(seed)})"
+    return frame(con, f"SELECT * FROM ({selected}) {sample}"), True

@@ -14,13 +14,15 @@ from musicrec_core.data.sources import SourceConfig, load_source, prepare_echone
 from tests.conftest import PROJECT_ROOT, SHARED_DATA, requires_shared_data
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-import pandas_path  # noqa: E402
+import pandas_path
 
 OLD_TIMESTAMP_REASON = "(ISO 8601 expected)"
 NEW_TIMESTAMP_REASON = "(ISO 8601 or epoch seconds or milliseconds expected)"
 
 
-def _same(new: pd.DataFrame, old: pd.DataFrame, name: str, drop=(s.DELIVERY,)) -> None:
+def _same(
+    new: pd.DataFrame, old: pd.DataFrame, name: str, drop=(s.DELIVERY, s.PLAY_KEY, s.PAIR_KEY)
+) -> None:
     new = new.drop(columns=[c for c in drop if c in new.columns])
     pd.testing.assert_frame_equal(
         new.reset_index(drop=True), old.reset_index(drop=True), check_dtype=False, obj=name

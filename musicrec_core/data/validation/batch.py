@@ -23,6 +23,7 @@ from musicrec_core.data.validation import rules as r
 from musicrec_core.data.validation.tables import (
     VALIDATED_TYPES,
     TableRules,
+    known_ids,
     plays_rules,
     tracks_rules,
     users_rules,
@@ -93,7 +94,12 @@ def validate_delivery(con: duckdb.DuckDBPyConnection, delivery: int) -> Delivery
 def _validate(
     con: duckdb.DuckDBPyConnection, rules: TableRules, source: str, result: DeliveryResult
 ) -> None:
+    table = rules.table
+    result.validated.setdefault(table, 0)
+    result.rejected.setdefault(table, 0)
     _stage(con, rules, source)
+    if not row_count(con, "_batch"):
+        return
     _mark_duplicates(con, rules)
     rejected = _quarantine(con, rules)
     fills = _fills(con, rules)
@@ -104,30 +110,34 @@ def _validate(
     imputed = ", ".join(
         f"CASE WHEN {cond} THEN {r.sql_text(c)} END" for c, cond in rules.flags.items()
     )
-    target = quoted(VALIDATED[rules.table])
-    before = row_count(con, VALIDATED[rules.table])
     # _batch is in delivery order (DuckDB keeps insertion order), so no sort is needed.
-    con.execute(
-        f"INSERT INTO {target} SELECT {columns}, concat_ws(',', {imputed}), {s.SOURCE_FILE}, "
-        f"{s.SOURCE_ROW}, {s.DELIVERY} FROM _batch WHERE _rejected IS NULL"
-    )
-    table = rules.table
-    kept = row_count(con, VALIDATED[table]) - before
-    result.validated[table] = result.validated.get(table, 0) + kept
-    result.rejected[table] = result.rejected.get(table, 0) + rejected
+    kept = con.execute(
+        f"INSERT INTO {quoted(VALIDATED[table])} SELECT {columns}, concat_ws(',', {imputed}), "
+        f"{s.SOURCE_FILE}, {s.SOURCE_ROW}, {s.DELIVERY} FROM _batch WHERE _rejected IS NULL"
+    ).fetchone()[0]
+    result.validated[table] += int(kept)
+    result.rejected[table] += rejected
 
 
 def _stage(con: duckdb.DuckDBPyConnection, rules: TableRules, source: str) -> None:
     """``_batch``: the source rows in order with their fields parsed; ``_check`` numbers the
     first check a row fails (NULL when it passes all), ``_rejected`` starts as ``_check``."""
+    for table in rules.references:
+        key = _KEY_OF[table]
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {known_ids(table)} AS SELECT DISTINCT {quoted(key)} "
+            f"FROM {quoted(VALIDATED[table])} JOIN (SELECT DISTINCT {quoted(key)} FROM {source}) "
+            f"USING ({quoted(key)})"
+        )
     text = ", ".join(quoted(c) for c in s.TABLE_COLUMNS[rules.table])
     parsed = ", ".join(f"{sql} AS {name}" for name, sql in rules.parsed.items())
     refined = {**{f.valid: f.valid_value() for f in rules.numbers}, **rules.refined}
     refined_sql = ", ".join(f"{sql} AS {name}" for name, sql in refined.items()) or "NULL AS _none"
+    hashed = "".join(f", {sql} AS {name}" for name, sql in rules.hashed.items())
     cases = " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(rules.checks, 1))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT *, _check AS _rejected FROM "
-        f"(SELECT *, CASE {cases} END AS _check FROM (SELECT *, {refined_sql} FROM "
+        f"(SELECT *, CASE {cases} END AS _check{hashed} FROM (SELECT *, {refined_sql} FROM "
         f"(SELECT *, {parsed} FROM (SELECT rowid AS _seq, {text}, {s.SOURCE_FILE}, "
         f"{s.SOURCE_ROW}, {s.READ_ERROR}, {s.DELIVERY} FROM {source}))))"
     )
@@ -135,28 +145,46 @@ def _stage(con: duckdb.DuckDBPyConnection, rules: TableRules, source: str) -> No
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, rules: TableRules) -> None:
     """Reject, as duplicates, kept rows whose key an earlier row of the batch or a row
-    validated before holds. Only keys whose hash repeats are compared exactly."""
+    validated before holds. Keys are compared in full only where their hashes meet."""
     key = ", ".join(rules.key.values())
-    duplicate = len(rules.checks) + 1
+    hashed = rules.key_hash[1] if rules.key_hash else f"hash({key})"
     candidates = (
-        f"SELECT _h FROM (SELECT hash({key}) AS _h FROM _batch WHERE _check IS NULL) "
+        f"SELECT _h FROM (SELECT {hashed} AS _h FROM _batch WHERE _check IS NULL) "
         "GROUP BY _h HAVING count(*) > 1"
     )
     repeated = (
         f"SELECT _seq FROM (SELECT _seq, row_number() OVER (PARTITION BY {key} ORDER BY _seq) "
-        f"AS _n FROM _batch WHERE _check IS NULL AND hash({key}) IN ({candidates})) WHERE _n > 1"
+        f"AS _n FROM _batch WHERE _check IS NULL AND {hashed} IN ({candidates})) WHERE _n > 1"
     )
     if row_count(con, VALIDATED[rules.table]):
-        on = " AND ".join(
-            f"_v.{quoted(c)} IS NOT DISTINCT FROM _b.{e}" for c, e in rules.key.items()
-        )
-        if rules.table in _KEY_OF:
-            on += f" AND _v.{s.SOURCE_FILE} <> '{DERIVED_SOURCE}'"
-        repeated += (
-            f" UNION SELECT _b._seq FROM _batch _b JOIN {quoted(VALIDATED[rules.table])} _v "
-            f"ON {on} WHERE _b._check IS NULL"
-        )
+        repeated += f" UNION {_seen_before(con, rules)}"
+    duplicate = len(rules.checks) + 1
     con.execute(f"UPDATE _batch SET _rejected = {duplicate} WHERE _seq IN ({repeated})")
+
+
+def _seen_before(con: duckdb.DuckDBPyConnection, rules: TableRules) -> str:
+    """SELECT of the kept rows of the batch whose key is already validated. With a stored key
+    hash, one join on that 64-bit column finds the candidates (``_candidates``) without
+    comparing the keys of every validated row; only the candidates are compared in full."""
+    target = quoted(VALIDATED[rules.table])
+    same = " AND ".join(f"_v.{quoted(c)} IS NOT DISTINCT FROM _b.{e}" for c, e in rules.key.items())
+    if rules.key_hash is None:
+        derived = f" AND _v.{s.SOURCE_FILE} <> '{DERIVED_SOURCE}'" if rules.table in _KEY_OF else ""
+        return (
+            f"SELECT _b._seq FROM _batch _b JOIN {target} _v ON {same}{derived} "
+            "WHERE _b._check IS NULL"
+        )
+    stored, parsed = rules.key_hash
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _candidates AS SELECT _b._seq, _h._row FROM _batch _b "
+        f"JOIN (SELECT rowid AS _row, {quoted(stored)} AS _k FROM {target}) _h "
+        f"ON _h._k = _b.{parsed} WHERE _b._check IS NULL"
+    )
+    return (
+        f"SELECT _c._seq FROM _candidates _c JOIN _batch _b USING (_seq) JOIN "
+        f"(SELECT rowid AS _row, * FROM {target} WHERE rowid IN (SELECT _row FROM _candidates)) "
+        f"_v USING (_row) WHERE {same}"
+    )
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, rules: TableRules) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from musicrec_core.data import schema as s
 from musicrec_core.data.validation import rules as r
-from musicrec_core.data.warehouse import VALIDATED, quoted
+from musicrec_core.data.warehouse import quoted
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,14 @@ class TableRules:
     early_checks: int  # how many checks come before the imputed logs of ``early_logs``
     numbers: tuple[r.NumericField, ...] = ()
     refined: dict[str, str] = field(default_factory=dict)  # name -> SQL over ``parsed``
+    hashed: dict[str, str] = field(default_factory=dict)  # name -> SQL over ``refined``
     early_logs: list[ImputedLog] = field(default_factory=list)
     logs: list[ImputedLog] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # validated column -> SQL
     flags: dict[str, str] = field(default_factory=dict)  # imputed column -> SQL condition
+    # A stored hash of the key (validated column, parsed column) to find earlier rows by
+    key_hash: tuple[str, str] | None = None
+    references: tuple[str, ...] = ()  # tables whose ids the rows must name (see known_ids)
 
 
 def _read_error() -> Check:
@@ -172,6 +176,12 @@ def tracks_rules() -> TableRules:
     )
 
 
+def known_ids(table: str) -> str:
+    """The temporary table ``validation.batch`` fills with the batch's ids that ``table`` has:
+    a handful to look a play's reference up in, instead of the whole table."""
+    return f"_known_{table}"
+
+
 def plays_rules(check_users: bool, check_tracks: bool) -> TableRules:
     """Plays; unknown users and tracks are rejected only when those tables were delivered."""
     plays, low, high = quoted(s.PLAYS), *s.PLAYS_RANGE
@@ -185,16 +195,16 @@ def plays_rules(check_users: bool, check_tracks: bool) -> TableRules:
         Check("_count <> floor(_count)", s.PLAYS, "plays is not a whole number"),
     ]
     early = [_read_error(), *_missing_ids("plays"), *_invalid_text("plays"), *count_checks]
+    referenced = tuple(
+        table for table, check in (("users", check_users), ("tracks", check_tracks)) if check
+    )
     references = []
-    for check, table, col in (
-        (check_users, "users", s.USER_ID),
-        (check_tracks, "tracks", s.TRACK_ID),
-    ):
-        if check:
-            known = f"SELECT {quoted(col)} FROM {quoted(VALIDATED[table])}"
-            references.append(
-                Check(f"{quoted(col)} NOT IN ({known})", col, f"{col} is not in the {table} table")
-            )
+    for table in referenced:
+        col = s.REQUIRED_COLUMNS[table][0]
+        known = f"SELECT {quoted(col)} FROM {known_ids(table)}"
+        references.append(
+            Check(f"{quoted(col)} NOT IN ({known})", col, f"{col} is not in the {table} table")
+        )
     bad_time = f"{quoted(s.PLAYED_AT)} IS NOT NULL AND _played_at IS NULL"
     first, last = r.TIMESTAMP_RANGE
     return TableRules(
@@ -204,7 +214,10 @@ def plays_rules(check_users: bool, check_tracks: bool) -> TableRules:
             "_played_at": f"CASE WHEN _timestamp BETWEEN TIMESTAMP '{first}' "
             f"AND TIMESTAMP '{last}' THEN _timestamp END"
         },
+        hashed={"_play_key": f"hash({quoted(s.USER_ID)}, {quoted(s.TRACK_ID)}, _played_at)"},
+        key_hash=(s.PLAY_KEY, "_play_key"),
         checks=[*early, *references],
+        references=referenced,
         key={
             s.USER_ID: quoted(s.USER_ID),
             s.TRACK_ID: quoted(s.TRACK_ID),
@@ -221,6 +234,7 @@ def plays_rules(check_users: bool, check_tracks: bool) -> TableRules:
             s.TRACK_ID: quoted(s.TRACK_ID),
             s.PLAYS: "CAST(_count AS BIGINT)",
             s.PLAYED_AT: "_played_at",
+            s.PLAY_KEY: "_play_key",
         },
         flags={s.PLAYED_AT: bad_time},
     )
@@ -241,5 +255,6 @@ VALIDATED_TYPES = {
         s.TRACK_ID: "VARCHAR",
         s.PLAYS: "BIGINT",
         s.PLAYED_AT: "TIMESTAMP",
+        s.PLAY_KEY: "UBIGINT",
     },
 }

@@ -192,3 +192,18 @@ def test_features_wait_for_validation_of_their_generation(tiny):
     con.execute("DELETE FROM pipeline_state WHERE stage = 'validated'")
     with pytest.raises(ValueError, match="validate the raw tables of this generation"):
         build_features(con, raw_generation(con))
+
+
+def test_a_changed_hash_function_rebuilds_the_stages_that_store_hashes(tiny):
+    con, _, archive = tiny
+    before = _snapshot(con)
+    con.execute("UPDATE pipeline_state SET fingerprint = 'another duckdb' WHERE stage <> 'raw'")
+    con.execute(f"UPDATE {s.VALIDATED_TABLES['plays']} SET {s.PLAY_KEY} = 0")
+
+    run_data_path(con, SourceConfig(size="tiny"), archive)
+    build_features(con, raw_generation(con), reference_year=2026)
+
+    for name, frame in _snapshot(con).items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+    stages = dict(con.execute("SELECT stage, fingerprint FROM pipeline_state").fetchall())
+    assert stages["validated"] == stages["features"] == warehouse.hash_probe(con)
