@@ -12,13 +12,12 @@ import csv
 import datetime as dt
 import gzip
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from musicrec_core.data import SplitConfig
+from musicrec_core.data import SplitConfig, ValidatedCatalogue, features
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import NA_STRINGS, canonical_column
 
@@ -31,76 +30,6 @@ TRAIN, VALIDATION, TEST, COLD_USER, COLD_TRACK = (
     "cold_track",
 )
 _DELIMITERS = ",\t;|"
-
-
-# --- temporal and interaction features -----------------------------------------------------
-_RELEASE_DATE_PATTERN = r"^\s*(\d{4})(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?\s*$"
-
-
-def parse_release_year(release_date: pd.Series) -> pd.Series:
-    """Year of each release date ("YYYY-MM-DD", "YYYY-MM" or "YYYY") as Int64.
-
-    Anything else, or a year outside ``s.YEAR_RANGE``, is <NA>. The regex runs once per
-    distinct value, so millions of rows with repeated dates parse in well under a second.
-    """
-    codes, uniques = pd.factorize(release_date, use_na_sentinel=True)
-    years = (
-        pd.Series(uniques, dtype=object)
-        .astype("string")
-        .str.extract(_RELEASE_DATE_PATTERN, expand=False)
-    )
-    years = pd.to_numeric(years).astype("Int64")
-    low, high = s.YEAR_RANGE
-    years = years.where(years.between(low, high))
-    parsed = years.array.take(codes, allow_fill=True)
-    return pd.Series(parsed, index=release_date.index, name=s.RELEASE_YEAR, dtype="Int64")
-
-
-def age_group(age: pd.Series) -> pd.Series:
-    """Generation label of each age (``s.AGE_GROUPS``, upper bound inclusive).
-
-    Missing ages, and ages above the last bound, get ``s.AGE_GROUP_UNKNOWN``.
-    """
-    bounds = [-np.inf, *(float(upper) for upper, _ in s.AGE_GROUPS)]
-    labels = [label for _, label in s.AGE_GROUPS]
-    numeric = pd.to_numeric(age, errors="coerce").astype(float)
-    groups = pd.cut(numeric, bins=bounds, labels=labels, right=True)
-    return groups.astype(object).fillna(s.AGE_GROUP_UNKNOWN).rename(s.AGE_GROUP)
-
-
-def music_age(release_year: pd.Series, reference_year: int) -> pd.Series:
-    """Years between release and ``reference_year`` (nullable Int64; <NA> where the year is)."""
-    return (reference_year - release_year.astype("Int64")).rename(s.MUSIC_AGE)
-
-
-def plays_log(plays: pd.Series) -> pd.Series:
-    """``log1p`` of play counts, to tame their heavy right tail."""
-    return np.log1p(pd.to_numeric(plays).astype(float)).rename(s.PLAYS_LOG)
-
-
-def add_track_features(tracks: pd.DataFrame, reference_year: int) -> pd.DataFrame:
-    """Tracks plus release year (when absent), music age, energy×loudness and dance×valence.
-
-    Each feature is added only when its inputs are present, so partial frames are fine.
-    """
-    out = tracks.copy()
-    if s.RELEASE_YEAR not in out and s.RELEASE_DATE in out:
-        out[s.RELEASE_YEAR] = parse_release_year(out[s.RELEASE_DATE])
-    if s.RELEASE_YEAR in out:
-        out[s.MUSIC_AGE] = music_age(out[s.RELEASE_YEAR], reference_year)
-    if s.ENERGY in out and s.LOUDNESS in out:
-        out[s.ENERGY_LOUDNESS] = out[s.ENERGY] * out[s.LOUDNESS]
-    if s.DANCEABILITY in out and s.VALENCE in out:
-        out[s.DANCE_VALENCE] = out[s.DANCEABILITY] * out[s.VALENCE]
-    return out
-
-
-def add_user_features(users: pd.DataFrame) -> pd.DataFrame:
-    """Users plus their age group (recomputed from ``age`` when that column is present)."""
-    out = users.copy()
-    if s.AGE in out:
-        out[s.AGE_GROUP] = age_group(out[s.AGE])
-    return out
 
 
 # --- readers ---------------------------------------------------------------------------------
@@ -143,17 +72,6 @@ def as_text(values: pd.Series) -> pd.Series:
 
 DERIVED_SOURCE = "derived:plays"
 _INVALID_UTF8 = "\ufffd"
-
-
-@dataclass
-class ValidatedCatalogue:
-    """The validated tables, the quarantine log, and how many rows were derived from plays."""
-
-    users: pd.DataFrame
-    tracks: pd.DataFrame
-    plays: pd.DataFrame
-    quarantine: pd.DataFrame
-    derived: dict[str, int] = field(default_factory=dict)
 
 
 class _Quarantine:
@@ -345,7 +263,7 @@ def validate_tracks(raw: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
     for col in (s.TRACK_NAME, s.ARTIST_NAME, s.RELEASE_DATE):
         v.flag(col, df[col].isna())
     v.flag(s.GENRE, df[s.GENRE].isna())
-    year = parse_release_year(df[s.RELEASE_DATE]).astype("Float64").astype(float)
+    year = features.parse_release_year(df[s.RELEASE_DATE]).astype("Float64").astype(float)
     bad_date = df[s.RELEASE_DATE].notna() & year.isna()
     v._log_imputed(
         s.RELEASE_DATE, bad_date & v.alive, "is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD"
@@ -464,7 +382,7 @@ def build_interactions(plays: pd.DataFrame) -> pd.DataFrame:
 
 def user_features(users: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
     """Validated users plus age group (Unknown where age was imputed) and listening activity."""
-    out = add_user_features(users)
+    out = features.add_user_features(users)
     age_imputed = out[s.IMPUTED_COLUMNS].str.contains(rf"(?:^|,){s.AGE}(?:,|$)")
     out.loc[age_imputed, s.AGE_GROUP] = s.AGE_GROUP_UNKNOWN
     activity = interactions.groupby(s.USER_ID).agg(
@@ -480,7 +398,7 @@ def track_features(
 ) -> pd.DataFrame:
     """Validated tracks plus music age, interaction features and listener counts."""
     year = reference_year or dt.datetime.now(dt.UTC).year
-    out = add_track_features(tracks, year)
+    out = features.add_track_features(tracks, year)
     listeners = interactions.groupby(s.TRACK_ID).agg(
         n_listeners=(s.USER_ID, "size"), total_plays=(s.PLAYS, "sum")
     )

@@ -32,7 +32,6 @@ from musicrec_core.data.split import (
     VALIDATION,
     SplitConfig,
     build_split_table,
-    split_counts,
     split_interactions,
 )
 from musicrec_core.data.validation import (
@@ -84,7 +83,6 @@ __all__ = [
     "registry_frame",
     "run_data_path",
     "scan_landing",
-    "split_counts",
     "split_interactions",
     "tracks_delivery",
     "validate_catalogue",

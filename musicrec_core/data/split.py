@@ -144,17 +144,4 @@ def build_split_table(con: duckdb.DuckDBPyConnection, config: SplitConfig = Spli
     logger.info("split: %s", dict(zip(SPLITS, counts, strict=True)))
 
 
-def split_counts(split: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Interactions, users and tracks in each part, for metadata and logs."""
-    out = {}
-    for name in SPLITS:
-        part = split[split[s.SPLIT] == name]
-        out[name] = {
-            "interactions": len(part),
-            "users": int(part[s.USER_ID].nunique()),
-            "tracks": int(part[s.TRACK_ID].nunique()),
-        }
-    return out
-
-
-__all__ = ["SPLITS", "SplitConfig", "split_counts", "split_interactions"]
+__all__ = ["SPLITS", "SplitConfig", "build_split_table", "split_codes", "split_interactions"]
