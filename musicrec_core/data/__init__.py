@@ -42,6 +42,7 @@ from musicrec_core.data.validation import (
     reconcile,
     reconcile_by_delivery,
     reconcile_table,
+    reconcile_totals,
     validate_catalogue,
     validate_pending,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "reconcile",
     "reconcile_by_delivery",
     "reconcile_table",
+    "reconcile_totals",
     "refresh_raw",
     "registry_frame",
     "run_data_path",

@@ -159,6 +159,8 @@ def ingest_landing(
     ensure_registry(con)
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     known = {row[0] for row in con.execute(f"SELECT {s.SHA256} FROM {REGISTRY}").fetchall()}
+    last = con.execute(f"SELECT max({s.DELIVERY}) FROM {REGISTRY}").fetchone()[0]
+    delivery = int(last or s.SOURCE_DELIVERY)
     added, repeated = [], []
     for landed in scan_landing(landing_root):
         if file_sha256(landed.path) in known:  # registered content is not copied again
@@ -177,7 +179,8 @@ def ingest_landing(
             s.SIZE_BYTES: archived.stat().st_size,
             s.INGESTED_AT: stamp,
         }
-        added.append(_take_in(con, row, archived))
+        delivery += 1
+        added.append(_take_in(con, {**row, s.DELIVERY: delivery}, archived))
     added_frame = pd.DataFrame(added, columns=s.LANDING_REGISTRY_COLUMNS).astype(
         {s.DELIVERY: "int64", s.SIZE_BYTES: "int64", s.ROWS: "int64"}
     )
@@ -185,9 +188,8 @@ def ingest_landing(
 
 
 def _take_in(con: duckdb.DuckDBPyConnection, row: dict, archived: Path) -> dict:
-    """Append one archived file's rows under the next delivery number and register it."""
-    delivery = next_delivery(con)
-    row = {**row, s.DELIVERY: delivery}
+    """Append one archived file's rows under its delivery number and register it."""
+    delivery = row[s.DELIVERY]
     try:
         with warehouse.transaction(con):
             table = row[s.QUARANTINE_TABLE]
@@ -208,13 +210,6 @@ def _register(con: duckdb.DuckDBPyConnection, row: dict) -> None:
     columns = ", ".join(quoted(c) for c in s.LANDING_REGISTRY_COLUMNS)
     marks = ", ".join("?" for _ in values)
     con.execute(f"INSERT INTO {REGISTRY} ({columns}) VALUES ({marks})", values)
-
-
-def next_delivery(con: duckdb.DuckDBPyConnection) -> int:
-    """The number the next landed file gets: one more than the last registered (1 at first)."""
-    ensure_registry(con)
-    last = con.execute(f"SELECT max({s.DELIVERY}) FROM {REGISTRY}").fetchone()[0]
-    return int(last or s.SOURCE_DELIVERY) + 1
 
 
 def ingested_deliveries(

@@ -8,6 +8,7 @@ from musicrec_core.data.validation.reconcile import (
     reconcile,
     reconcile_by_delivery,
     reconcile_table,
+    reconcile_totals,
 )
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "reconcile",
     "reconcile_by_delivery",
     "reconcile_table",
+    "reconcile_totals",
     "validate_catalogue",
     "validate_delivery",
     "validate_pending",

@@ -83,7 +83,12 @@ def imputed_counts(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]
 
 def reconcile_table(con: duckdb.DuckDBPyConnection, table: str) -> dict:
     """The totals of ``reconcile_by_delivery``, with how many deliveries do not add up."""
-    by_delivery = reconcile_by_delivery(con, table)
+    return reconcile_totals(reconcile_by_delivery(con, table))
+
+
+def reconcile_totals(by_delivery: pd.DataFrame) -> dict:
+    """The totals of a ``reconcile_by_delivery`` frame, with how many deliveries do not add
+    up, for callers that show the frame too."""
     totals = {
         c: int(by_delivery[c].sum())
         for c in ("raw_rows", "validated_rows", "rejected_rows", "derived_rows")

@@ -11,11 +11,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from musicrec_core.data import (
-    DERIVED_SOURCE,
     imputed_counts,
     raw_generation,
     reconcile_by_delivery,
-    reconcile_table,
+    reconcile_totals,
     validate_pending,
 )
 from musicrec_core.data import schema as s
@@ -94,8 +93,8 @@ def validated_catalogue(context: dg.AssetExecutionContext, warehouse: DuckDBReso
 
 
 def _table_metadata(con, table: str, results) -> dict[str, object]:
-    counts = reconcile_table(con, table)
-    by_delivery = reconcile_by_delivery(con, table).tail(SHOWN_DELIVERIES)
+    by_delivery = reconcile_by_delivery(con, table)
+    counts = reconcile_totals(by_delivery)
     deliveries = [r.delivery for r in results] or [-1]
     new_rows = f"{s.DELIVERY} IN ({', '.join(map(str, deliveries))})"
     sample, sampled = wh.sample_frame(con, s.VALIDATED_TABLES[table], REPORT_ROWS, new_rows)
@@ -110,16 +109,13 @@ def _table_metadata(con, table: str, results) -> dict[str, object]:
     metadata = {
         **warehouse_table_metadata(con, s.VALIDATED_TABLES[table]),
         **{f"reconciliation/{k}": v for k, v in counts.items()},
-        "reconciliation_by_delivery": dg.MetadataValue.md(markdown_table(by_delivery)),
+        "reconciliation_by_delivery": dg.MetadataValue.md(
+            markdown_table(by_delivery.tail(SHOWN_DELIVERIES))
+        ),
         "deliveries_validated": dg.MetadataValue.json([r.delivery for r in results]),
         "imputed_fields": dg.MetadataValue.json(imputed_counts(con, table)),
         "quality_report": dg.MetadataValue.md(report),
-        "derived_from_plays": int(
-            con.execute(
-                f"SELECT count(*) FROM {s.VALIDATED_TABLES[table]} WHERE {s.SOURCE_FILE} = ?",
-                [DERIVED_SOURCE],
-            ).fetchone()[0]
-        ),
+        "derived_from_plays": counts["derived_rows"],
     }
     if table == "tracks" and len(sample):
         numeric = sample[[c for c in s.TRACK_NUMERIC_COLUMNS if c in sample]]

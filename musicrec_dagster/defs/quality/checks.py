@@ -10,7 +10,7 @@ import dagster as dg
 import pandera.pandas as pa
 from dagster_duckdb import DuckDBResource
 
-from musicrec_core.data import imputed_counts, reconcile_by_delivery, reconcile_table
+from musicrec_core.data import imputed_counts, reconcile_by_delivery, reconcile_totals
 from musicrec_core.data import schema as s
 from musicrec_core.data import warehouse as wh
 from musicrec_core.reports import markdown_table
@@ -67,8 +67,8 @@ def _reconciliation_check(table: str) -> dg.AssetChecksDefinition:
     )
     def check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
         with open_warehouse(warehouse) as con:
-            counts = reconcile_table(con, table)
             by_delivery = reconcile_by_delivery(con, table)
+        counts = reconcile_totals(by_delivery)
         unbalanced = by_delivery[~by_delivery["balanced"]]
         return dg.AssetCheckResult(
             passed=counts["balanced"],
