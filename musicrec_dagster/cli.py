@@ -15,7 +15,7 @@ import pandas as pd
 from musicrec_core.data import plays_delivery, tracks_delivery
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SOURCE_KINDS
-from musicrec_core.evaluation import comparison_table, to_markdown
+from musicrec_core.evaluation import DEFAULT_EVAL_USERS, comparison_table, to_markdown
 from musicrec_core.serving import EXAMPLE_QUERY, read_only_query
 from musicrec_dagster.defs.resources import SERVING_FILE
 from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
@@ -153,9 +153,26 @@ def _op_config(args: argparse.Namespace) -> dict[str, dict]:
         evaluation["models"] = args.models.split(",")
     if getattr(args, "ks", None):
         evaluation["ks"] = [int(k) for k in args.ks.split(",")]
+    if getattr(args, "eval_users", None) is not None:
+        evaluation["eval_users"] = args.eval_users
     if evaluation:
         config["model_evaluation"] = evaluation
     return config
+
+
+def eval_users(value: str) -> int:
+    """``--eval-users``: a positive whole number of users, or 'all' (0, every user)."""
+    if value.strip().lower() == "all":
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of users or 'all', not {value!r}"
+        )
+    return number
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -249,6 +266,13 @@ def _source_options() -> argparse.ArgumentParser:
     options.add_argument("--dirty-rate", type=float, help="share of dirty synthetic rows")
     options.add_argument("--models", help="comma-separated models to evaluate")
     options.add_argument("--ks", help="comma-separated cutoffs, e.g. 5,10,20")
+    options.add_argument(
+        "--eval-users",
+        type=eval_users,
+        metavar="N|all",
+        help=f"users per test set, a seeded sample shared by every model (default "
+        f"{DEFAULT_EVAL_USERS}); 'all' evaluates every user",
+    )
     options.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
     return options
 

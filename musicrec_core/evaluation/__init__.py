@@ -1,5 +1,5 @@
-"""Offline evaluation: the held-out test sets, the full-ranking protocol, the comparison of
-every model with its tables and figures, and the promotion gate."""
+"""Offline evaluation: the held-out test sets and their seeded user samples, the full-ranking
+protocol, the comparison of every model with its tables and figures, and the promotion gate."""
 
 from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
 from musicrec_core.evaluation.held_out import (
@@ -28,7 +28,9 @@ from musicrec_core.evaluation.promotion import (
 )
 from musicrec_core.evaluation.protocol import (
     PER_USER_COLUMNS,
+    POPULATION_USERS,
     PR_CURVE_COLUMNS,
+    SAMPLE_USERS,
     SCORE_SAMPLE_COLUMNS,
     SUMMARY_COLUMNS,
     EvaluationResult,
@@ -42,17 +44,21 @@ from musicrec_core.evaluation.tables import (
     paired_differences,
     to_markdown,
 )
+from musicrec_core.evaluation.user_sample import DEFAULT_EVAL_USERS, sample_test_set, sample_users
 
 __all__ = [
     "CANDIDATE_SCORE",
+    "DEFAULT_EVAL_USERS",
     "DEFAULT_TOLERANCE",
     "PAIRED_COLUMNS",
     "PASSED",
     "PER_USER_COLUMNS",
+    "POPULATION_USERS",
     "PROMOTED",
     "PR_CURVE_COLUMNS",
     "REASON",
     "RELEVANT",
+    "SAMPLE_USERS",
     "SCORE",
     "SCORE_SAMPLE_COLUMNS",
     "SUMMARY_COLUMNS",
@@ -75,6 +81,8 @@ __all__ = [
     "figures",
     "paired_differences",
     "read_served",
+    "sample_test_set",
+    "sample_users",
     "serving_choice",
     "to_markdown",
     "warm_ndcg",

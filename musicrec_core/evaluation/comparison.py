@@ -13,6 +13,7 @@ from musicrec_core import metrics as m
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.evaluation.held_out import TEST_SET, TEST_SETS, EvaluationData
 from musicrec_core.evaluation.protocol import EvaluationResult, compare
+from musicrec_core.evaluation.user_sample import DEFAULT_EVAL_USERS, sample_users
 from musicrec_core.models.recommender import Recommender
 from musicrec_core.models.registry import build_models
 from musicrec_core.reports import plots
@@ -32,6 +33,7 @@ class Comparison:
     result: EvaluationResult
     fit_seconds: dict[str, float] = field(default_factory=dict)
     models: dict[str, Recommender] = field(default_factory=dict)  # as fitted and evaluated
+    users: dict[str, dict[str, int]] = field(default_factory=dict)  # sample, population per set
 
     @property
     def test_sets(self) -> list[str]:
@@ -50,16 +52,20 @@ def evaluate_models(
     cold_user_given: int = 0,
     test_sets: Sequence[str] = TEST_SETS,
     fitted: Mapping[str, Recommender] | None = None,
+    eval_users: int | None = DEFAULT_EVAL_USERS,
 ) -> Comparison:
     """Fit each named model on the split's training part and evaluate it on the test sets.
 
     Models in ``fitted`` (already trained on that same training part, such as the hybrid model
     asset) are evaluated as they are. With ``cold_user_given = N`` each cold user's first N
-    plays are given at recommendation time.
+    plays are given at recommendation time. Each test set is evaluated on a seeded sample of
+    ``eval_users`` users, the same for every model (None or 0: every user).
     """
     fitted = dict(fitted or {})
-    data = EvaluationData.from_split(
-        split, users, tracks, cold_user_given=cold_user_given, seed=seed
+    data = sample_users(
+        EvaluationData.from_split(split, users, tracks, cold_user_given=cold_user_given, seed=seed),
+        eval_users,
+        seed=seed,
     )
     models = build_models([n for n in names if n not in fitted], preprocessor)
     fit_seconds = {}
@@ -70,7 +76,11 @@ def evaluate_models(
         logger.info("fitted %s in %.1f s", name, fit_seconds[name])
     ordered = {name: fitted.get(name) or models[name] for name in names}
     result = compare(ordered, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
-    return Comparison(result, fit_seconds, ordered)
+    sizes = {
+        name: {"sample": len(test.user_ids), "population": test.population}
+        for name, test in data.test_sets.items()
+    }
+    return Comparison(result, fit_seconds, ordered, sizes)
 
 
 def figures(comparison: Comparison) -> dict[str, bytes]:

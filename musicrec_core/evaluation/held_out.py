@@ -37,6 +37,7 @@ class TestSet:
     allowed: np.ndarray  # (n_tracks,) bool: tracks this set may recommend at all
     excluded: sparse.csr_matrix  # (n_users, n_tracks): per-user tracks that are not candidates
     history: pd.DataFrame  # plays given to the model at recommendation time (cold users)
+    population: int  # users of the whole set; more than len(user_ids) when it is a sample
 
     def candidates(self, rows: slice) -> np.ndarray:
         """Boolean (users in rows, n_tracks) mask of the tracks each user's ranking covers."""
@@ -180,6 +181,7 @@ def _test_set(
         allowed=allowed,
         excluded=excluded[np.flatnonzero(keep)],
         history=history[history[s.USER_ID].isin(kept_ids)].drop(columns=[s.SPLIT, _TRACK]),
+        population=len(kept_ids),
     )
 
 

@@ -15,6 +15,11 @@ Test sets, built from the split's labels (see :mod:`musicrec_core.data.split`), 
   cold-start tracks, i.e. how well a model ranks brand-new tracks for the users who later
   played some.
 
+Each test set may be a fixed, seeded sample of its users
+(:mod:`musicrec_core.evaluation.user_sample`), the same for every model; the summary says how
+many users were evaluated (``sample_users``) of how many (``population_users``), and its
+intervals are the sample's.
+
 Relevant items are always candidates (a relevant track that may not be recommended is dropped)
 and users left with no relevant item are dropped from the set. There are no sampled negatives.
 For diversity, an empty artist and the 'Unknown' genre are missing values: they never make two
@@ -40,10 +45,14 @@ from musicrec_core.models.recommender import Recommender, top_k
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_COLUMNS = [s.MODEL_NAME, TEST_SET, *m.SUMMARY_COLUMNS]
+SAMPLE_USERS = "sample_users"  # users of the test set evaluated
+POPULATION_USERS = "population_users"  # users of the whole test set
+SUMMARY_COLUMNS = [s.MODEL_NAME, TEST_SET, *m.SUMMARY_COLUMNS, SAMPLE_USERS, POPULATION_USERS]
 PER_USER_COLUMNS = [s.MODEL_NAME, TEST_SET, s.USER_ID, m.K, *m.PER_USER_METRICS]
 SCORE_SAMPLE_COLUMNS = [s.MODEL_NAME, TEST_SET, RELEVANT, s.SCORE]
 PR_CURVE_COLUMNS = [s.MODEL_NAME, TEST_SET, m.K, m.PRECISION, m.RECALL]
+MAX_BATCH_USERS = 512
+BATCH_CELLS = 1 << 24  # scores of one batch (users x tracks): 128 MB as float64
 
 
 @dataclass
@@ -80,12 +89,19 @@ def evaluate(
     test_sets: Sequence[str] = TEST_SETS,
     n_boot: int = 1000,
     seed: int = 0,
-    batch_users: int = 512,
+    batch_users: int | None = None,
     name: str | None = None,
     n_score_samples: int = 20_000,
 ) -> EvaluationResult:
-    """Evaluate a model already fitted on ``data.train``; ``name`` defaults to ``model.name``."""
+    """Evaluate a model already fitted on ``data.train``; ``name`` defaults to ``model.name``.
+
+    Users are scored ``batch_users`` at a time, by default as many as keep a batch's score
+    matrix within ``BATCH_CELLS`` (at most ``MAX_BATCH_USERS``), so memory stays bounded however
+    large the catalogue.
+    """
     name = name or model.name
+    n_tracks = len(data.train.matrix.track_ids)
+    batch_users = batch_users or min(MAX_BATCH_USERS, max(1, BATCH_CELLS // max(n_tracks, 1)))
     results = []
     for set_name in test_sets:
         test = data.test_sets[set_name]
@@ -156,7 +172,9 @@ def _result(
     )
     summary = pd.concat([m.summarise(per_user, n_boot=n_boot, seed=seed), coverage])
     return EvaluationResult(
-        summary=summary.assign(**labels)[SUMMARY_COLUMNS],
+        summary=summary.assign(
+            **labels, **{SAMPLE_USERS: len(test.user_ids), POPULATION_USERS: test.population}
+        )[SUMMARY_COLUMNS],
         per_user=per_user.assign(**labels)[PER_USER_COLUMNS],
         score_samples=samples.assign(**labels)[SCORE_SAMPLE_COLUMNS],
         pr_curve=m.pr_curve(recommended, test.relevant, max(ks)).assign(**labels)[PR_CURVE_COLUMNS],

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from musicrec_core.data import MusicPreprocessor
 from musicrec_core.evaluation import (
+    DEFAULT_EVAL_USERS,
     TEST_SET,
     comparison_table,
     evaluate_models,
@@ -22,10 +23,15 @@ HYBRID = Hybrid.name
 
 
 class EvaluationSettings(dg.Config):
-    """Which models to compare, at which cutoffs, with how many bootstrap resamples."""
+    """Which models to compare, at which cutoffs, on how many users, with how many bootstrap
+    resamples."""
 
     models: list[str] = Field(default_factory=lambda: [*BASELINES, HYBRID])
     ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
+    eval_users: int | None = Field(
+        default=DEFAULT_EVAL_USERS,
+        description="users per test set, a seeded sample shared by every model; 0 or null: all",
+    )
     n_boot: int = 1000
     seed: int = 0
     cold_user_given: int = Field(
@@ -67,12 +73,14 @@ def model_evaluation(
         n_boot=config.n_boot,
         seed=config.seed,
         cold_user_given=config.cold_user_given,
+        eval_users=config.eval_users,
     )
     summary = comparison.result.summary
     paths.reports.mkdir(parents=True, exist_ok=True)
     metadata: dict[str, object] = {
         **table_metadata(summary),
         "fit_seconds": dg.MetadataValue.json(comparison.fit_seconds),
+        "users": dg.MetadataValue.json(comparison.users),
         "reports": dg.MetadataValue.path(str(paths.reports)),
     }
     ease = comparison.models.get("ease")
