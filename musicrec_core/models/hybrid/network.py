@@ -225,16 +225,19 @@ class HybridRecommender(nn.Module):
         gender: torch.Tensor | None = None,
         age_group: torch.Tensor | None = None,
         id_dropout: float = 0.0,
+        table_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(n, dim) user vectors.
 
         ``users``: catalogue indices, -1 for users the model does not know; ``history`` (n, H):
-        indices into ``item_table`` (rows of item vectors) of each user's plays, padded with
-        weight 0; ``gender`` / ``age_group`` codes default to the catalogue's for known users
-        (unknown codes for the others).
+        catalogue indices of each user's plays, padded with weight 0; their item vectors are
+        ``item_table[table_rows]`` (default ``item_table[history]``: a table of every item);
+        ``gender`` / ``age_group`` codes default to the catalogue's for known users (unknown
+        codes for the others).
         """
         weight = history_weight / history_weight.sum(dim=1, keepdim=True).clamp(min=1e-6)
-        pooled = (item_table[history][..., : self.dim] * weight.unsqueeze(-1)).sum(dim=1)
+        rows = history if table_rows is None else table_rows
+        pooled = (item_table[rows][..., : self.dim] * weight.unsqueeze(-1)).sum(dim=1)
         history_ids = torch.where(self.item_known[history], history, self.n_items)
         if id_dropout > 0:
             drop = torch.rand(history_ids.shape, device=history.device) < id_dropout

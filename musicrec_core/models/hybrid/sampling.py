@@ -97,16 +97,19 @@ class ListSampler:
         return order[mine][: cfg.max_positives], order[~mine][: cfg.max_history]
 
     def batch(self, users: np.ndarray, parts: np.ndarray | None = None) -> ListBatch:
-        """Lists of the given users (and parts from ``lists``; none: a random split each)."""
+        """Lists of the given users (and parts from ``lists``; none: a random split each).
+
+        The lists of a batch share their sampled negatives, so the tracks a batch reads, and
+        with them the cost of a step, are bounded by its plays and not by the catalogue.
+        """
         cfg, rng = self.config, self.rng
         n_neg = cfg.negatives
         n_popular = round(n_neg * cfg.popular_negative_share)
         negatives = np.concatenate(
             [
-                rng.choice(self.known, size=(len(users), n_popular), p=self.popularity),
-                rng.choice(self.known, size=(len(users), n_neg - n_popular)),
-            ],
-            axis=1,
+                rng.choice(self.known, size=n_popular, p=self.popularity),
+                rng.choice(self.known, size=n_neg - n_popular),
+            ]
         )
         histories, positives = [], []
         for i, user in enumerate(users):
@@ -133,9 +136,9 @@ class ListSampler:
             batch.mask[row, : len(pos)] = True
             batch.positive[row, : len(pos)] = True
             played = self.plays.indices[self.plays.indptr[user] : self.plays.indptr[user + 1]]
-            batch.items[row, width_p:] = negatives[row]
-            batch.log_draws[row, width_p:] = self.log_draws[negatives[row]]
-            batch.mask[row, width_p:] = ~np.isin(negatives[row], played)
+            batch.items[row, width_p:] = negatives
+            batch.log_draws[row, width_p:] = self.log_draws[negatives]
+            batch.mask[row, width_p:] = ~np.isin(negatives, played)
         return batch
 
 

@@ -42,44 +42,54 @@ EpochCallback = Callable[[int, dict], None]
 def _batch_loss(
     model: HybridRecommender,
     batch: dict[str, torch.Tensor],
-    played: torch.Tensor,
+    plays: sparse.csr_matrix,
     loss_fn: EnhancedListNetLoss,
     similarity: Sequence[torch.Tensor],
     config: TrainConfig,
 ) -> dict[str, torch.Tensor]:
-    """Loss of both stages on a batch of lists.
+    """Loss of both stages on a batch of lists (``plays``: the batch users' rows).
 
-    Retrieval: the dot product over the list (positives and sampled negatives). Re-ranking: the
-    head over the ``rerank_list`` best dot scores outside the history, positives being the
-    held-out plays among them: the candidates the head sees when serving. The ILS term applies
-    to the head's ranking.
+    Item vectors are computed for the tracks the batch reads (its lists and histories) only.
+    Retrieval: the dot product over each list (positives and the shared sampled negatives).
+    Re-ranking: the head over the ``rerank_list`` best dot scores among the batch's listed
+    tracks outside each user's history, positives being the held-out plays among them: a
+    sample of the candidates the head sees when serving, which on catalogues smaller than a
+    batch's lists is nearly all of them. The ILS term applies to the head's ranking.
     """
-    table = model.item_vectors(id_dropout=config.item_id_dropout)
+    listed_ids, history = batch["items"], batch["history"]
+    pool, rows = torch.unique(torch.cat([listed_ids.ravel(), history.ravel()]), return_inverse=True)
+    listed_rows = rows[: listed_ids.numel()].view_as(listed_ids)
+    table = model.item_vectors(pool, id_dropout=config.item_id_dropout)
     users = model.user_vectors(
         batch["users"],
-        batch["history"],
+        history,
         batch["history_weight"],
         table,
         id_dropout=config.user_id_dropout,
+        table_rows=rows[listed_ids.numel() :].view_as(history),
     )
-    listed = table[batch["items"]]
+    listed = table[listed_rows]
     dot = (users[:, None, :] * listed[..., : model.dim]).sum(-1) + listed[..., model.dim]
     if config.sampling_correction:  # times the temperature the loss divides by
         dot = dot - config.temperature * batch["log_draws"]
     retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
 
     with torch.no_grad():
-        gains = torch.zeros(played.shape, device=played.device)
+        candidates, slots = torch.unique(listed_rows, return_inverse=True)
+        tracks = pool[candidates]
+        gains = torch.zeros((len(users), len(candidates)), device=dot.device)
         listed_gains = torch.where(batch["positive"], batch["target"], 0.0)
-        gains.scatter_reduce_(1, batch["items"], listed_gains, reduce="amax")  # duplicates
+        gains.scatter_reduce_(1, slots, listed_gains, reduce="amax")  # duplicates
         is_target = gains > 0
-        full = model.dot(users, table).masked_fill(played & ~is_target, float("-inf"))
-        items = full.topk(min(config.rerank_list, full.shape[1]), dim=1).indices
-        positive = is_target.gather(1, items)
-        target = gains.gather(1, items)
-        mask = torch.isfinite(full.gather(1, items))
-    head = model(users, table[items])
-    feats = [block[items] for block in similarity]
+        played = played_mask(plays[:, tracks.cpu().numpy()], dot.device)
+        scores = model.dot(users, table[candidates])
+        scores = scores.masked_fill(played & ~is_target, float("-inf"))
+        top = scores.topk(min(config.rerank_list, scores.shape[1]), dim=1).indices
+        positive = is_target.gather(1, top)
+        target = gains.gather(1, top)
+        mask = torch.isfinite(scores.gather(1, top))
+    head = model(users, table[candidates[top]])
+    feats = [block[tracks[top]] for block in similarity]
     # Only lists with a history are diversified: a listener known by demographics alone gets
     # the surest tracks for them, not a spread (the penalty cost new users a fifth of their
     # NDCG@10 at weights where it pays for warm ones).
@@ -157,8 +167,7 @@ def _train(
                 continue
             part = None if parts_all is None else parts_all[start : start + config.batch_size]
             batch = batch_tensors(sampler.batch(rows, part), device)
-            played = played_mask(plays[rows], device)
-            parts = _batch_loss(model, batch, played, loss_fn, blocks, config)
+            parts = _batch_loss(model, batch, plays[rows], loss_fn, blocks, config)
             optimizer.zero_grad()
             parts["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -166,7 +175,9 @@ def _train(
             for key in sums:
                 sums[key] += float(parts[key].detach())
             n_batches += 1
+        lists_per_second = len(order) / (time.perf_counter() - started)
         metrics = {"epoch": epoch, **{k: v / max(n_batches, 1) for k, v in sums.items()}}
+        metrics["lists_per_second"] = round(lists_per_second, 1)
         if validation is not None:
             metrics[VAL_NDCG] = validation_ndcg(model, plays, validation, config, device)
             metrics[VAL_CONTENT] = validation_ndcg(

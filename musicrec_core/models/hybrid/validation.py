@@ -24,6 +24,17 @@ VAL_CONTENT = f"val_content_ndcg@{VAL_K}"
 VAL_STOP = "val_stopping_score"  # what early stopping and the learning-rate schedule follow
 
 
+def validation_users(validation: sparse.csr_matrix, config: TrainConfig) -> np.ndarray:
+    """Rows with validation plays: all of them, or the same seeded sample of
+    ``config.validation_users`` at every call, which bounds the cost of a validation pass
+    however many users there are."""
+    users = np.flatnonzero(np.diff(validation.indptr) > 0)
+    if config.validation_users and len(users) > config.validation_users:
+        rng = np.random.default_rng(config.seed)
+        users = np.sort(rng.choice(users, config.validation_users, replace=False))
+    return users
+
+
 @torch.no_grad()
 def validation_ndcg(
     model: HybridRecommender,
@@ -38,13 +49,14 @@ def validation_ndcg(
     content: ContentSimilarity | None = None,
     content_weight: float = 0.0,
 ) -> float:
-    """Mean binary NDCG@10 of the two-stage ranking over users with validation plays, the head
+    """Mean binary NDCG@10 of the two-stage ranking over users with validation plays (see
+    ``validation_users``), the head
     fused with ``item_item`` scores at ``item_item_weight`` and retrieval at
     ``item_item_retrieval_weight``. With ``content_only``: of the towers' dot product alone
     with every track's vector from content alone, as new tracks are ranked, fused with
     ``content`` similarity at ``content_weight``."""
     model.eval()
-    users = np.flatnonzero(np.diff(validation.indptr) > 0)
+    users = validation_users(validation, config)
     if not len(users):
         return float("nan")
     table = model.item_vectors()
@@ -88,7 +100,7 @@ def item_item_validation_ndcg(
     device: torch.device,
 ) -> float:
     """Mean binary NDCG@10 of the item-item scores alone, over users with validation plays."""
-    users = np.flatnonzero(np.diff(validation.indptr) > 0)
+    users = validation_users(validation, config)
     if not len(users):
         return float("nan")
     total = 0.0

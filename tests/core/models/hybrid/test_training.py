@@ -17,10 +17,12 @@ from musicrec_core.models.hybrid import (
     TrainConfig,
     validation_ndcg,
 )
+from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.sampling import ListSampler
+from musicrec_core.models.hybrid.validation import validation_users
 
 KEYS = {
-    *("epoch", "listnet", "ils", "total", "lr", "seconds"),
+    *("epoch", "listnet", "ils", "total", "lr", "seconds", "lists_per_second"),
     *(VAL_NDCG, VAL_CONTENT, VAL_STOP),
 }
 
@@ -154,3 +156,43 @@ def test_sampled_negatives_carry_the_log_of_how_often_they_are_drawn():
     assert (batch.log_draws[batch.positive] == 0).all()
     # the draw probabilities over the tracks negatives come from sum to one
     assert np.exp(sampler.log_draws[known]).sum() / config.negatives == pytest.approx(1.0)
+
+
+def test_the_lists_of_a_batch_share_their_negatives():
+    plays = sparse.random(40, 80, density=0.15, format="csr", random_state=2, dtype=np.float32)
+    plays.data = np.ceil(plays.data * 5)
+    sampler = ListSampler(plays, TrainConfig(negatives=20), np.random.default_rng(0))
+    users, parts = sampler.lists()
+    batch = sampler.batch(users[:8], parts[:8])
+    negatives = batch.items[:, -20:]
+    assert (negatives == negatives[0]).all()
+    for row, user in enumerate(users[:8]):  # a negative the user played is masked out
+        played = plays[user].indices
+        np.testing.assert_array_equal(batch.mask[row, -20:], ~np.isin(negatives[row], played))
+
+
+def test_a_training_step_computes_only_the_tracks_its_batch_reads(tiny, monkeypatch):
+    train, preprocessor, validation = tiny
+    model = Hybrid(_config(epochs=1, negatives=20, batch_size=8), preprocessor, validation)
+    asked: list[int] = []
+    item_vectors = HybridRecommender.item_vectors
+
+    def counting(self, items=None, id_dropout=0.0):
+        if self.training:
+            asked.append(self.n_items if items is None else len(items))
+        return item_vectors(self, items, id_dropout)
+
+    monkeypatch.setattr(HybridRecommender, "item_vectors", counting)
+    model.fit(train)
+    assert asked and max(asked) < model.model.n_items
+
+
+def test_validation_ranks_the_same_bounded_sample_of_users_each_time():
+    validation = sparse.csr_matrix(np.eye(50, 10, dtype=np.float32) + np.eye(50, 10, k=-10))
+    config = TrainConfig(validation_users=7, seed=3)
+    first = validation_users(validation, config)
+    assert len(first) == 7 and len(set(first)) == 7
+    np.testing.assert_array_equal(first, validation_users(validation, config))
+    assert set(first) <= set(np.flatnonzero(np.diff(validation.indptr) > 0))
+    everyone = validation_users(validation, TrainConfig(validation_users=None))
+    np.testing.assert_array_equal(everyone, np.flatnonzero(np.diff(validation.indptr) > 0))
