@@ -40,6 +40,7 @@ import pandas as pd
 
 from musicrec_core import metrics as m
 from musicrec_core.data import schema as s
+from musicrec_core.evaluation.bootstrap import summarise
 from musicrec_core.evaluation.held_out import RELEVANT, TEST_SET, TEST_SETS, EvaluationData, TestSet
 from musicrec_core.models.recommender import Recommender, top_k
 
@@ -170,7 +171,7 @@ def _result(
             m.N_USERS: len(test.user_ids),
         }
     )
-    summary = pd.concat([m.summarise(per_user, n_boot=n_boot, seed=seed), coverage])
+    summary = pd.concat([summarise(per_user, n_boot=n_boot, seed=seed), coverage])
     return EvaluationResult(
         summary=summary.assign(
             **labels, **{SAMPLE_USERS: len(test.user_ids), POPULATION_USERS: test.population}
