@@ -3,6 +3,7 @@ and the store of published artifacts."""
 
 from musicrec_core.serving.artifacts import ArtifactStore
 from musicrec_core.serving.publish import PublishResult, publish_serving_database, read_only_query
+from musicrec_core.serving.shards import shard_users, user_shards
 from musicrec_core.serving.tables import (
     EXAMPLE_QUERY,
     SERVING_VIEWS,
@@ -27,4 +28,6 @@ __all__ = [
     "servable_users",
     "served_recommendations",
     "serving_tables",
+    "shard_users",
+    "user_shards",
 ]
