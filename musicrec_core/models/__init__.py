@@ -1,9 +1,11 @@
-"""Recommenders behind one interface: popularity, item and content neighbours, EASE, and the
-hybrid deep model (in ``models.hybrid``), with MMR diversity re-ranking and the registry."""
+"""Recommenders behind one interface: popularity, item and content neighbours, EASE and its
+scalable form ELSA, and the hybrid deep model (in ``models.hybrid``), with MMR diversity
+re-ranking and the registry."""
 
 from musicrec_core.models.content_knn import ContentKNN
 from musicrec_core.models.diversity import mmr_rerank, personal_strength
 from musicrec_core.models.ease import EASE, EASE_FALLBACK_L2, EASE_L2_CHOICES, choose_ease_l2
+from musicrec_core.models.elsa import ELSA
 from musicrec_core.models.item_knn import ItemKNN
 from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
@@ -22,6 +24,7 @@ __all__ = [
     "EASE",
     "EASE_FALLBACK_L2",
     "EASE_L2_CHOICES",
+    "ELSA",
     "ContentKNN",
     "ItemKNN",
     "Popularity",

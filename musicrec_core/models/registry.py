@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.content_knn import ContentKNN
 from musicrec_core.models.ease import EASE
+from musicrec_core.models.elsa import ELSA
 from musicrec_core.models.hybrid.recommender import Hybrid
 from musicrec_core.models.item_knn import ItemKNN
 from musicrec_core.models.popularity import Popularity, SegmentPopularity
@@ -20,6 +21,7 @@ _FACTORIES: dict[str, Callable[[MusicPreprocessor | None], Recommender]] = {
     "content_knn": lambda pre: ContentKNN(preprocessor=pre),
     "item_knn": lambda _: ItemKNN(),
     "ease": lambda _: EASE(),
+    "elsa": lambda _: ELSA(),
     "hybrid": lambda pre: Hybrid(preprocessor=pre),
 }
 
