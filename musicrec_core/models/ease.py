@@ -43,8 +43,8 @@ class EASE(PlayRowRecommender):
     Only tracks with at least one training play enter B (the others would get an all-zero
     column and score 0 anyway), so the dense cost is ``n_played_tracks²``: about 12 bytes per
     entry at the peak of fitting (3 GB at 15k tracks, 4.8 GB at 20k) and 4 bytes per entry
-    kept. ``max_items`` bounds that count: above it fitting raises ValueError before allocating;
-    use ``ItemKNN`` there.
+    kept. ``max_items`` bounds that count (16,384 by default, 3.2 GB while fitting): above it
+    fitting raises ValueError before allocating; use ``ELSA`` there.
 
     ``l2`` (λ) is absolute, not scaled: diag(XᵀX) counts listeners per track, so how much a
     given λ regularises depends on the data (500 was best on the demo catalogue, 50 on Echo
@@ -60,7 +60,7 @@ class EASE(PlayRowRecommender):
         self,
         l2: float | None = None,
         weighting: str = "binary",
-        max_items: int = 30_000,
+        max_items: int = 16_384,
         seed: int = 0,
     ) -> None:
         if l2 is not None and l2 <= 0:
@@ -141,7 +141,7 @@ def ease_weights(x: sparse.csr_matrix, l2: float, max_items: int) -> tuple[np.nd
     if n > max_items:
         raise ValueError(
             f"EASE needs a dense {n} x {n} item-item matrix (~{12 * n * n / 1e9:.1f} GB while "
-            f"fitting) for {n} played tracks, above max_items={max_items}; use ItemKNN "
+            f"fitting) for {n} played tracks, above max_items={max_items}; use ELSA "
             "for a catalogue this size, or raise max_items if the memory is there"
         )
     gram = np.empty((n, n), dtype=np.float64)
