@@ -1,7 +1,8 @@
 """Run the platform's jobs in this process, one after another, as the CLI and tests do.
 
 The full pipeline is three jobs: refresh the catalogue, retrain (with the promotion gate),
-serve. A retraining whose candidate the gate refuses is not an error: the served model stays
+serve; a job over partitioned assets (recommendations by user shard) takes every partition in
+its one run. A retraining whose candidate the gate refuses is not an error: the served model stays
 and serving goes on.
 """
 
@@ -19,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 PIPELINE = ("refresh_catalogue", "retrain", "serve")
 GATE_STEP = "promotion_report_promotion_gate"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def blocked_by_promotion_gate(result: dg.ExecuteInProcessResult) -> bool:
@@ -70,7 +73,10 @@ def run_jobs(
     for job_name in job_names:
         job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(
-            instance=instance, run_config=_for_job(job, run_config or {}), raise_on_error=False
+            instance=instance,
+            run_config=_for_job(job, run_config or {}),
+            tags=every_partition(job),
+            raise_on_error=False,
         )
         outcome.results[job_name] = result
         if result.success:
@@ -83,6 +89,14 @@ def run_jobs(
         outcome.failed_job = job_name
         break
     return outcome
+
+
+def every_partition(job: dg.JobDefinition) -> dict[str, str]:
+    """Run tags that make one run take every partition of a partitioned job (all user shards)."""
+    if job.partitions_def is None:
+        return {}
+    keys = job.partitions_def.get_partition_keys()
+    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
 def _for_job(job: dg.JobDefinition, run_config: dict) -> dict:

@@ -1,4 +1,5 @@
-"""The pipeline's DuckDB warehouse: one table per asset, replaced whole on every materialisation.
+"""The pipeline's DuckDB warehouse: one table per asset, replaced whole on every materialisation
+(a partitioned asset's table: the run's partitions).
 
 The stock pandas handler skips empty frames (leaving the previous run's rows in place) and
 appends into the existing table (failing when columns change); replacing the table avoids both.
@@ -24,16 +25,41 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
     def handle_output(
         self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
     ) -> None:
-        if context.has_partition_key:
-            super().handle_output(context, table_slice, obj, connection)
-            return
         name = f"{table_slice.schema}.{table_slice.table}"
+        if context.has_partition_key:
+            _write_partitions(context, name, obj, connection)
+            return
         connection.register("_asset_frame", obj)
         try:
             connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _asset_frame")
         finally:
             connection.unregister("_asset_frame")
         context.add_output_metadata({"dagster/row_count": len(obj), "dagster/table_name": name})
+
+
+def _write_partitions(
+    context: OutputContext, name: str, obj: pd.DataFrame, connection: duckdb.DuckDBPyConnection
+) -> None:
+    """Insert a run's partitions, whose old rows the IO manager has deleted, by column name.
+
+    An empty frame still creates the table; a table whose columns differ from the frame's is
+    rebuilt, and partitions outside this run are then materialised again before they are read.
+    """
+    columns = connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || "
+        "table_name = ? ORDER BY ordinal_position",
+        [name],
+    ).fetchall()
+    if columns and [c for (c,) in columns] != list(obj.columns):
+        context.log.warning(f"{name} changes columns: rebuilt from this run's partitions")
+        connection.execute(f"DROP TABLE {name}")
+    connection.register("_asset_frame", obj)
+    try:
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {name} AS FROM _asset_frame LIMIT 0")
+        connection.execute(f"INSERT INTO {name} BY NAME FROM _asset_frame")
+    finally:
+        connection.unregister("_asset_frame")
+    context.add_output_metadata({"dagster/partition_row_count": len(obj)})
 
 
 class WarehouseIOManager(DuckDBIOManager):

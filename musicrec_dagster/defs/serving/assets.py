@@ -3,6 +3,7 @@
 import os
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -19,9 +20,15 @@ from musicrec_core.models import (
 )
 from musicrec_core.models.hybrid import Hybrid
 from musicrec_core.reports import markdown_table
-from musicrec_core.serving import ArtifactStore, content_vectors, publish_serving_database
+from musicrec_core.serving import (
+    ArtifactStore,
+    content_vectors,
+    publish_serving_database,
+    user_shards,
+)
 from musicrec_dagster.automation import FOLLOW_NEW_DATA, FOLLOW_NEW_DATA_AND_PROMOTIONS
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
+from musicrec_dagster.defs.serving.shards import N_USER_SHARDS, SHARD_COLUMN, user_shard_partitions
 from musicrec_dagster.defs.training.assets import MODEL_KIND
 from musicrec_dagster.metadata import table_metadata
 
@@ -70,6 +77,9 @@ def _serving_model(
     group_name=GROUP,
     kinds={"pandas", "duckdb"},
     deps=["served_model"],
+    partitions_def=user_shard_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
+    metadata={"partition_expr": SHARD_COLUMN},
     automation_condition=FOLLOW_NEW_DATA_AND_PROMOTIONS,
 )
 def recommendations(
@@ -81,10 +91,12 @@ def recommendations(
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Top-K tracks per user from the served model over every play so far, diversified.
+    """Top-K tracks per user of the run's user shards from the served model over every play so
+    far, diversified.
 
     New plays, users and tracks count without retraining. Users the model cannot place (no
-    plays, and no demographics where it reads them) get popularity in their segment.
+    plays, and no demographics where it reads them) get popularity in their segment. A run may
+    take one shard or a range of them; each shard's rows replace that shard's rows only.
     """
     store = paths.artifacts()
     preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
@@ -93,19 +105,22 @@ def recommendations(
     )
     data = TrainingData(interactions, user_features, track_features)
     model, version = _serving_model(name, version, store, preprocessor, data)
+    shards = [int(key) for key in context.partition_keys]
+    in_run = np.isin(user_shards(user_features[s.USER_ID], N_USER_SHARDS), shards)
     frame = serving.served_recommendations(
         model,
         version,
         serving.segment_popularity(interactions, user_features, track_features),
         interactions,
-        user_features,
+        user_features[in_run],
         track_features,
         content_vectors(track_features, preprocessor),
         k=config.top_k,
         diversity=config.diversity,
         n_candidates=config.n_candidates,
     )
-    context.log.info(f"serving {name} (version {version}): {why}")
+    frame[SHARD_COLUMN] = user_shards(frame[s.USER_ID], N_USER_SHARDS)
+    context.log.info(f"serving {name} (version {version}) to shards {shards}: {why}")
     per_user = frame.groupby(s.USER_ID).size()
     context.add_output_metadata(
         {
@@ -118,6 +133,8 @@ def recommendations(
             "users_with_fewer_than_k": int((per_user < config.top_k).sum()),
             "k": config.top_k,
             "diversity": config.diversity,
+            "shards": dg.MetadataValue.json(shards),
+            "shard_count": N_USER_SHARDS,
         }
     )
     return frame
@@ -139,7 +156,18 @@ def cold_start_recommendations(
     return frame
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, automation_condition=FOLLOW_NEW_DATA)
+@dg.asset(
+    group_name=GROUP,
+    kinds={"duckdb"},
+    ins={
+        "recommendations": dg.AssetIn(
+            partition_mapping=dg.AllPartitionMapping(),
+            # Read by one query over every shard, without the shard column.
+            metadata={"columns": s.RECOMMENDATION_COLUMNS},
+        )
+    },
+    automation_condition=FOLLOW_NEW_DATA,
+)
 def serving_database(
     context: dg.AssetExecutionContext,
     paths: PlatformPaths,
@@ -150,7 +178,8 @@ def serving_database(
     track_features: pd.DataFrame,
     model_evaluation: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """Publish recommendations, cold-start lists, tracks, users and model metrics for SQL."""
+    """Publish recommendations of every user shard, cold-start lists, tracks, users and model
+    metrics for SQL."""
     tables = serving.serving_tables(
         recommendations,
         cold_start_recommendations,
