@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from musicrec_core.data import RawTables, warehouse
 from musicrec_core.data.sources import SourceConfig, load_source
 from musicrec_core.serving import ArtifactStore
+from musicrec_dagster.executors import executor_from_env
 from musicrec_dagster.warehouse import WarehouseIOManager
 
 WAREHOUSE_FILE = Path("warehouse") / "musicrec.duckdb"
@@ -114,8 +115,9 @@ def build_resources(data_dir: Path, source: SourceConfig) -> dict[str, object]:
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    """Resources, and the in-process executor: one process per run, torch imported once."""
+    """Resources, and the executor: in-process (one process per run, torch imported once)
+    unless MUSICREC_EXECUTOR names another."""
     return dg.Definitions(
         resources=build_resources(data_dir_from_env(), source_from_env()),
-        executor=dg.in_process_executor,
+        executor=executor_from_env(),
     )
