@@ -1,4 +1,4 @@
-"""The parts a ``Hybrid`` is built from: its network, EASE item-item factors, its own fitted
+"""The parts a ``Hybrid`` is built from: its network, item-item factors, its own fitted
 preprocessor and the feature blocks of the ILS term."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from scipy import sparse
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
-from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.item_item import ItemItemScores, played_tracks
 from musicrec_core.models.hybrid.network import HybridRecommender
 
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
@@ -35,17 +35,37 @@ def item_item_scores(
     config: TrainConfig,
     plays: sparse.csr_matrix,
     device: torch.device,
-    l2: float,
+    l2: float | None,
     rank: int | None = None,
-) -> ItemItemScores | None:
+) -> ItemItemScores:
     """EASE (``l2``) on the plays, factored as training factors it (to the config's rank, or to
-    the largest rank it chooses from), then truncated to ``rank`` if given: a model loaded
-    later gets the same factors as the one trained."""
-    fitted_rank = config.item_item_rank or max(ITEM_ITEM_RANKS)
-    scores = ItemItemScores.fit(
-        plays, l2, config.item_item_max_tracks, fitted_rank, device, config.seed
+    the largest rank it chooses from), or ELSA above the config's ``item_item_max_tracks`` or
+    without ``l2``, then truncated to ``rank`` if given: a model loaded later gets the same
+    factors as the one trained."""
+    elsa = l2 is None or played_tracks(plays) > config.item_item_max_tracks
+    fitted_rank = config.item_item_rank or (
+        config.item_item_elsa_rank if elsa else max(ITEM_ITEM_RANKS)
     )
-    return scores if scores is None or rank is None else scores.truncated(rank)
+    scores = ItemItemScores.fit(
+        plays,
+        l2,
+        config.item_item_max_tracks,
+        fitted_rank,
+        device,
+        config.seed,
+        config.item_item_elsa_epochs,
+    )
+    return scores if rank is None else scores.truncated(rank)
+
+
+def item_item_ranks(config: TrainConfig, fitted: ItemItemScores) -> tuple[int, ...]:
+    """The ranks to choose from on validation plays: the config's, or ``ITEM_ITEM_RANKS`` (for
+    ELSA those below its own rank, and that rank)."""
+    if config.item_item_rank is not None:
+        return (config.item_item_rank,)
+    if fitted.kind == "ease":
+        return ITEM_ITEM_RANKS
+    return (*(r for r in ITEM_ITEM_RANKS if r < fitted.rank), fitted.rank)
 
 
 def own_preprocessor(tracks: pd.DataFrame) -> MusicPreprocessor:

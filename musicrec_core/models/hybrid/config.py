@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from musicrec_core.models.elsa import ELSA_EPOCHS, ELSA_RANK
+
 
 @dataclass
 class TrainConfig:
@@ -21,8 +23,8 @@ class TrainConfig:
     ``n_blocks`` residual blocks) learns on the ``rerank_list`` best dot scores of each list's
     user and re-ranks the ``n_candidates`` best when serving. EASE item-item scores
     (``item_item_l2``, factored to ``item_item_rank``, None: the λ and then the rank with the
-    best EASE NDCG@10 on the validation plays; none above ``item_item_max_tracks`` played
-    tracks) are
+    best EASE NDCG@10 on the validation plays) are, above ``item_item_max_tracks`` played tracks,
+    ELSA's (rank ``item_item_elsa_rank``, ``item_item_elsa_epochs`` epochs, no λ), and are
     fused with the head's scores of the candidates at ``item_item_weight`` and into retrieval at
     ``item_item_retrieval_weight`` (None: the best on the validation plays, chosen in that
     order; 0: not in that stage). Tracks known by content alone (new tracks) are ranked by
@@ -84,7 +86,9 @@ class TrainConfig:
     item_item_retrieval_weight: float | None = None
     item_item_l2: float | None = None
     item_item_rank: int | None = None
-    item_item_max_tracks: int = 30_000
+    item_item_max_tracks: int = 16_384
+    item_item_elsa_rank: int = ELSA_RANK
+    item_item_elsa_epochs: int = ELSA_EPOCHS
     content_weight: float | None = None
     seed: int = 0
     device: str = "auto"

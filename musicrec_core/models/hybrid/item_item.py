@@ -1,4 +1,4 @@
-"""EASE item-item scores: collaborative evidence that the hybrid fuses into both of its stages.
+"""Item-item scores: collaborative evidence that the hybrid fuses into both of its stages.
 
 EASE's item-item weights B (Steck 2019) are kept as a truncated SVD, ``B ≈ S Tᵀ`` (rank
 ``rank``), so a user's scores are ``(Σ S[played]) · T``: one pooled vector per user, which
@@ -7,7 +7,11 @@ catalogue) and re-ranking dots with the candidates' factors, instead of a gather
 track, candidate) pair, which cost more than the rest of serving together. How much rank B
 needs depends on the data: 64 did better than the full B on the demo catalogue (the
 truncation regularises), while Echo Nest's B needs about 1,024 (docs/benchmarks.md), so the
-hybrid chooses it on validation plays. Users without plays have no evidence, and tracks
+hybrid chooses it on validation plays. Above ``max_tracks`` played tracks dense B does not
+fit, and ELSA's ``A Aᵀ`` (Vančura et al. 2022) stands in for it: orthogonalised by a thin SVD
+``A = U σ Vᵀ``, the sources are ``U σ²`` and the targets ``U``, ordered the same way (its ``-I``
+only lowers a user's own plays, which are never candidates). Users without plays have no
+evidence, and tracks
 without plays have no co-plays: their target factors are the mean of the played tracks', so
 each user's evidence for them is that user's average, which leaves their place to the towers
 and the head instead of ranking them below every played track.
@@ -24,20 +28,33 @@ from sklearn.utils.extmath import randomized_svd
 from torch.nn import functional as F
 
 from musicrec_core.models.ease import ease_weights
+from musicrec_core.models.elsa import (
+    ELSA_BATCH_USERS,
+    ELSA_EPOCHS,
+    ELSA_LEARNING_RATE,
+    elsa_factors,
+)
 from musicrec_core.models.hybrid.fusion import ItemItemEvidence
 from musicrec_core.models.play_rows import weighted_matrix
 
 logger = logging.getLogger(__name__)
 
 
-class ItemItemScores:
-    """Source and target factors of EASE's B for every catalogue track, ordered by singular
-    value, so that their first columns are a truncation of lower rank. Unplayed tracks have
-    zero sources and the played tracks' mean target."""
+def played_tracks(plays: sparse.csr_matrix) -> int:
+    """How many tracks (columns) of a user x track play matrix somebody played."""
+    return int(np.count_nonzero(sparse.csr_matrix(plays).getnnz(axis=0)))
 
-    def __init__(self, sources: torch.Tensor, targets: torch.Tensor) -> None:
+
+class ItemItemScores:
+    """Source and target factors of the item-item weights (``kind``: "ease" or "elsa") for
+    every catalogue track, ordered by singular value, so that their first columns are a
+    truncation of lower rank. Unplayed tracks have zero sources and the played tracks' mean
+    target."""
+
+    def __init__(self, sources: torch.Tensor, targets: torch.Tensor, kind: str = "ease") -> None:
         self.sources = sources
         self.targets = targets
+        self.kind = kind
 
     @property
     def rank(self) -> int:
@@ -47,35 +64,41 @@ class ItemItemScores:
     def fit(
         cls,
         plays: sparse.csr_matrix,
-        l2: float,
+        l2: float | None,
         max_tracks: int,
         rank: int,
         device: torch.device,
         seed: int = 0,
-    ) -> ItemItemScores | None:
+        epochs: int = ELSA_EPOCHS,
+    ) -> ItemItemScores:
         """EASE (binary plays, ``l2``) on a user x track play matrix, factored to ``rank`` (at
-        most the number of played tracks, which keeps B whole); None, with a warning, when
-        more than ``max_tracks`` tracks were played (the dense weights would not fit)."""
+        most the number of played tracks, which keeps B whole); ELSA of ``rank`` trained for
+        ``epochs`` instead when ``l2`` is None or more than ``max_tracks`` tracks were played
+        (the dense weights would not fit)."""
         x = weighted_matrix(plays, "binary")
-        try:
-            items, weights = ease_weights(x, l2, max_tracks)
-        except ValueError as error:
-            logger.warning("hybrid serves without item-item scores: %s", error)
-            return None
-        if len(items) <= rank:
-            u, s, vt = np.linalg.svd(weights)
+        played = played_tracks(x)
+        if l2 is not None and played <= max_tracks:
+            kind, (items, source, target) = "ease", _ease_factors(x, l2, max_tracks, rank, seed)
         else:
-            u, s, vt = randomized_svd(weights, rank, random_state=seed)
-        source, target = u * s, vt.T
+            kind, (items, source, target) = "elsa", _elsa_factors(x, rank, epochs, seed, device)
+        logger.info(
+            "item-item evidence from %s: %d played tracks (dense EASE up to %d), rank %d",
+            kind.upper(),
+            played,
+            max_tracks,
+            source.shape[1],
+        )
         width = source.shape[1]
         sources = np.zeros((x.shape[1], width), np.float32)
         targets = np.tile(target.mean(axis=0, dtype=np.float32), (x.shape[1], 1))
         sources[items], targets[items] = source, target
-        return cls(torch.as_tensor(sources, device=device), torch.as_tensor(targets, device=device))
+        return cls(
+            torch.as_tensor(sources, device=device), torch.as_tensor(targets, device=device), kind
+        )
 
     def truncated(self, rank: int) -> ItemItemScores:
         """The same scores at a lower rank: the first ``rank`` factors."""
-        return ItemItemScores(self.sources[:, :rank], self.targets[:, :rank])
+        return ItemItemScores(self.sources[:, :rank], self.targets[:, :rank], self.kind)
 
     def evidence(
         self,
@@ -84,8 +107,31 @@ class ItemItemScores:
         rerank_weight: float = 0.0,
         retrieval_weight: float = 0.0,
     ) -> ItemItemEvidence:
-        """EASE scores of n users from the tracks they played, fused at the given weights:
+        """Item-item scores of n users from the tracks they played, fused at the given weights:
         ``index`` / ``offsets`` are the users' played track indices one after another and
         where each user's start (``EmbeddingBag`` layout)."""
         pooled = F.embedding_bag(index, self.sources, offsets, mode="sum")
         return ItemItemEvidence(pooled, self.targets, rerank_weight, retrieval_weight)
+
+
+def _ease_factors(
+    x: sparse.csr_matrix, l2: float, max_tracks: int, rank: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EASE's played tracks and the sources and targets of its B truncated to ``rank``."""
+    items, weights = ease_weights(x, l2, max_tracks)
+    if len(items) <= rank:
+        u, s, vt = np.linalg.svd(weights)
+    else:
+        u, s, vt = randomized_svd(weights, rank, random_state=seed)
+    return items, u * s, vt.T
+
+
+def _elsa_factors(
+    x: sparse.csr_matrix, rank: int, epochs: int, seed: int, device: torch.device
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ELSA's played tracks and ``A Aᵀ`` as sources ``U σ²`` and targets ``U`` (thin SVD of A,
+    tracks x rank², ordered by σ)."""
+    items, a = elsa_factors(x, rank, epochs, ELSA_BATCH_USERS, ELSA_LEARNING_RATE, seed, device)
+    u, sigma, _ = torch.linalg.svd(a, full_matrices=False)
+    u, sigma = u.cpu().numpy(), sigma.cpu().numpy()
+    return items, u * sigma**2, u

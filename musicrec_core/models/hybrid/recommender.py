@@ -31,7 +31,7 @@ from musicrec_core.data.interactions import InteractionMatrix, holdout
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.ease import choose_ease_l2
 from musicrec_core.models.hybrid.components import (
-    ITEM_ITEM_RANKS,
+    item_item_ranks,
     item_item_scores,
     new_network,
     own_preprocessor,
@@ -47,7 +47,7 @@ from musicrec_core.models.hybrid.fusion import (
     retrieval_items,
 )
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
-from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.item_item import ItemItemScores, played_tracks
 from musicrec_core.models.hybrid.sampling import flat_history, played_mask
 from musicrec_core.models.hybrid.storage import load_model, save_model
 from musicrec_core.models.hybrid.training import train
@@ -143,29 +143,23 @@ class Hybrid(Recommender):
             )
 
     def _fit_item_item(self, plays: sparse.csr_matrix, validation: sparse.csr_matrix) -> None:
-        """EASE on the training plays, its λ, rank and the weights fusing it into either stage:
-        the config's, or the best λ (``choose_ease_l2``) and then the best of
-        ``ITEM_ITEM_RANKS`` by EASE's own NDCG@10 on the validation plays, then the best of
-        ``ITEM_ITEM_WEIGHTS`` for the hybrid's there, with the head first and then in retrieval
-        (0 where none helps)."""
+        """EASE on the training plays (ELSA above ``item_item_max_tracks`` played tracks), its
+        λ, rank and the weights fusing it into either stage: the config's, or the best λ
+        (``choose_ease_l2``, EASE only) and then the best of ``item_item_ranks`` by its own
+        NDCG@10 on the validation plays, then the best of ``ITEM_ITEM_WEIGHTS`` for the
+        hybrid's there, with the head first and then in retrieval (0 where none helps)."""
         cfg = self.config
         self.item_item, self.item_item_rank = None, 0
         self.item_item_weight = self.item_item_retrieval_weight = 0.0
         if cfg.item_item_weight == 0 and cfg.item_item_retrieval_weight == 0:
             return
         self.item_item_l2 = cfg.item_item_l2
-        if self.item_item_l2 is None:
-            try:
-                self.item_item_l2, self.item_item_l2_validation = choose_ease_l2(
-                    weighted_matrix(plays, "binary"), validation, cfg.item_item_max_tracks
-                )
-            except ValueError as error:
-                logger.warning("hybrid serves without item-item scores: %s", error)
-                return
+        if self.item_item_l2 is None and played_tracks(plays) <= cfg.item_item_max_tracks:
+            self.item_item_l2, self.item_item_l2_validation = choose_ease_l2(
+                weighted_matrix(plays, "binary"), validation, cfg.item_item_max_tracks
+            )
         fitted = item_item_scores(cfg, plays, self.device, self.item_item_l2)
-        if fitted is None:
-            return
-        ranks = ITEM_ITEM_RANKS if cfg.item_item_rank is None else (cfg.item_item_rank,)
+        ranks = item_item_ranks(cfg, fitted)
         rank = ranks[0]
         if len(ranks) > 1:
             rank, self.item_item_rank_validation = _best_choice(
@@ -195,6 +189,11 @@ class Hybrid(Recommender):
             )
         else:
             self.item_item_retrieval_weight = cfg.item_item_retrieval_weight
+
+    @property
+    def item_item_kind(self) -> str:
+        """Which model's factors give the item-item evidence: "ease", "elsa" or "none"."""
+        return "none" if self.item_item is None else self.item_item.kind
 
     def _fuses_item_item(self) -> bool:
         return self.item_item is not None and (

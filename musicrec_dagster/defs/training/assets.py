@@ -84,6 +84,7 @@ def hybrid_model(
         "epochs_run": len(history),
         "train_seconds": round(seconds, 1),
         "device": str(resolve_device(train_config.device)),
+        "item_item_kind": model.item_item_kind,
         "item_item_l2": model.item_item_l2,
         "item_item_rank": model.item_item_rank,
         "item_item_weight": model.item_item_weight,

@@ -1,4 +1,4 @@
-"""EASE item-item scores of candidates and their fusion with the hybrid's head."""
+"""Item-item scores (EASE, ELSA above the cap) of candidates and their fusion with the head."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +6,12 @@ import pytest
 import torch
 from scipy import sparse
 
-from musicrec_core.models import EASE, TrainingData
-from musicrec_core.models.hybrid import ItemItemScores
+from musicrec_core.data import fit_preprocessor, prepare
+from musicrec_core.data.sources import SourceConfig
+from musicrec_core.evaluation import EvaluationData
+from musicrec_core.models import EASE, TrainingData, weighted_matrix
+from musicrec_core.models.elsa import ELSA_BATCH_USERS, elsa_factors
+from musicrec_core.models.hybrid import Hybrid, ItemItemScores, TrainConfig
 from musicrec_core.models.hybrid.fusion import fuse, standardise
 from musicrec_core.models.hybrid.sampling import flat_history
 
@@ -23,6 +27,13 @@ def plays() -> sparse.csr_matrix:
     dense[5] = 0
     dense[0, :3] = [2, 1, 5]
     return sparse.csr_matrix(dense.astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def tiny_training() -> tuple[TrainingData, object]:
+    data = prepare(SourceConfig(kind="synthetic", size="tiny"))
+    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    return EvaluationData.from_split(data.split, data.users, data.tracks).train, preprocessor
 
 
 def _ease_scores(plays: sparse.csr_matrix, l2: float) -> np.ndarray:
@@ -86,9 +97,39 @@ def test_a_truncation_keeps_the_leading_factors_of_the_fit(plays):
     )
 
 
-def test_too_many_played_tracks_means_no_item_item_scores(plays, caplog):
-    assert ItemItemScores.fit(plays, l2=2.0, max_tracks=3, rank=16, device=CPU) is None
-    assert "without item-item scores" in caplog.text
+@pytest.mark.parametrize("l2", [2.0, None])
+def test_above_the_cap_or_without_l2_the_factors_are_elsas_ordered_by_weight(plays, l2):
+    scorer = ItemItemScores.fit(plays, l2=l2, max_tracks=3, rank=4, device=CPU, epochs=3)
+    assert scorer.kind == "elsa" and scorer.rank == 4
+    _, a = elsa_factors(weighted_matrix(plays, "binary"), 4, 3, ELSA_BATCH_USERS, 0.1, 0, CPU)
+    played = slice(0, 7)  # track 7 is unplayed: no sources, the mean target
+    product = scorer.sources[played] @ scorer.targets[played].T
+    torch.testing.assert_close(product, a @ a.T, atol=1e-5, rtol=1e-5)
+    assert (scorer.sources[7] == 0).all()
+    weights = scorer.sources.norm(dim=0)
+    assert (weights[:-1] >= weights[1:]).all()  # first columns: the best lower-rank truncation
+    assert scorer.truncated(2).kind == "elsa"
+
+
+def test_the_hybrid_takes_elsas_factors_above_its_cap_without_choosing_l2(tiny_training):
+    train, preprocessor = tiny_training
+    config = TrainConfig(
+        epochs=1,
+        embedding_dim=8,
+        hidden_dim=16,
+        n_candidates=20,
+        progress=False,
+        item_item_max_tracks=10,
+        item_item_elsa_rank=80,
+        item_item_elsa_epochs=2,
+        item_item_weight=1.0,
+    )
+    model = Hybrid(config, preprocessor).fit(train)
+    assert model.item_item_kind == "elsa" and model.item_item_rank in (64, 80)
+    assert model.item_item_l2 is None and model.item_item_l2_validation == {}
+    assert set(model.item_item_rank_validation) == {64, 80}  # no EASE rank above ELSA's own
+    scores = model.score(train.matrix.user_ids[:3])
+    assert scores.shape == (3, len(train.matrix.track_ids)) and np.isfinite(scores).all()
 
 
 def test_standardise_gives_zero_where_a_row_has_no_spread():
