@@ -30,9 +30,16 @@ def test_model_evaluation_compares_every_baseline_with_plots(materialize_with):
     ):
         assert metadata[plot].value.startswith(f"![{plot}](data:image/png;base64,")
         assert (data_dir / "reports" / f"{plot}.png").read_bytes().startswith(b"\x89PNG")
+    users = metadata["users"].value
+    assert set(users) == {"warm", "cold_user", "cold_track"}
+    # the tiny catalogue has fewer test users than the default sample, so each set is whole
+    assert all(0 < sizes["sample"] == sizes["population"] for sizes in users.values())
     metrics = read_only_query(
         data_dir / "serving" / "musicrec.duckdb",
-        "SELECT DISTINCT model_name, test_set FROM model_metrics",
+        "SELECT DISTINCT model_name, test_set, sample_users, population_users FROM model_metrics",
     )
     assert set(metrics["model_name"]) == {*BASELINES, "hybrid"}
     assert {"warm", "cold_user", "cold_track"} <= set(metrics["test_set"])
+    for row in metrics.itertuples():
+        assert row.sample_users == users[row.test_set]["sample"]
+        assert row.population_users == users[row.test_set]["population"]
