@@ -9,7 +9,7 @@ from musicrec_core.models.hybrid.loss import EnhancedListNetLoss
 from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.recommender import CONTENT_WEIGHTS, ITEM_ITEM_WEIGHTS, Hybrid
 from musicrec_core.models.hybrid.storage import META_FILE, MODEL_FORMAT, PREPROCESSOR_DIR
-from musicrec_core.models.hybrid.two_stage import RETRIEVAL_BLOCK
+from musicrec_core.models.hybrid.two_stage import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS
 from musicrec_core.models.hybrid.validation import VAL_CONTENT, VAL_NDCG, VAL_STOP, validation_ndcg
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "MODEL_FORMAT",
     "PREPROCESSOR_DIR",
     "RETRIEVAL_BLOCK",
+    "RETRIEVAL_MIN_USERS",
     "VAL_CONTENT",
     "VAL_NDCG",
     "VAL_STOP",

@@ -30,6 +30,7 @@ from scipy import sparse
 from musicrec_core.data.interactions import InteractionMatrix, holdout
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.ease import choose_ease_l2
+from musicrec_core.models.hybrid.catalogue_rows import CatalogueRows
 from musicrec_core.models.hybrid.components import (
     item_item_ranks,
     item_item_scores,
@@ -67,6 +68,9 @@ History = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # flat_history's inde
 Number = TypeVar("Number", int, float)
 
 BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring many users
+# Fewest users per block of ``recommend``, which holds no full score rows: retrieval bounds
+# its own blocks, and on large catalogues small blocks repeat its per-block catalogue work.
+TOP_BLOCK_USERS = 1024
 # Item-item fusion weights tried on the validation plays with the chosen EASE rank.
 ITEM_ITEM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 # Content similarity weights tried on the validation plays ranked by content alone.
@@ -99,6 +103,7 @@ class Hybrid(Recommender):
         self.history: list[dict] = []
         self._item_table: torch.Tensor | None = None
         self._unplayed: torch.Tensor | None = None
+        self._catalogue_rows: CatalogueRows | None = None
         self.item_item: ItemItemScores | None = None
         self.item_item_l2: float | None = None
         self.item_item_l2_validation: dict[float, float] = {}
@@ -251,7 +256,7 @@ class Hybrid(Recommender):
     def _user_vectors(self, user_ids: np.ndarray, history: History) -> torch.Tensor:
         """User vectors from the given plays (``flat_history``) and the users' demographics."""
         self.model.eval()
-        rows = self.data.matrix.user_index(user_ids)
+        rows = self._rows().user_rows(user_ids)
         index, offsets, weight = history
         return self.model.user_vectors_flat(
             torch.as_tensor(rows, device=self.device), index, offsets, weight, self.item_table()
@@ -297,16 +302,14 @@ class Hybrid(Recommender):
         retrieval = build_retrieval(self.model, vectors, self.item_table(), self._evidence(history))
         return retrieval.users.cpu().numpy()
 
+    def _rows(self) -> CatalogueRows:
+        """``data``'s ids indexed, once per catalogue."""
+        if self._catalogue_rows is None or self._catalogue_rows.matrix is not self.data.matrix:
+            self._catalogue_rows = CatalogueRows(self.data.matrix)
+        return self._catalogue_rows
+
     def _training_rows(self, user_ids: np.ndarray) -> sparse.csr_matrix:
-        rows = self.data.matrix.user_index(user_ids)
-        if (rows >= 0).all():
-            return self.data.matrix.matrix[rows]
-        known = np.flatnonzero(rows >= 0)
-        picked = self.data.matrix.matrix[rows[known]].tocoo()
-        return sparse.csr_matrix(
-            (picked.data, (known[picked.row], picked.col)),
-            shape=(len(user_ids), self.data.matrix.matrix.shape[1]),
-        )
+        return self._rows().stored(user_ids)
 
     def _blocks(self, n_users: int) -> range:
         """Starts of user blocks whose score matrices stay around 64 MB."""
@@ -314,12 +317,13 @@ class Hybrid(Recommender):
         return range(0, n_users, step)
 
     def _user_blocks(
-        self, user_ids: np.ndarray, plays: sparse.csr_matrix
+        self, user_ids: np.ndarray, plays: sparse.csr_matrix, least: int = 1
     ) -> Iterator[tuple[slice, sparse.csr_matrix, History, torch.Tensor]]:
-        """Blocks of users: their positions, play rows, flat history and user vectors."""
-        blocks = self._blocks(len(user_ids))
-        for start in blocks:
-            span = slice(start, start + blocks.step)
+        """Blocks of users (at least ``least`` each): their positions, play rows, flat
+        history and user vectors."""
+        step = max(self._blocks(len(user_ids)).step, least)
+        for start in range(0, len(user_ids), step):
+            span = slice(start, start + step)
             block = plays[span]
             history = flat_history(block, self.device)
             yield span, block, history, self._user_vectors(user_ids[span], history)
@@ -348,7 +352,8 @@ class Hybrid(Recommender):
         n = min(k, plays.shape[1])
         index = np.zeros((len(user_ids), n), np.int64)
         values = np.full((len(user_ids), n), -np.inf)
-        for span, block, history, vectors in self._user_blocks(user_ids, plays):
+        blocks = self._user_blocks(user_ids, plays, TOP_BLOCK_USERS)
+        for span, block, history, vectors in blocks:
             coo = block.tocoo() if exclude else sparse.coo_matrix(block.shape)
             rows = torch.as_tensor(coo.row.astype(np.int64), device=self.device)
             cols = torch.as_tensor(coo.col.astype(np.int64), device=self.device)
@@ -403,8 +408,7 @@ class Hybrid(Recommender):
         """Top-k for users known by the plays given here (schema play columns) plus their
         demographics when ``data.users`` has them; the given plays are never recommended."""
         user_ids = np.asarray(user_ids, dtype=object)
-        given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids).matrix
-        return self._top(user_ids, given, k, exclude=True)
+        return self._top(user_ids, self._rows().given(user_ids, histories), k, exclude=True)
 
     # --- persistence -------------------------------------------------------------------------
 

@@ -254,6 +254,7 @@ def test_two_stage_top_with_a_content_boost_is_the_top_of_the_boosted_ranking(
         monkeypatch.setattr(
             two_stage_module, "RETRIEVAL_BLOCK", 16 * fitted.model.n_items
         )  # 16 users
+        monkeypatch.setattr(two_stage_module, "RETRIEVAL_MIN_USERS", 1)
         monkeypatch.setattr(two_stage_module, "HEAD_BLOCK", 7 * 10)
     model = fitted.model.eval()
     n_users, n_items = 40, model.n_items
