@@ -10,6 +10,7 @@ import pandas as pd
 from musicrec_core.data import schema as s
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.diversity import mmr_rerank, personal_strength
+from musicrec_core.models.hybrid.recommender import Hybrid
 from musicrec_core.models.popularity import SegmentPopularity
 from musicrec_core.models.recommender import (
     Recommendations,
@@ -21,6 +22,11 @@ from musicrec_core.models.recommender import (
 logger = logging.getLogger(__name__)
 
 BATCH_USERS = 1024
+# Score entries per batch (128 MB of float64) of a model that scores the whole catalogue.
+BATCH_SCORES = 1 << 24
+# Users per batch of the hybrid, which never holds full score rows: larger batches spread its
+# per-batch work over the catalogue (the retrieval order) over more users.
+HYBRID_BATCH_USERS = 4096
 
 SERVING_VIEWS = {
     "recommendations_named": f"""
@@ -56,13 +62,23 @@ _USER_COLUMNS = [s.USER_ID, s.AGE, s.GENDER, s.AGE_GROUP, "n_tracks", "total_pla
 
 def recommend_all(model: Recommender, user_ids: np.ndarray, k: int, version: str) -> pd.DataFrame:
     """Top-k for every user, in batches so memory stays bounded on large catalogues."""
+    step = users_per_batch(model)
     parts = [
-        model.recommend(user_ids[i : i + BATCH_USERS], k=k).to_frame(model.name, version)
-        for i in range(0, len(user_ids), BATCH_USERS)
+        model.recommend(user_ids[i : i + step], k=k).to_frame(model.name, version)
+        for i in range(0, len(user_ids), step)
     ]
     if not parts:
         return pd.DataFrame(columns=s.RECOMMENDATION_COLUMNS)
     return pd.concat(parts, ignore_index=True)[s.RECOMMENDATION_COLUMNS]
+
+
+def users_per_batch(model: Recommender) -> int:
+    """Users recommended for at once: the hybrid's batch, or as many as keep a batch's full
+    score rows within ``BATCH_SCORES`` (at most ``BATCH_USERS``)."""
+    if isinstance(model, Hybrid):
+        return HYBRID_BATCH_USERS
+    n_tracks = len(model.data.matrix.track_ids)
+    return int(np.clip(BATCH_SCORES // max(n_tracks, 1), 1, BATCH_USERS))
 
 
 def content_vectors(tracks: pd.DataFrame, preprocessor: MusicPreprocessor) -> np.ndarray:
@@ -105,23 +121,40 @@ def served_recommendations(
     """
     served = servable_users(users, interactions, demographics="cold_user" in model.test_sets)
     parts = []
-    genres = interactions.merge(tracks[[s.TRACK_ID, s.GENRE]], on=s.TRACK_ID)
+    genres = interactions[[s.USER_ID, s.TRACK_ID]].merge(tracks[[s.TRACK_ID, s.GENRE]])
+    strengths = personal_strength(genres, diversity, served, s.USER_ID, s.GENRE)
     catalogue = model.data.matrix.track_ids
     track_index = pd.Index(catalogue)
-    for start in range(0, len(served), BATCH_USERS):
-        batch = served[start : start + BATCH_USERS]
-        history = interactions[interactions[s.USER_ID].isin(batch)]
+    step = users_per_batch(model)
+    histories, bounds = plays_by_batch(interactions, served, step)
+    for batch_number, start in enumerate(range(0, len(served), step)):
+        batch = served[start : start + step]
+        history = histories.iloc[bounds[batch_number] : bounds[batch_number + 1]]
         recs = model.recommend_with_history(batch, history, k=n_candidates)
         candidates = track_index.get_indexer(recs.track_ids.ravel()).reshape(recs.track_ids.shape)
-        strength = personal_strength(genres, diversity, batch, s.USER_ID, s.GENRE)
+        strength = strengths[start : start + step]
         picked, scores = mmr_rerank(candidates, recs.scores, item_vectors, k, strength)
         track_ids = np.where(picked >= 0, catalogue[np.maximum(picked, 0)], None)
         parts.append(Recommendations(batch, track_ids, scores).to_frame(model.name, version))
     user_ids = users[s.USER_ID].to_numpy(dtype=object)
-    rest = user_ids[~np.isin(user_ids, served)]
+    rest = user_ids[~users[s.USER_ID].isin(served).to_numpy()]
     if len(rest):
         parts.append(recommend_all(fallback, rest, k, model_version()))
     return pd.concat(parts, ignore_index=True)[s.RECOMMENDATION_COLUMNS]
+
+
+def plays_by_batch(
+    interactions: pd.DataFrame, user_ids: np.ndarray, step: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The plays of ``user_ids`` in their order, and where the plays of each batch of ``step``
+    users start (one more entry: the end), so that a batch takes its plays as a slice instead
+    of searching every play again."""
+    position = pd.Index(user_ids, dtype=object).get_indexer(interactions[s.USER_ID])
+    order = np.argsort(position, kind="stable")
+    order = order[position[order] >= 0]
+    starts = np.append(np.arange(0, len(user_ids), step), len(user_ids))
+    bounds = np.searchsorted(position[order], starts)
+    return interactions[[s.USER_ID, s.TRACK_ID, s.PLAYS]].iloc[order], bounds
 
 
 def servable_users(
