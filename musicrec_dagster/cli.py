@@ -15,7 +15,14 @@ import pandas as pd
 from musicrec_core.data import plays_delivery, tracks_delivery
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SOURCE_KINDS
-from musicrec_core.evaluation import DEFAULT_EVAL_USERS, comparison_table, to_markdown
+from musicrec_core.evaluation import (
+    DEFAULT_EVAL_USERS,
+    POPULATION_USERS,
+    SAMPLE_USERS,
+    TEST_SET,
+    comparison_table,
+    to_markdown,
+)
 from musicrec_core.serving import EXAMPLE_QUERY, read_only_query
 from musicrec_dagster.defs.resources import SERVING_FILE
 from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
@@ -218,10 +225,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     if results is None:
         return 1
     summary_frame = results.output_for_node("model_evaluation")
+    sys.stdout.write(f"\n{users_line(summary_frame)}\n")
     for k in sorted(summary_frame["k"].unique()):
         sys.stdout.write(f"\n## k = {k}\n\n")
         sys.stdout.write(to_markdown(comparison_table(summary_frame, k=int(k))))
     return 0
+
+
+def users_line(summary: pd.DataFrame) -> str:
+    """How many users each test set of an evaluation summary was measured on, of how many."""
+    sizes = summary.drop_duplicates(TEST_SET)
+    parts = [
+        f"{row[TEST_SET]} {row[SAMPLE_USERS]:,} of {row[POPULATION_USERS]:,}"
+        for _, row in sizes.iterrows()
+    ]
+    return f"users evaluated: {', '.join(parts)}"
 
 
 def _known_catalogue(data_dir: Path) -> tuple[pd.Series, pd.DataFrame]:

@@ -1,10 +1,11 @@
 """`musicrec evaluate --eval-users`: parsed into the model_evaluation config, bad values refused
-with one line."""
+with one line; the printed summary says how many users each test set was measured on."""
 
+import pandas as pd
 import pytest
 
-from musicrec_core.evaluation import DEFAULT_EVAL_USERS
-from musicrec_dagster.cli import _op_config, build_parser
+from musicrec_core.evaluation import DEFAULT_EVAL_USERS, POPULATION_USERS, SAMPLE_USERS, TEST_SET
+from musicrec_dagster.cli import _op_config, build_parser, users_line
 from musicrec_dagster.defs.evaluation.assets import EvaluationSettings
 
 
@@ -40,4 +41,17 @@ def test_a_bad_value_is_refused_with_one_line(value, capsys):
     assert error == (
         "musicrec evaluate: error: argument --eval-users: "
         f"expected a positive number of users or 'all', not {value!r}"
+    )
+
+
+def test_the_printed_summary_names_sample_and_population_per_test_set():
+    summary = pd.DataFrame(
+        {
+            TEST_SET: ["warm", "warm", "cold_user", "cold_track"],
+            SAMPLE_USERS: [5000, 5000, 80, 5000],
+            POPULATION_USERS: [118204, 118204, 80, 15003],
+        }
+    )
+    assert users_line(summary) == (
+        "users evaluated: warm 5,000 of 118,204, cold_user 80 of 80, cold_track 5,000 of 15,003"
     )
