@@ -54,19 +54,26 @@ def mmr_rerank(
 
 
 def personal_strength(
-    users_genres: pd.DataFrame, base: float, user_ids: np.ndarray, user_col: str, genre_col: str
+    users_genres: pd.DataFrame,
+    base: float,
+    user_ids: np.ndarray,
+    user_col: str,
+    genre_col: str,
+    n_genres: int | None = None,
 ) -> np.ndarray:
     """Per-user strength: ``base`` scaled by how varied each user's own listening is.
 
     The scale is the normalised entropy of the user's genre distribution (0: one genre only,
-    1: evenly spread), so an eclectic listener gets more variety and a focused one less; users
-    without plays get ``base``.
+    1: evenly spread) over ``n_genres`` genres (default: those in ``users_genres``), so an
+    eclectic listener gets more variety and a focused one less; users without plays get
+    ``base``.
     """
     counts = users_genres.groupby([user_col, genre_col]).size().rename("n").reset_index()
     counts["p"] = counts["n"] / counts.groupby(user_col)["n"].transform("sum")
     entropy = -(counts["p"] * np.log(counts["p"])).groupby(counts[user_col]).sum()
-    n_genres = max(users_genres[genre_col].nunique(), 2)
-    scale = (entropy / np.log(n_genres)).clip(0, 1)
+    if n_genres is None:
+        n_genres = users_genres[genre_col].nunique()
+    scale = (entropy / np.log(max(n_genres, 2))).clip(0, 1)
     return base * scale.reindex(pd.Index(user_ids, dtype=object)).fillna(1.0).to_numpy()
 
 

@@ -121,12 +121,14 @@ def served_recommendations(
     """
     served = servable_users(users, interactions, demographics="cold_user" in model.test_sets)
     parts = []
-    genres = interactions[[s.USER_ID, s.TRACK_ID]].merge(tracks[[s.TRACK_ID, s.GENRE]])
-    strengths = personal_strength(genres, diversity, served, s.USER_ID, s.GENRE)
-    catalogue = model.data.matrix.track_ids
-    track_index = pd.Index(catalogue)
     step = users_per_batch(model)
     histories, bounds = plays_by_batch(interactions, served, step)
+    genres = histories[[s.USER_ID, s.TRACK_ID]].merge(tracks[[s.TRACK_ID, s.GENRE]])
+    played = tracks[s.TRACK_ID].isin(interactions[s.TRACK_ID].unique())
+    n_genres = tracks.loc[played, s.GENRE].nunique()
+    strengths = personal_strength(genres, diversity, served, s.USER_ID, s.GENRE, n_genres)
+    catalogue = model.data.matrix.track_ids
+    track_index = pd.Index(catalogue)
     for batch_number, start in enumerate(range(0, len(served), step)):
         batch = served[start : start + step]
         history = histories.iloc[bounds[batch_number] : bounds[batch_number + 1]]

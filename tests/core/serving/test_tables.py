@@ -68,7 +68,8 @@ def _per_batch_search(model, fallback, interactions, users, tracks, vectors, bat
         parts.append(Recommendations(batch, track_ids, scores).to_frame(model.name, "v1"))
     user_ids = users[s.USER_ID].to_numpy(dtype=object)
     rest = user_ids[~np.isin(user_ids, served)]
-    parts.append(recommend_all(fallback, rest, 10, "fallback"))
+    if len(rest):
+        parts.append(recommend_all(fallback, rest, 10, "fallback"))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -122,3 +123,18 @@ def test_models_scoring_the_whole_catalogue_get_batches_of_bounded_scores(served
     pd.testing.assert_frame_equal(
         recommend_all(popularity, user_ids, 5, "v")[COMPARED], whole[COMPARED]
     )
+
+
+def test_a_few_users_are_served_as_among_every_user(served):
+    """A shard of users gets the lists it gets among every user: the diversity strength
+    counts every played genre, not only those of the shard's plays."""
+    model, interactions, users, tracks, vectors = served
+    fallback = segment_popularity(interactions, users, tracks)
+    few = users.iloc[[3, 5, 8]]
+    genres = interactions[interactions[s.USER_ID].isin(few[s.USER_ID])].merge(tracks)
+    assert genres[s.GENRE].nunique() < tracks[s.GENRE].nunique()
+    got = served_recommendations(
+        model, "v1", fallback, interactions, few, tracks, vectors, 10, 0.3, n_candidates=30
+    )
+    expected = _per_batch_search(model, fallback, interactions, few, tracks, vectors, 1024)
+    pd.testing.assert_frame_equal(got[COMPARED[:4]], expected[COMPARED[:4]], rtol=1e-5)
