@@ -8,7 +8,13 @@ masking of played tracks. The bare product over the towers' part of the vectors 
 timed too. Serving works through users in small blocks, which keeps its scores in cache;
 the same product and top-k in blocks of that size is printed too, as a second, tighter
 baseline. Prints median times and the median ratio of interleaved pairs.
+
+With ``--scale-plays`` (10,000,000: 125,000 users over 312,500 tracks) the model is the hybrid
+with the shapes it has at that size but untrained weights (serving costs the same whatever the
+weights hold), over a synthetic catalogue of that many plays; see ``scale_serving``.
 Usage: .venv/bin/python bench/serving_speed.py [--repeats 15]
+       .venv/bin/python bench/serving_speed.py --scale-plays 10000000 [--data DIR] [--repeats 1]
+           [--users N]
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 
 import torch
 from common import machine, train_hybrid
+from scale_serving import scale_report
 
 from musicrec_core.data import prepare
 from musicrec_core.data.sources import SourceConfig
@@ -39,8 +46,14 @@ def _seconds(action) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--scale-plays", type=int, help="an untrained hybrid at this size")
+    parser.add_argument("--data", help="folder keeping the scale catalogue between runs")
+    parser.add_argument("--users", type=int, help="at scale, serve only the first this many")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.scale_plays:
+        sys.stdout.write(scale_report(args.scale_plays, args.repeats, args.data, args.users))
+        return 0
     data = prepare(SourceConfig(kind="synthetic", size="demo"))
     model = train_hybrid(data)
     user_ids = data.users["user_id"].to_numpy(dtype=object)
