@@ -26,7 +26,7 @@ class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
         self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
     ) -> None:
         name = f"{table_slice.schema}.{table_slice.table}"
-        if context.has_partition_key:
+        if context.has_asset_partitions:  # one partition or a range of them
             _write_partitions(context, name, obj, connection)
             return
         connection.register("_asset_frame", obj)

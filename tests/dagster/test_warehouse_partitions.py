@@ -1,11 +1,12 @@
-"""The warehouse IO manager writes a partitioned asset partition by partition: a run replaces
-its partitions' rows only, an empty partition still creates the table, and a change of
-columns rebuilds the table instead of failing."""
+"""The warehouse IO manager writes a partitioned asset partition by partition: a run of one
+partition or a range of them replaces those partitions' rows only, an empty partition still
+creates the table, and a change of columns rebuilds the table instead of failing."""
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from musicrec_dagster.runs import RANGE_END_TAG, RANGE_START_TAG
 from musicrec_dagster.warehouse import WarehouseIOManager
 
 PARTS = dg.StaticPartitionsDefinition(["0", "1", "2"])
@@ -49,3 +50,17 @@ def test_new_columns_rebuild_the_table(tmp_path):
     table = _table(tmp_path)
     assert list(table.columns) == ["part", "v", "w"]
     assert table["part"].tolist() == [1]
+
+
+def test_a_range_of_partitions_keeps_the_others(tmp_path):
+    asset = _asset({"part": [0, 1, 2], "v": [1.0, 2.0, 3.0]})
+    _materialize(tmp_path, asset, "0")
+    io = WarehouseIOManager(database=str(tmp_path / "w.duckdb"))
+    job = dg.Definitions(
+        assets=[asset],
+        jobs=[dg.define_asset_job("both", selection=[asset])],
+        resources={"io_manager": io},
+    ).resolve_job_def("both")
+    tags = {RANGE_START_TAG: "1", RANGE_END_TAG: "2"}
+    assert job.execute_in_process(tags=tags).success
+    assert _table(tmp_path)["part"].tolist() == [0, 1, 2]
