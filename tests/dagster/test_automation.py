@@ -18,6 +18,7 @@ from musicrec_core.evaluation import read_served, write_served
 from musicrec_dagster.defs.automation.jobs import FOLLOWING_ASSETS, RETRAIN_ASSETS
 from musicrec_dagster.defs.promotion.assets import served_model
 from musicrec_dagster.defs.resources import PlatformPaths
+from musicrec_dagster.defs.serving.shards import N_USER_SHARDS
 from musicrec_dagster.runs import run_jobs
 from tests.dagster.conftest import FAST_RUN_CONFIG, load_defs
 
@@ -111,8 +112,18 @@ def test_new_data_refreshes_features_and_recommendations_but_not_the_model(serve
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
     keys = [node.key for node in defs.resolve_asset_graph().asset_nodes]
     requested = {key.to_user_string() for key in keys if after.get_num_requested(key)}
+    # The user shards of recommendations run apart from unpartitioned assets, so they follow
+    # at the next evaluation, once the features they read are written.
+    assert requested == set(FOLLOWING_ASSETS) - {"recommendations"}
+    assert {"validated_plays", "serving_database"} <= requested
+    refresh = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey(a) for a in requested}
+    )
+    assert refresh.execute_in_process(instance=instance).success
+    shards = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+    assert shards.get_num_requested(dg.AssetKey("recommendations")) == N_USER_SHARDS
+    requested |= {key.to_user_string() for key in keys if shards.get_num_requested(key)}
     assert requested == set(FOLLOWING_ASSETS)
-    assert {"validated_plays", "recommendations", "serving_database"} <= requested
     assert requested.isdisjoint(RETRAIN_ASSETS), "new data must not retrain by itself"
 
 
