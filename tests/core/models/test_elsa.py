@@ -9,7 +9,9 @@ from torch.nn import functional as F
 
 from musicrec_core.data import schema as s
 from musicrec_core.models import ELSA, TrainingData
-from musicrec_core.models.elsa import _bags, _normalised_mse
+from musicrec_core.models.elsa import _bags, _dropped, _normalised_mse
+
+CPU = torch.device("cpu")
 
 GROUPS = {"a": ["a0", "a1", "a2", "a3"], "b": ["b0", "b1", "b2", "b3"]}
 
@@ -58,16 +60,18 @@ def test_a_seed_fixes_the_fit_and_another_seed_changes_it(fitted):
     assert not np.array_equal(other.A, fitted.A)
 
 
-def test_the_loss_is_the_normalised_mse_of_the_dense_reconstruction():
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_the_loss_is_the_normalised_mse_of_the_dense_reconstruction(dropout):
     rng = np.random.default_rng(0)
     rows = (rng.random((5, 12)) < 0.4).astype(np.float32)
     rows[:, 0] = 1.0  # no empty row: the loss is only taken over users with plays
     x = sparse.csr_matrix(rows)
+    kept = _dropped(x, dropout, rng)
     a = F.normalize(torch.as_tensor(rng.normal(size=(12, 4)), dtype=torch.float32), dim=1)
-    dense = torch.as_tensor(x.toarray())
-    predicted = dense @ a @ a.T - dense
+    dense, inputs = torch.as_tensor(rows), torch.as_tensor(kept.toarray())
+    predicted = inputs @ a @ a.T - inputs
     expected = ((F.normalize(dense, dim=1) - F.normalize(predicted, dim=1)) ** 2).sum(1).mean()
-    got = _normalised_mse(a, *_bags(x, torch.device("cpu")))
+    got = _normalised_mse(a, *_bags(x, CPU), *_bags(kept, CPU))
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 
