@@ -5,7 +5,7 @@ re-ranking and the registry."""
 from musicrec_core.models.content_knn import ContentKNN
 from musicrec_core.models.diversity import mmr_rerank, personal_strength
 from musicrec_core.models.ease import EASE, EASE_FALLBACK_L2, EASE_L2_CHOICES, choose_ease_l2
-from musicrec_core.models.elsa import ELSA
+from musicrec_core.models.elsa import ELSA, elsa_factors
 from musicrec_core.models.item_knn import ItemKNN
 from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
@@ -34,6 +34,7 @@ __all__ = [
     "TrainingData",
     "build_models",
     "choose_ease_l2",
+    "elsa_factors",
     "mask_played",
     "mmr_rerank",
     "model_version",
