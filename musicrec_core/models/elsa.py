@@ -18,7 +18,10 @@ logger = logging.getLogger(__name__)
 
 ELSA_RANK = 256
 ELSA_EPOCHS = 20
+# Users per step: at least this many, and enough for at most ``ELSA_STEPS_PER_EPOCH`` steps,
+# so that an epoch's Gram work (tracks x rank² per step) does not grow with the users.
 ELSA_BATCH_USERS = 1024
+ELSA_STEPS_PER_EPOCH = 16
 ELSA_LEARNING_RATE = 0.1
 # Plays hidden from the input (not the target) per step, as a denoising autoencoder does: on
 # the demo catalogue 0.5 lifted warm NDCG@10 from 0.093 to 0.097 (EASE 0.100), on Echo Nest it
@@ -107,7 +110,8 @@ def elsa_factors(
     dropout: float = ELSA_DROPOUT,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """The played-track columns of ``x`` (users x tracks, binary) and ELSA's row-normalised A
-    over them (float32, on ``device``), trained as ``ELSA`` describes."""
+    over them (float32, on ``device``), trained as ``ELSA`` describes in batches of at least
+    ``batch_users`` users."""
     items = np.flatnonzero(np.diff(sparse.csc_matrix(x).indptr) > 0)
     x = sparse.csr_matrix(x[:, items])
     x = x[np.flatnonzero(np.diff(x.indptr) > 0)]  # users without plays carry no loss
@@ -117,6 +121,7 @@ def elsa_factors(
     weights = weights.to(device).requires_grad_()
     optimiser = torch.optim.Adam([weights], lr=learning_rate)
     rng = np.random.default_rng(seed)
+    batch_users = max(batch_users, -(-x.shape[0] // ELSA_STEPS_PER_EPOCH))
     for epoch in range(epochs):
         total = 0.0
         order = rng.permutation(x.shape[0])
