@@ -111,7 +111,7 @@ def test_above_the_cap_or_without_l2_the_factors_are_elsas_ordered_by_weight(pla
     assert scorer.truncated(2).kind == "elsa"
 
 
-def test_the_hybrid_takes_elsas_factors_above_its_cap_without_choosing_l2(tiny_training):
+def test_the_hybrid_takes_elsas_factors_above_its_cap_without_choosing_l2(tiny_training, tmp_path):
     train, preprocessor = tiny_training
     config = TrainConfig(
         epochs=1,
@@ -123,6 +123,8 @@ def test_the_hybrid_takes_elsas_factors_above_its_cap_without_choosing_l2(tiny_t
         item_item_elsa_rank=80,
         item_item_elsa_epochs=2,
         item_item_weight=1.0,
+        item_item_retrieval_weight=1.0,
+        content_weight=0.0,
     )
     model = Hybrid(config, preprocessor).fit(train)
     assert model.item_item_kind == "elsa" and model.item_item_rank in (64, 80)
@@ -130,6 +132,9 @@ def test_the_hybrid_takes_elsas_factors_above_its_cap_without_choosing_l2(tiny_t
     assert set(model.item_item_rank_validation) == {64, 80}  # no EASE rank above ELSA's own
     scores = model.score(train.matrix.user_ids[:3])
     assert scores.shape == (3, len(train.matrix.track_ids)) and np.isfinite(scores).all()
+    loaded = Hybrid.load(model.save(tmp_path / "model"), model.data)  # ELSA fitted again
+    assert loaded.item_item_kind == "elsa"
+    np.testing.assert_array_equal(loaded.score(train.matrix.user_ids[:3]), scores)
 
 
 def test_standardise_gives_zero_where_a_row_has_no_spread():
