@@ -33,13 +33,14 @@ class IrregularRows:
     """Collects the rows pyarrow's parser hands back (too few or too many fields, a line with
     an unterminated quote) and numbers the good rows around them."""
 
-    def __init__(self, n_fields: int, delimiter: str) -> None:
+    def __init__(self, n_fields: int, delimiter: str, header_lines: int = 1) -> None:
         self.n_fields = n_fields
         self.delimiter = delimiter
+        self.header_lines = header_lines
         self.pending: list[IrregularRow] = []
 
     def handle(self, row: pa_csv.InvalidRow) -> str:
-        data_row = row.number - 1  # the parser counts the header as row 1
+        data_row = row.number - self.header_lines  # the parser counts a header line as row 1
         text = row.text or ""
         if text.startswith(_OPEN_QUOTE_MARK):
             line = text[len(_OPEN_QUOTE_MARK) : -self.n_fields].replace(_QUOTE_STAND_IN, '"')
@@ -51,7 +52,8 @@ class IrregularRows:
                 IrregularRow(
                     data_row,
                     None,
-                    f"row {data_row} has {row.actual_columns} fields where the header has "
+                    f"row {data_row} has {row.actual_columns} fields where "
+                    f"{'the header has' if self.header_lines else 'the file has'} "
                     f"{row.expected_columns}: {_shown(text)}",
                 )
             )

@@ -16,10 +16,11 @@ import csv
 import gzip
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -56,12 +57,22 @@ def is_supported(path: Path) -> bool:
 
 
 class TableFile:
-    """One users/tracks/plays file, checked on opening, read as raw batches on demand."""
+    """One users/tracks/plays file, checked on opening, read as raw batches on demand.
 
-    def __init__(self, path: Path, table: str, source_label: str | None = None) -> None:
+    ``names`` are the fields of a delimited text file that has no header line; its delimiter is
+    then sniffed from the first line."""
+
+    def __init__(
+        self,
+        path: Path,
+        table: str,
+        source_label: str | None = None,
+        names: list[str] | None = None,
+    ) -> None:
         self.path = path
         self.table = table
         self.label = source_label or str(path)
+        self.names = names
         if not path.is_file():
             raise SourceError(f"{self.label}: not a file")
         if path.stat().st_size == 0:
@@ -119,19 +130,26 @@ class TableFile:
             ) from exc
         header = first.decode("utf-8").rstrip("\r")
         if not header.strip():
-            raise SourceError(f"{self.label}: line 1: the header line is empty")
+            what = "first" if self.names else "header"
+            raise SourceError(f"{self.label}: line 1: the {what} line is empty")
         self.delimiter = sniff_delimiter(header)
+        if self.names:
+            return list(self.names)
         return next(csv.reader([header], delimiter=self.delimiter))
 
     def _text_batches(self) -> Iterator[pa.RecordBatch]:
-        irregular = IrregularRows(len(self.header), self.delimiter)
+        header_lines = 0 if self.names else 1
+        irregular = IrregularRows(len(self.header), self.delimiter, header_lines)
         names = [f"c{i}" for i in range(len(self.header))]
         wanted = {names[i]: col for i, col in self.mapping.items()}
         with self._open_text(len(self.header)) as stream:
             reader = pa_csv.open_csv(
                 stream,
                 read_options=pa_csv.ReadOptions(
-                    use_threads=False, block_size=_BLOCK_BYTES, skip_rows=1, column_names=names
+                    use_threads=False,
+                    block_size=_BLOCK_BYTES,
+                    skip_rows=header_lines,
+                    column_names=names,
                 ),
                 parse_options=pa_csv.ParseOptions(
                     delimiter=self.delimiter,
@@ -193,6 +211,10 @@ def read_table_file(path: Path, table: str, source_label: str | None = None) -> 
 
     For small files and notebooks; the warehouse reads the same batches without a frame."""
     file = TableFile(path, table, source_label)
-    batches = list(file.batches())
-    frame = pa.Table.from_batches(batches, schema=raw_schema(table)).to_pandas()
-    return ReadResult(object_text(frame), file.ignored_columns)
+    return ReadResult(batches_frame(file.batches(), table), file.ignored_columns)
+
+
+def batches_frame(batches: Iterable[pa.RecordBatch], table: str) -> pd.DataFrame:
+    """Raw batches of ``table`` as one raw pandas frame, text as str or None."""
+    frame = pa.Table.from_batches(list(batches), schema=raw_schema(table)).to_pandas()
+    return object_text(frame)
