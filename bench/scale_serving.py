@@ -3,9 +3,9 @@
 The catalogue is the synthetic source at the given number of plays through the data path (kept
 as Parquet in ``--data`` between runs). The model is the hybrid with the shapes it has there
 but no training (fitted for no epochs: its towers, head, catalogue inputs and content vectors
-are built, the weights stay at their initial values), serving over every play. EASE's dense
-item-item weights do not fit beyond ``item_item_max_tracks`` played tracks, so at this size
-the hybrid fuses no item-item evidence; new tracks are fused with their content similarity.
+are built, the weights stay at their initial values), serving over every play. It fuses no
+item-item evidence (above ``item_item_max_tracks`` played tracks a trained hybrid takes ELSA's
+factors, which are not fitted here); new tracks are fused with their content similarity.
 Each round times, interleaved:
 
 - the floor: the bare product of the retrieval vectors of every user and track and its top
@@ -158,8 +158,8 @@ def scale_report(plays: int, repeats: int, folder: str | None, n_users: int | No
         f"{items.shape[0]:,} tracks "
         f"({len(data.interactions):,} user-track pairs), vectors {items.shape[1]} wide, "
         f"{model.config.n_candidates} candidates re-ranked by the head, content weight "
-        f"{model.content_weight:g} over {new_tracks:,} new tracks, no item-item fusion "
-        f"(EASE does not fit), untrained weights (built in {built:.0f} s); "
+        f"{model.content_weight:g} over {new_tracks:,} new tracks, no item-item fusion, "
+        f"untrained weights (built in {built:.0f} s); "
         f"median of {repeats} interleaved rounds\n\n"
         f"- floor, bare product + top-{K} in blocks of {step} users: {floor_s:.1f} s\n"
         f"- `Hybrid.recommend`, top {K}: {recommend_s:.1f} s, "
