@@ -14,7 +14,7 @@ from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.evaluation.held_out import TEST_SET, TEST_SETS, EvaluationData
 from musicrec_core.evaluation.protocol import EvaluationResult, compare
 from musicrec_core.evaluation.user_sample import DEFAULT_EVAL_USERS, sample_users
-from musicrec_core.models.recommender import Recommender
+from musicrec_core.models.recommender import CatalogueTooLarge, Recommender
 from musicrec_core.models.registry import build_models
 from musicrec_core.reports import plots
 
@@ -34,6 +34,7 @@ class Comparison:
     fit_seconds: dict[str, float] = field(default_factory=dict)
     models: dict[str, Recommender] = field(default_factory=dict)  # as fitted and evaluated
     users: dict[str, dict[str, int]] = field(default_factory=dict)  # sample, population per set
+    skipped: dict[str, str] = field(default_factory=dict)  # model -> why it was not fitted
 
     @property
     def test_sets(self) -> list[str]:
@@ -59,7 +60,9 @@ def evaluate_models(
     Models in ``fitted`` (already trained on that same training part, such as the hybrid model
     asset) are evaluated as they are. With ``cold_user_given = N`` each cold user's first N
     plays are given at recommendation time. Each test set is evaluated on a seeded sample of
-    ``eval_users`` users, the same for every model (None or 0: every user).
+    ``eval_users`` users, the same for every model (None or 0: every user). A model whose
+    size limit this catalogue exceeds (``CatalogueTooLarge``, such as dense EASE on hundreds of
+    thousands of tracks) is left out with its reason in ``Comparison.skipped``.
     """
     fitted = dict(fitted or {})
     data = sample_users(
@@ -68,19 +71,24 @@ def evaluate_models(
         seed=seed,
     )
     models = build_models([n for n in names if n not in fitted], preprocessor)
-    fit_seconds = {}
+    fit_seconds, skipped = {}, {}
     for name, model in models.items():
         started = time.perf_counter()
-        model.fit(data.train)
+        try:
+            model.fit(data.train)
+        except CatalogueTooLarge as error:
+            skipped[name] = str(error)
+            logger.warning("%s is left out of the comparison: %s", name, error)
+            continue
         fit_seconds[name] = round(time.perf_counter() - started, 2)
         logger.info("fitted %s in %.1f s", name, fit_seconds[name])
-    ordered = {name: fitted.get(name) or models[name] for name in names}
+    ordered = {name: fitted.get(name) or models[name] for name in names if name not in skipped}
     result = compare(ordered, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
     sizes = {
         name: {"sample": len(test.user_ids), "population": test.population}
         for name, test in data.test_sets.items()
     }
-    return Comparison(result, fit_seconds, ordered, sizes)
+    return Comparison(result, fit_seconds, ordered, sizes, skipped)
 
 
 def figures(comparison: Comparison) -> dict[str, bytes]:

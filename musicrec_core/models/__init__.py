@@ -10,6 +10,7 @@ from musicrec_core.models.item_knn import ItemKNN
 from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
 from musicrec_core.models.recommender import (
+    CatalogueTooLarge,
     Recommendations,
     Recommender,
     TrainingData,
@@ -25,6 +26,7 @@ __all__ = [
     "EASE_FALLBACK_L2",
     "EASE_L2_CHOICES",
     "ELSA",
+    "CatalogueTooLarge",
     "ContentKNN",
     "ItemKNN",
     "Popularity",

@@ -21,7 +21,7 @@ from musicrec_core.models.play_rows import (
     _gram_row_blocks,
     weighted_matrix,
 )
-from musicrec_core.models.recommender import TrainingData, top_k
+from musicrec_core.models.recommender import CatalogueTooLarge, TrainingData, top_k
 
 logger = logging.getLogger(__name__)
 
@@ -134,12 +134,13 @@ def _rounded(scores: Mapping[float, float]) -> dict[float, float]:
 def ease_weights(x: sparse.csr_matrix, l2: float, max_items: int) -> tuple[np.ndarray, np.ndarray]:
     """EASE's played-track columns of ``x`` and its B over them (see ``EASE``).
 
-    Raises ValueError, before allocating, when more than ``max_items`` tracks were played.
+    Raises CatalogueTooLarge, before allocating, when more than ``max_items`` tracks were
+    played.
     """
     items = np.flatnonzero(np.diff(sparse.csc_matrix(x).indptr) > 0)
     n = len(items)
     if n > max_items:
-        raise ValueError(
+        raise CatalogueTooLarge(
             f"EASE needs a dense {n} x {n} item-item matrix (~{12 * n * n / 1e9:.1f} GB while "
             f"fitting) for {n} played tracks, above max_items={max_items}; use ELSA "
             "for a catalogue this size, or raise max_items if the memory is there"

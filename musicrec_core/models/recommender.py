@@ -16,6 +16,11 @@ from musicrec_core.data.interactions import InteractionMatrix
 logger = logging.getLogger(__name__)
 
 
+class CatalogueTooLarge(ValueError):
+    """A model cannot be fitted on this catalogue within its size limit; raised before the
+    work is spent, naming the size and the setting to change."""
+
+
 @dataclass
 class TrainingData:
     """What a model is fitted on: training interactions and the user and track catalogues."""

@@ -80,6 +80,7 @@ def model_evaluation(
     metadata: dict[str, object] = {
         **table_metadata(summary),
         "fit_seconds": dg.MetadataValue.json(comparison.fit_seconds),
+        "models_left_out": dg.MetadataValue.json(comparison.skipped),
         "users": dg.MetadataValue.json(comparison.users),
         "reports": dg.MetadataValue.path(str(paths.reports)),
     }
