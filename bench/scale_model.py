@@ -1,0 +1,283 @@
+"""The model path at scale: synthetic catalogues through split, preprocessor, training,
+evaluation, recommend-all and publication.
+
+For each size (plays) the data path builds a warehouse on disk first (not reported here; see
+bench/scale_data.py), then each stage runs in a fresh process, reading what the stage before
+it left on disk, as the assets do: wall time and the stage's peak resident memory. Training
+reports each epoch's seconds and lists per second (``--epochs`` caps the epochs, early
+stopping may end sooner); evaluation ranks the default seeded sample of test users with the
+hybrid and popularity; recommend-all is timed against its floor in the same process, the bare
+product of the same user and item vectors with its top-k; publication writes the served lists
+(the recommendations asset's path: every user's plays so far, MMR) into a serving database.
+Prints Markdown with the date and the machine, for docs/benchmarks.md.
+
+Usage: .venv/bin/python bench/scale_model.py [--sizes 100000,1000000,10000000]
+[--epochs 20] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+logger = logging.getLogger("bench.scale_model")
+K = 20
+STAGES = ("split", "preprocessor", "training", "evaluation", "recommend_all", "publish")
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- child processes: one stage each ---------------------------------------------------------
+def _tables(folder: Path):
+    from musicrec_core.data import schema as s
+    from musicrec_core.data import warehouse
+
+    with warehouse.connect(folder / "musicrec.duckdb") as con:
+        return (
+            warehouse.table_frame(con, s.SPLITS_TABLE),
+            warehouse.table_frame(con, s.USER_FEATURES_TABLE),
+            warehouse.table_frame(con, s.TRACK_FEATURES_TABLE),
+            warehouse.table_frame(con, s.INTERACTIONS_TABLE),
+        )
+
+
+def build_warehouse(folder: Path, plays: int) -> dict:
+    """The data path up to the features (the split is the next stage, timed on its own)."""
+    from musicrec_core.data import run_data_path, warehouse
+    from musicrec_core.data.sources import SourceConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with warehouse.connect(folder / "musicrec.duckdb") as con:
+        run_data_path(con, SourceConfig(kind="synthetic", scale_plays=plays), folder / "archive")
+    return {}
+
+
+def split(folder: Path) -> dict:
+    from musicrec_core.data import build_split_table, warehouse
+    from musicrec_core.data import schema as s
+
+    with warehouse.connect(folder / "musicrec.duckdb") as con:
+        build_split_table(con)
+        rows = warehouse.row_count(con, s.SPLITS_TABLE)
+    return {"rows": rows}
+
+
+def preprocessor(folder: Path) -> dict:
+    from musicrec_core.data import fit_preprocessor
+
+    data, users, tracks, _ = _tables(folder)
+    fitted, _, _ = fit_preprocessor(data, users, tracks)
+    fitted.save_preprocessors(folder / "preprocessor")
+    return {"rows": len(tracks)}
+
+
+def training(folder: Path, epochs: int) -> dict:
+    from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor
+    from musicrec_core.data import schema as s
+    from musicrec_core.models import TrainingData
+    from musicrec_core.models.hybrid import Hybrid, TrainConfig
+
+    data, users, tracks, _ = _tables(folder)
+    model = Hybrid(
+        TrainConfig(epochs=epochs, progress=False),
+        MusicPreprocessor.load(folder / "preprocessor"),
+        validation=data[data[s.SPLIT] == VALIDATION],
+    )
+    model.fit(TrainingData(data[data[s.SPLIT] == TRAIN], users, tracks))
+    model.save(folder / "hybrid")
+    return {
+        "rows": int((data[s.SPLIT] == TRAIN).sum()),
+        "epochs": [
+            {k: h[k] for k in ("epoch", "seconds", "lists_per_second", "val_ndcg@10")}
+            for h in model.history
+        ],
+        "item_item": getattr(model, "item_item_kind", "") or "none",
+    }
+
+
+def _hybrid(folder: Path, data, users, tracks, interactions=None):
+    from musicrec_core.data import TRAIN, MusicPreprocessor
+    from musicrec_core.data import schema as s
+    from musicrec_core.models import TrainingData
+    from musicrec_core.models.hybrid import Hybrid
+
+    plays = data[data[s.SPLIT] == TRAIN] if interactions is None else interactions
+    preprocessor = MusicPreprocessor.load(folder / "preprocessor")
+    return Hybrid.load(folder / "hybrid", TrainingData(plays, users, tracks), preprocessor)
+
+
+def evaluation(folder: Path) -> dict:
+    from musicrec_core.data import MusicPreprocessor
+    from musicrec_core.evaluation import evaluate_models
+
+    data, users, tracks, _ = _tables(folder)
+    model = _hybrid(folder, data, users, tracks)
+    comparison = evaluate_models(
+        data,
+        users,
+        tracks,
+        ["popularity", "hybrid"],
+        preprocessor=MusicPreprocessor.load(folder / "preprocessor"),
+        fitted={"hybrid": model},
+    )
+    return {"rows": sum(v["sample"] for v in comparison.users.values()), "users": comparison.users}
+
+
+def recommend_all(folder: Path) -> dict:
+    import torch
+
+    from musicrec_core.data import schema as s
+    from musicrec_core.models.hybrid import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS
+
+    data, users, tracks, interactions = _tables(folder)
+    model = _hybrid(folder, data, users, tracks, interactions)
+    user_ids = users[s.USER_ID].to_numpy(dtype=object)
+    started = time.perf_counter()
+    model.recommend(user_ids, k=K)
+    seconds = time.perf_counter() - started
+    user_vectors = torch.from_numpy(model.user_vectors(user_ids))
+    item_vectors = torch.from_numpy(model.item_vectors())
+    step = max(RETRIEVAL_BLOCK // item_vectors.shape[0], RETRIEVAL_MIN_USERS)
+    started = time.perf_counter()
+    for start in range(0, len(user_vectors), step):
+        torch.topk(user_vectors[start : start + step] @ item_vectors.T, K, dim=1)
+    floor = time.perf_counter() - started
+    return {"rows": len(user_ids), "seconds_inner": seconds, "floor": floor}
+
+
+def publish(folder: Path) -> dict:
+    import tempfile
+
+    from musicrec_core.data import MusicPreprocessor
+    from musicrec_core.models import segment_recommendations
+    from musicrec_core.serving import (
+        SERVING_VIEWS,
+        content_vectors,
+        publish_serving_database,
+        segment_popularity,
+        served_recommendations,
+        serving_tables,
+    )
+
+    data, users, tracks, interactions = _tables(folder)
+    model = _hybrid(folder, data, users, tracks, interactions)
+    fallback = segment_popularity(interactions, users, tracks)
+    vectors = content_vectors(tracks, MusicPreprocessor.load(folder / "preprocessor"))
+    started = time.perf_counter()
+    served = served_recommendations(
+        model, "bench", fallback, interactions, users, tracks, vectors, k=K, diversity=0.2
+    )
+    serve_s = time.perf_counter() - started
+    cold = segment_recommendations(fallback, users, K)
+    tables = serving_tables(served, cold, users, tracks, "synthetic")
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        publish_serving_database(Path(tmp) / "musicrec.duckdb", tables, SERVING_VIEWS)
+        publish_s = time.perf_counter() - started
+    return {"rows": len(served), "serve": serve_s, "publish": publish_s}
+
+
+def _child(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    folder = Path(args.folder)
+    work = {
+        "warehouse": lambda: build_warehouse(folder, args.plays),
+        "split": lambda: split(folder),
+        "preprocessor": lambda: preprocessor(folder),
+        "training": lambda: training(folder, args.epochs),
+        "evaluation": lambda: evaluation(folder),
+        "recommend_all": lambda: recommend_all(folder),
+        "publish": lambda: publish(folder),
+    }[args.child]
+    started = time.perf_counter()
+    result = work()
+    result |= {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+    Path(args.out).write_text(json.dumps(result, default=str))
+
+
+# --- the parent: runs the children and reports -----------------------------------------------
+def _run(stage: str, plays: int, folder: Path, epochs: int) -> dict:
+    out = folder / f"{stage}.json"
+    command = [sys.executable, __file__, "--child", stage, "--plays", str(plays)]
+    command += ["--folder", str(folder), "--out", str(out), "--epochs", str(epochs)]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    logger.info("%s at %d plays: %.0f s", stage, plays, time.perf_counter() - started)
+    return json.loads(out.read_text())
+
+
+def _lines(plays: int, results: dict) -> list[str]:
+    lines = [
+        f"| {plays:,} | stage | rows | seconds | peak RSS (MB) | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stage in STAGES:
+        row = results[stage]
+        notes = ""
+        if stage == "training":
+            epochs = row["epochs"]
+            each = ", ".join(
+                f"{e['seconds']:.0f} s ({e['lists_per_second']:,.0f} lists/s)" for e in epochs
+            )
+            notes = f"epochs run {len(epochs)}: {each}; item-item: {row['item_item']}"
+        elif stage == "evaluation":
+            notes = ", ".join(
+                f"{k} {v['sample']:,} of {v['population']:,}" for k, v in row["users"].items()
+            )
+        elif stage == "recommend_all":
+            ratio = row["seconds_inner"] / row["floor"]
+            notes = (
+                f"`Hybrid.recommend` top {K} of every user {row['seconds_inner']:.1f} s; floor "
+                f"(bare product + top-{K}) {row['floor']:.1f} s: **{ratio:.2f}x**"
+            )
+        elif stage == "publish":
+            notes = (
+                f"served lists (MMR) {row['serve']:.1f} s; publishing {row['rows']:,} rows "
+                f"{row['publish']:.1f} s"
+            )
+        lines.append(
+            f"| | {stage} | {row.get('rows', 0):,} | {row['seconds']:.1f} | "
+            f"{row['peak_mb']:,.0f} | {notes} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--epochs", type=int, default=20, help="most epochs to train")
+    parser.add_argument("--workdir", default="/tmp/musicrec-scale-model")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--plays", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from common import machine
+
+    print(f"### Record of {dt.date.today()}, {machine()}")
+    for plays in (int(x) for x in args.sizes.split(",")):
+        folder = Path(args.workdir) / f"plays-{plays}"
+        if not (folder / "musicrec.duckdb").exists():
+            _run("warehouse", plays, folder, args.epochs)
+        results = {stage: _run(stage, plays, folder, args.epochs) for stage in STAGES}
+        print()
+        print("\n".join(_lines(plays, results)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
