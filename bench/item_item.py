@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import resource
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from common import machine, ndcg_at_10, sources
+from memory import peak_mb, reset_peak
 from scipy import sparse
 
 from musicrec_core import metrics as m
@@ -40,24 +40,12 @@ from musicrec_core.models.hybrid import resolve_device
 logger = logging.getLogger("bench.item_item")
 
 
-def _reset_peak() -> None:
-    """Reset the process's resident-memory high-water mark (Linux)."""
-    Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _measured(fit: Callable[[], object]) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one call."""
-    _reset_peak()
+    reset_peak()
     started = time.perf_counter()
     fit()
-    return time.perf_counter() - started, _peak_mb()
+    return time.perf_counter() - started, peak_mb()
 
 
 def compare(name: str, source: SourceConfig, elsa: Callable[[], ELSA]) -> list[str]:

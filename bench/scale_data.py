@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import resource
 import shutil
 import statistics
 import subprocess
@@ -30,26 +29,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from memory import peak_mb, reset_peak
 
 logger = logging.getLogger("bench.scale_data")
 DELIVERY_ROWS = 10_000
 PLAYS_PER_LISTENER = 12  # what deliveries.plays_delivery gives each listener
 
 
-def _reset_peak() -> None:
-    """Reset the process's resident-memory high-water mark (Linux)."""
-    Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _stage(name: str, rows: Callable[[], int], work: Callable[[], object]) -> dict:
-    _reset_peak()
+    reset_peak()
     started = time.perf_counter()
     work()
     seconds = time.perf_counter() - started
@@ -59,7 +47,7 @@ def _stage(name: str, rows: Callable[[], int], work: Callable[[], object]) -> di
         "seconds": seconds,
         "rows": count,
         "rows_per_s": count / seconds if seconds else float("nan"),
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(),
     }
 
 

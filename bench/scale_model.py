@@ -26,16 +26,11 @@ import sys
 import time
 from pathlib import Path
 
+from memory import peak_mb
+
 logger = logging.getLogger("bench.scale_model")
 K = 20
 STAGES = ("split", "preprocessor", "training", "evaluation", "recommend_all", "publish")
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # --- child processes: one stage each ---------------------------------------------------------
@@ -202,7 +197,7 @@ def _child(args: argparse.Namespace) -> None:
     }[args.child]
     started = time.perf_counter()
     result = work()
-    result |= {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+    result |= {"seconds": time.perf_counter() - started, "peak_mb": peak_mb()}
     Path(args.out).write_text(json.dumps(result, default=str))
 
 
