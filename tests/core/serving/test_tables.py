@@ -3,12 +3,9 @@ import pandas as pd
 import pytest
 
 import musicrec_core.serving.tables as tables
-from musicrec_core.data import TRAIN, fit_preprocessor, prepare
 from musicrec_core.data import schema as s
-from musicrec_core.data.sources import SourceConfig
 from musicrec_core.models import Popularity, Recommendations, TrainingData
 from musicrec_core.models.diversity import mmr_rerank, personal_strength
-from musicrec_core.models.hybrid import Hybrid, TrainConfig
 from musicrec_core.serving import (
     content_vectors,
     recommend_all,
@@ -16,6 +13,7 @@ from musicrec_core.serving import (
     servable_users,
     served_recommendations,
 )
+from tests.core.fused_hybrid import fused_tiny_hybrid
 
 COMPARED = [s.USER_ID, s.RANK, s.TRACK_ID, s.SCORE, s.MODEL_NAME, s.MODEL_VERSION]
 
@@ -25,22 +23,7 @@ def served():
     """A hybrid fitted on the tiny catalogue's training plays that fuses item-item evidence in
     both stages and content similarity, served over every play; one user has no plays and no
     demographics, so the fallback serves them."""
-    data = prepare(SourceConfig(kind="synthetic", size="tiny"))
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
-    train = data.split[data.split[s.SPLIT] == TRAIN]
-    config = TrainConfig(
-        epochs=1,
-        embedding_dim=8,
-        hidden_dim=16,
-        n_candidates=20,
-        item_item_l2=50.0,
-        item_item_rank=16,
-        item_item_weight=1.0,
-        item_item_retrieval_weight=1.0,
-        content_weight=0.5,
-        progress=False,
-    )
-    model = Hybrid(config, preprocessor).fit(TrainingData(train, data.users, data.tracks))
+    model, data, preprocessor = fused_tiny_hybrid()
     stranger = data.users.iloc[[0]].assign(
         **{s.USER_ID: "stranger", s.AGE_GROUP: s.AGE_GROUP_UNKNOWN, s.GENDER: s.GENDER_UNKNOWN}
     )

@@ -4,12 +4,11 @@ import pytest
 
 import musicrec_core.models.hybrid.recommender as recommender_module
 import musicrec_core.models.hybrid.two_stage as two_stage_module
-from musicrec_core.data import TRAIN, InteractionMatrix, fit_preprocessor, prepare
+from musicrec_core.data import InteractionMatrix
 from musicrec_core.data import schema as s
-from musicrec_core.data.sources import SourceConfig
-from musicrec_core.models import TrainingData
-from musicrec_core.models.hybrid import Hybrid, TrainConfig
+from musicrec_core.models.hybrid import TrainConfig
 from musicrec_core.models.hybrid.catalogue_rows import CatalogueRows
+from tests.core.fused_hybrid import fused_tiny_hybrid
 
 
 def _matrix() -> InteractionMatrix:
@@ -51,22 +50,7 @@ def test_stored_rows_leave_unknown_users_empty():
 def fused():
     """A hybrid on the tiny catalogue that fuses item-item evidence in both stages and the
     content similarity of new tracks."""
-    data = prepare(SourceConfig(kind="synthetic", size="tiny"))
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
-    config = TrainConfig(
-        epochs=1,
-        embedding_dim=8,
-        hidden_dim=16,
-        n_candidates=20,
-        item_item_l2=50.0,
-        item_item_rank=16,
-        item_item_weight=1.0,
-        item_item_retrieval_weight=1.0,
-        content_weight=0.5,
-        progress=False,
-    )
-    train = data.split[data.split[s.SPLIT] == TRAIN]
-    model = Hybrid(config, preprocessor).fit(TrainingData(train, data.users, data.tracks))
+    model, data, _ = fused_tiny_hybrid()
     return model, data.interactions
 
 
