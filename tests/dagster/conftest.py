@@ -33,10 +33,11 @@ def load_defs(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> dg
     return defs()
 
 
-# Integration tests check the wiring, not model quality: a short training keeps them fast.
+# Integration tests check the wiring, not model quality: a short training, and EASE's λ given
+# rather than searched (one factorisation instead of one per candidate), keep them fast.
 FAST_RUN_CONFIG = {
     "ops": {
-        "hybrid_model": {"config": {"epochs": 1, "batch_size": 1024}},
+        "hybrid_model": {"config": {"epochs": 1, "batch_size": 1024, "item_item_l2": 500.0}},
         "model_evaluation": {"config": {"n_boot": 100}},
     }
 }
