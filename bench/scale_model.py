@@ -155,6 +155,7 @@ def publish(folder: Path) -> dict:
     import tempfile
 
     from musicrec_core.data import MusicPreprocessor
+    from musicrec_core.evaluation import single_model_audiences
     from musicrec_core.models import segment_recommendations
     from musicrec_core.serving import (
         SERVING_VIEWS,
@@ -175,7 +176,8 @@ def publish(folder: Path) -> dict:
     )
     serve_s = time.perf_counter() - started
     cold = segment_recommendations(fallback, users, K)
-    tables = serving_tables(served, cold, users, tracks, "synthetic")
+    audiences = single_model_audiences(model.name, "bench", "benchmark")
+    tables = serving_tables(served, cold, users, tracks, interactions, audiences, "synthetic")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         publish_serving_database(Path(tmp) / "musicrec.duckdb", tables, SERVING_VIEWS)

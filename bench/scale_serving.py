@@ -37,6 +37,7 @@ from common import machine
 from musicrec_core.data import PreparedData, prepare
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig
+from musicrec_core.evaluation import single_model_audiences
 from musicrec_core.models import TrainingData, segment_recommendations
 from musicrec_core.models.hybrid import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS, Hybrid, TrainConfig
 from musicrec_core.serving import (
@@ -145,7 +146,10 @@ def scale_report(plays: int, repeats: int, folder: str | None, n_users: int | No
     if len(served_users) < len(data.users):
         published = segment_lists(cold, data.users)
     source = f"synthetic, {plays:,} plays"
-    tables = serving_tables(published, cold, data.users, data.tracks, source)
+    audiences = single_model_audiences(model.name, "untrained", "benchmark")
+    tables = serving_tables(
+        published, cold, data.users, data.tracks, data.interactions, audiences, source
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "musicrec.duckdb"
         publish_s = _seconds(lambda: publish_serving_database(path, tables, SERVING_VIEWS))

@@ -1,6 +1,14 @@
 """Offline evaluation: the held-out test sets and their seeded user samples, the full-ranking
 protocol, the comparison of every model with its tables and figures, and the promotion gate."""
 
+from musicrec_core.evaluation.audiences import (
+    AUDIENCE,
+    AUDIENCE_COLUMNS,
+    AUDIENCES,
+    FEW_PLAYS,
+    audience_models,
+    single_model_audiences,
+)
 from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
 from musicrec_core.evaluation.held_out import (
     RELEVANT,
@@ -47,9 +55,13 @@ from musicrec_core.evaluation.tables import (
 from musicrec_core.evaluation.user_sample import DEFAULT_EVAL_USERS, sample_test_set, sample_users
 
 __all__ = [
+    "AUDIENCE",
+    "AUDIENCES",
+    "AUDIENCE_COLUMNS",
     "CANDIDATE_SCORE",
     "DEFAULT_EVAL_USERS",
     "DEFAULT_TOLERANCE",
+    "FEW_PLAYS",
     "PAIRED_COLUMNS",
     "PASSED",
     "PER_USER_COLUMNS",
@@ -73,6 +85,7 @@ __all__ = [
     "PromotionDecision",
     "ServedModel",
     "TestSet",
+    "audience_models",
     "compare",
     "comparison_table",
     "decide_promotion",
@@ -84,6 +97,7 @@ __all__ = [
     "sample_test_set",
     "sample_users",
     "serving_choice",
+    "single_model_audiences",
     "to_markdown",
     "warm_ndcg",
     "write_served",

@@ -45,19 +45,9 @@ FROM recommendations_named
 WHERE {s.USER_ID} = (SELECT min({s.USER_ID}) FROM recommendations)
 ORDER BY {s.RANK};"""
 
-_TRACK_COLUMNS = [
-    s.TRACK_ID,
-    s.TRACK_NAME,
-    s.ARTIST_NAME,
-    s.FEATURED_ARTISTS,
-    s.GENRE,
-    s.RELEASE_YEAR,
-    s.DURATION,
-    *s.AUDIO_FEATURES,
-    "n_listeners",
-    "total_plays",
-]
-_USER_COLUMNS = [s.USER_ID, s.AGE, s.GENDER, s.AGE_GROUP, "n_tracks", "total_plays"]
+# Feature-table columns the serving database leaves out: where each row was read from.
+_UNPUBLISHED = set(s.PROVENANCE_COLUMNS)
+_PLAY_COLUMNS = [s.USER_ID, s.TRACK_ID, s.PLAYS]
 
 
 def recommend_all(model: Recommender, user_ids: np.ndarray, k: int, version: str) -> pd.DataFrame:
@@ -184,9 +174,17 @@ def serving_tables(
     cold_start: pd.DataFrame,
     users: pd.DataFrame,
     tracks: pd.DataFrame,
+    plays: pd.DataFrame,
+    audiences: pd.DataFrame,
     source: str,
 ) -> dict[str, pd.DataFrame]:
-    """The tables published for SQL users, with a one-row description of the publication."""
+    """The tables published for SQL users and for serving processes, with a one-row
+    description of the publication.
+
+    Besides the lists, the database holds what a serving process needs to answer new
+    questions from the same snapshot: every play so far, the users and tracks with their
+    features, and which model serves each audience (``served_models``).
+    """
     about = pd.DataFrame(
         {
             "published_at": [pd.Timestamp.now(tz="UTC").tz_convert(None)],
@@ -202,7 +200,13 @@ def serving_tables(
     return {
         "recommendations": recommendations,
         "cold_start_recommendations": cold_start,
-        "tracks": tracks[_TRACK_COLUMNS],
-        "users": users[_USER_COLUMNS],
+        "tracks": _published(tracks),
+        "users": _published(users),
+        "plays": plays[_PLAY_COLUMNS],
+        "served_models": audiences,
         "about": about,
     }
+
+
+def _published(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[[c for c in frame.columns if c not in _UNPUBLISHED]]

@@ -10,7 +10,7 @@ from pydantic import Field
 from musicrec_core import serving
 from musicrec_core.data import MusicPreprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.evaluation import PROMOTED, read_served, serving_choice
+from musicrec_core.evaluation import PROMOTED, audience_models, read_served, serving_choice
 from musicrec_core.models import (
     Recommender,
     TrainingData,
@@ -174,17 +174,24 @@ def serving_database(
     source: DataSource,
     recommendations: pd.DataFrame,
     cold_start_recommendations: pd.DataFrame,
+    interactions: pd.DataFrame,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
     model_evaluation: pd.DataFrame,
 ) -> dg.MaterializeResult:
     """Publish recommendations of every user shard, cold-start lists, tracks, users and model
     metrics for SQL."""
+    setting = RecommendationSettings().model
+    audiences = audience_models(
+        setting, read_served(paths.artifacts().served_record), model_evaluation, Hybrid.name
+    )
     tables = serving.serving_tables(
         recommendations,
         cold_start_recommendations,
         user_features,
         track_features,
+        interactions,
+        audiences,
         source.config().describe(),
     )
     tables["model_metrics"] = model_evaluation
@@ -196,6 +203,7 @@ def serving_database(
             "size_bytes": result.size_bytes,
             "tables": dg.MetadataValue.json(result.row_counts),
             "views": dg.MetadataValue.json(result.views),
+            "served_models": dg.MetadataValue.md(markdown_table(audiences)),
             "example_query": dg.MetadataValue.md(f"```sql\n{serving.EXAMPLE_QUERY}\n```"),
             "sample": dg.MetadataValue.md(
                 markdown_table(recommendations.head(10)[[s.USER_ID, s.RANK, s.TRACK_ID, s.SCORE]])
