@@ -11,13 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+DEFAULT_DIVERSITY = 0.2  # MMR strength for a listener with evenly spread tastes
+DIVERSITY_CANDIDATES = 100  # the model's top tracks the diversity step re-ranks
+
 
 def mmr_rerank(
     candidates: np.ndarray,
     scores: np.ndarray,
     item_vectors: np.ndarray,
     k: int,
-    strength: float | np.ndarray = 0.2,
+    strength: float | np.ndarray = DEFAULT_DIVERSITY,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick k of each user's candidates by MMR; returns (track indices, model scores), in order.
 

@@ -76,6 +76,22 @@ class SegmentPopularity(PlayIndependent):
         code = self.segment_index.get(f"{age_group}|{gender}", len(self.table) - 1)
         return self.table[code]
 
+    def recommend_new(
+        self, listeners: pd.DataFrame, histories: pd.DataFrame, k: int = 20
+    ) -> Recommendations:
+        """Top-k of each listener's segment (``listeners`` need age group and gender), never
+        one of the plays given in ``histories``."""
+        user_ids = listeners[s.USER_ID].to_numpy(dtype=object)
+        scores = np.stack(
+            [
+                self.segment_scores(group, gender)
+                for group, gender in zip(listeners[s.AGE_GROUP], listeners[s.GENDER], strict=True)
+            ]
+        )
+        given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids)
+        mask_played(scores, given, user_ids)
+        return self.best(user_ids, scores, k)
+
     def score(self, user_ids: np.ndarray) -> np.ndarray:
         codes = np.array([self.user_segment.get(u, -1) for u in user_ids], dtype=np.int64)
         return self.table[codes]

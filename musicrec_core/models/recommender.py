@@ -93,6 +93,15 @@ class Recommender(ABC):
             mask_played(scores, self.data.matrix, user_ids)
         return self.best(user_ids, scores, k)
 
+    def recommend_new(
+        self, listeners: pd.DataFrame, histories: pd.DataFrame, k: int = 20
+    ) -> Recommendations:
+        """Top-k for listeners the catalogue does not hold (``listeners``: user id, age,
+        gender, age group), from the plays in ``histories``: a model that reads no
+        demographics ranks from the plays alone (``recommend_with_history``, which every
+        model of the platform has)."""
+        return self.recommend_with_history(listeners[s.USER_ID].to_numpy(object), histories, k)
+
     def best(self, user_ids: np.ndarray, scores: np.ndarray, k: int) -> Recommendations:
         """The k best-scoring catalogue tracks per row of scores (-inf never recommended)."""
         idx, top = top_k(scores, k)

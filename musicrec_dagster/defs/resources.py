@@ -14,11 +14,11 @@ from dagster_duckdb import DuckDBResource
 from musicrec_core.data import RawTables, warehouse
 from musicrec_core.data.sources import SourceConfig, load_source
 from musicrec_core.serving import ArtifactStore
+from musicrec_core.serving.layout import ARTIFACTS_DIR, LANDING_DIR, SERVING_FILE
 from musicrec_dagster.executors import executor_from_env
 from musicrec_dagster.warehouse import WarehouseIOManager
 
 WAREHOUSE_FILE = Path("warehouse") / "musicrec.duckdb"
-SERVING_FILE = Path("serving") / "musicrec.duckdb"
 
 
 class PlatformPaths(dg.ConfigurableResource):
@@ -40,7 +40,7 @@ class PlatformPaths(dg.ConfigurableResource):
 
     @property
     def landing(self) -> Path:
-        return self.root / "landing"
+        return self.root / LANDING_DIR
 
     @property
     def archive(self) -> Path:
@@ -52,7 +52,7 @@ class PlatformPaths(dg.ConfigurableResource):
         return self.root / WAREHOUSE_FILE
 
     def artifacts(self) -> ArtifactStore:
-        return ArtifactStore(self.root / "artifacts")
+        return ArtifactStore(self.root / ARTIFACTS_DIR)
 
 
 class DataSource(dg.ConfigurableResource):

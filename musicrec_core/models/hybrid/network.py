@@ -36,6 +36,8 @@ from torch.nn import functional as F
 from musicrec_core.data import schema as s
 from musicrec_core.models.hybrid.inputs import N_YEARS, CatalogueInputs
 
+# Gender codes, age-group codes and ages (years, NaN unknown) of listeners outside the catalogue.
+Demographics = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 AGE_CENTRES = np.arange(10.0, 95.0, 5.0)  # years: the user tower's age bumps (``age_basis``)
 AGE_SPREAD = 5.0
 
@@ -253,11 +255,14 @@ class HybridRecommender(nn.Module):
         offsets: torch.Tensor,
         weight: torch.Tensor,
         item_table: torch.Tensor,
+        demographics: Demographics | None = None,
     ) -> torch.Tensor:
         """(n, dim) user vectors, as ``user_vectors``, from plays in ``EmbeddingBag`` layout.
 
         ``index``: every user's played item indices one after another, ``offsets`` (n,): where
         each user's start, ``weight``: their play weights (all positive). For serving.
+        ``demographics`` (gender codes, age-group codes, ages): given for listeners the
+        catalogue does not hold, instead of the catalogue's.
         """
         n = len(users)
         lengths = torch.diff(offsets, append=torch.tensor([len(index)], device=offsets.device))
@@ -272,7 +277,8 @@ class HybridRecommender(nn.Module):
             ids, self.history_embedding.weight, offsets, mode="sum", per_sample_weights=share
         )
         count = lengths.unsqueeze(1).float()
-        return self._user_tower(users, pooled, pooled_ids, count)
+        gender, age_group, age = demographics or (None, None, None)
+        return self._user_tower(users, pooled, pooled_ids, count, gender, age_group, age=age)
 
     def _user_tower(
         self,
@@ -283,6 +289,7 @@ class HybridRecommender(nn.Module):
         gender: torch.Tensor | None = None,
         age_group: torch.Tensor | None = None,
         id_dropout: float = 0.0,
+        age: torch.Tensor | None = None,
     ) -> torch.Tensor:
         known = users >= 0
         safe = users.clamp(min=0)
@@ -292,7 +299,9 @@ class HybridRecommender(nn.Module):
             unknown_group = len(s.age_group_labels()) - 1
             age_group = torch.where(known, self.age_group[safe], unknown_group)
         ids = torch.where(known, users, torch.full_like(users, self.n_users))
-        age = age_basis(torch.where(known, self.age[safe], float("nan")))
+        if age is None:
+            age = torch.where(known, self.age[safe], float("nan"))
+        age = age_basis(age)
         if id_dropout > 0:
             drop = torch.rand(ids.shape, device=ids.device) < id_dropout
             ids = ids.masked_fill(drop, self.n_users)

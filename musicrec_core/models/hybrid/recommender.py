@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from scipy import sparse
 
+from musicrec_core.data import schema as s
 from musicrec_core.data.interactions import InteractionMatrix, holdout
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.ease import choose_ease_l2
@@ -47,8 +48,9 @@ from musicrec_core.models.hybrid.fusion import (
     fuse,
     retrieval_items,
 )
-from musicrec_core.models.hybrid.inputs import CatalogueInputs
+from musicrec_core.models.hybrid.inputs import CatalogueInputs, demographic_codes, user_ages
 from musicrec_core.models.hybrid.item_item import ItemItemScores, played_tracks
+from musicrec_core.models.hybrid.network import Demographics
 from musicrec_core.models.hybrid.sampling import flat_history, played_mask
 from musicrec_core.models.hybrid.storage import load_model, save_model
 from musicrec_core.models.hybrid.training import train
@@ -253,13 +255,21 @@ class Hybrid(Recommender):
         return retrieval_items(self.item_table(), targets).cpu().numpy()
 
     @torch.no_grad()
-    def _user_vectors(self, user_ids: np.ndarray, history: History) -> torch.Tensor:
-        """User vectors from the given plays (``flat_history``) and the users' demographics."""
+    def _user_vectors(
+        self, user_ids: np.ndarray, history: History, demographics: Demographics | None = None
+    ) -> torch.Tensor:
+        """User vectors from the given plays (``flat_history``) and the users' demographics:
+        the catalogue's, or ``demographics`` for listeners it does not hold."""
         self.model.eval()
         rows = self._rows().user_rows(user_ids)
         index, offsets, weight = history
         return self.model.user_vectors_flat(
-            torch.as_tensor(rows, device=self.device), index, offsets, weight, self.item_table()
+            torch.as_tensor(rows, device=self.device),
+            index,
+            offsets,
+            weight,
+            self.item_table(),
+            demographics,
         )
 
     def _evidence(self, history: History) -> ItemItemEvidence | None:
@@ -317,7 +327,11 @@ class Hybrid(Recommender):
         return range(0, n_users, step)
 
     def _user_blocks(
-        self, user_ids: np.ndarray, plays: sparse.csr_matrix, least: int = 1
+        self,
+        user_ids: np.ndarray,
+        plays: sparse.csr_matrix,
+        least: int = 1,
+        demographics: Demographics | None = None,
     ) -> Iterator[tuple[slice, sparse.csr_matrix, History, torch.Tensor]]:
         """Blocks of users (at least ``least`` each): their positions, play rows, flat
         history and user vectors."""
@@ -326,7 +340,8 @@ class Hybrid(Recommender):
             span = slice(start, start + step)
             block = plays[span]
             history = flat_history(block, self.device)
-            yield span, block, history, self._user_vectors(user_ids[span], history)
+            given = None if demographics is None else tuple(d[span] for d in demographics)
+            yield span, block, history, self._user_vectors(user_ids[span], history, given)
 
     @torch.no_grad()
     def _two_stage(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> np.ndarray:
@@ -346,13 +361,18 @@ class Hybrid(Recommender):
 
     @torch.no_grad()
     def _top(
-        self, user_ids: np.ndarray, plays: sparse.csr_matrix, k: int, exclude: bool
+        self,
+        user_ids: np.ndarray,
+        plays: sparse.csr_matrix,
+        k: int,
+        exclude: bool,
+        demographics: Demographics | None = None,
     ) -> Recommendations:
         """The two-stage top-k from the given play rows, without full score matrices."""
         n = min(k, plays.shape[1])
         index = np.zeros((len(user_ids), n), np.int64)
         values = np.full((len(user_ids), n), -np.inf)
-        blocks = self._user_blocks(user_ids, plays, TOP_BLOCK_USERS)
+        blocks = self._user_blocks(user_ids, plays, TOP_BLOCK_USERS, demographics)
         for span, block, history, vectors in blocks:
             coo = block.tocoo() if exclude else sparse.coo_matrix(block.shape)
             rows = torch.as_tensor(coo.row.astype(np.int64), device=self.device)
@@ -409,6 +429,22 @@ class Hybrid(Recommender):
         demographics when ``data.users`` has them; the given plays are never recommended."""
         user_ids = np.asarray(user_ids, dtype=object)
         return self._top(user_ids, self._rows().given(user_ids, histories), k, exclude=True)
+
+    def recommend_new(
+        self, listeners: pd.DataFrame, histories: pd.DataFrame, k: int = 20
+    ) -> Recommendations:
+        """Top-k for listeners the catalogue does not hold, from their age and gender
+        (``listeners``: user id, age, gender; missing values unknown) and the plays given in
+        ``histories``, without retraining; the given plays are never recommended."""
+        user_ids = listeners[s.USER_ID].to_numpy(dtype=object)
+        gender, age_group = demographic_codes(listeners)
+        demographics = (
+            torch.as_tensor(gender, device=self.device),
+            torch.as_tensor(age_group, device=self.device),
+            torch.as_tensor(user_ages(listeners), device=self.device),
+        )
+        plays = self._rows().given(user_ids, histories)
+        return self._top(user_ids, plays, k, exclude=True, demographics=demographics)
 
     # --- persistence -------------------------------------------------------------------------
 

@@ -1,0 +1,43 @@
+"""Answers to everyday questions from the published serving database: a listener's list and
+why, tracks like a track, a new listener's first list, and the errors when none can be given."""
+
+from musicrec_core.answers.errors import (
+    AnswerError,
+    BadQuery,
+    InvalidQuestion,
+    NoServingDatabase,
+    UnknownTrack,
+    UnknownUser,
+)
+from musicrec_core.answers.service import (
+    ANSWER_COLUMNS,
+    DEFAULT_K,
+    MAX_GIVEN_PLAYS,
+    MAX_K,
+    REASON_COLUMNS,
+    Answer,
+    Answers,
+    Explanation,
+    audience_of,
+)
+from musicrec_core.answers.snapshot import Snapshot, file_stamp
+
+__all__ = [
+    "ANSWER_COLUMNS",
+    "DEFAULT_K",
+    "MAX_GIVEN_PLAYS",
+    "MAX_K",
+    "REASON_COLUMNS",
+    "Answer",
+    "AnswerError",
+    "Answers",
+    "BadQuery",
+    "Explanation",
+    "InvalidQuestion",
+    "NoServingDatabase",
+    "Snapshot",
+    "UnknownTrack",
+    "UnknownUser",
+    "audience_of",
+    "file_stamp",
+]

@@ -1,0 +1,436 @@
+"""Answers to everyday questions from the published serving database and the served models:
+what a listener gets and why, which tracks are like a track, what a new listener would get.
+
+Everything comes from one snapshot of the serving database and the models it names per
+audience (``served_models``), so an answer agrees with the published tables. A known
+listener's list is the published one unless another diversity is asked for; a new listener
+is placed at once by the model serving their audience, without retraining.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from musicrec_core.answers.errors import (
+    InvalidQuestion,
+    NoServingDatabase,
+    UnknownTrack,
+    UnknownUser,
+)
+from musicrec_core.answers.reasons import Evidence, Reason
+from musicrec_core.answers.snapshot import Snapshot
+from musicrec_core.data import features
+from musicrec_core.data import schema as s
+from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.evaluation.audiences import (
+    AUDIENCE,
+    FEW_PLAYS,
+    NEW_USERS,
+    NEW_USERS_GIVEN,
+    WARM_USERS,
+)
+from musicrec_core.models.diversity import (
+    DEFAULT_DIVERSITY,
+    DIVERSITY_CANDIDATES,
+    mmr_rerank,
+    personal_strength,
+)
+from musicrec_core.models.hybrid.recommender import Hybrid
+from musicrec_core.models.recommender import Recommender, TrainingData
+from musicrec_core.models.registry import build_models
+from musicrec_core.serving.artifacts import ArtifactStore
+from musicrec_core.serving.layout import ARTIFACTS_DIR, SERVING_FILE
+from musicrec_core.serving.tables import content_vectors
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_K = 10
+MAX_K = 100
+MAX_GIVEN_PLAYS = 500
+REASON = "reason"
+ANSWER_COLUMNS = [s.RANK, s.TRACK_ID, s.TRACK_NAME, s.ARTIST_NAME, s.GENRE, s.SCORE, REASON]
+REASON_COLUMNS = ["kind", REASON, "strength"]
+NEW_LISTENER = "new-listener"
+GENDER_WORDS = {"M": "male", "F": "female", "X": "non-binary", "U": "unknown-gender"}
+POPULARITY_MODELS = ("popularity", "segment_popularity")
+
+
+def audience_of(n_tracks: int) -> str:
+    """The audience of a listener with ``n_tracks`` distinct tracks played."""
+    if n_tracks == 0:
+        return NEW_USERS
+    return NEW_USERS_GIVEN if n_tracks <= FEW_PLAYS else WARM_USERS
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A ranked list: the question, the audience and model that answered, and the tracks."""
+
+    question: dict[str, object]
+    audience: str
+    model_name: str
+    model_version: str | None
+    items: pd.DataFrame  # ANSWER_COLUMNS
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form: the question's fields, audience, model and items."""
+        return {
+            **self.question,
+            AUDIENCE: self.audience,
+            s.MODEL_NAME: self.model_name,
+            s.MODEL_VERSION: self.model_version,
+            "items": _records(self.items),
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a track would or would not reach a listener: their list position, plays, and the
+    evidence linking the track to them."""
+
+    user_id: str
+    track_id: str
+    track: str
+    audience: str
+    model_name: str
+    rank: int | None  # position in the listener's published list, None when not in it
+    plays: int  # the listener's plays of the track (a played track is never recommended)
+    reasons: pd.DataFrame  # REASON_COLUMNS
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            s.USER_ID: self.user_id,
+            s.TRACK_ID: self.track_id,
+            "track": self.track,
+            AUDIENCE: self.audience,
+            s.MODEL_NAME: self.model_name,
+            s.RANK: self.rank,
+            s.PLAYS: self.plays,
+            "reasons": _records(self.reasons),
+        }
+
+
+class Answers:
+    """Questions answered from one published snapshot and the models serving its audiences."""
+
+    def __init__(self, snapshot: Snapshot, store: ArtifactStore) -> None:
+        tables = snapshot.tables
+        self.snapshot = snapshot
+        self.users = tables["users"]
+        self.tracks = tables["tracks"]
+        self.data = TrainingData(tables["plays"], self.users, self.tracks)
+        try:
+            self.preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
+        except FileNotFoundError as error:
+            raise NoServingDatabase(str(error)) from error
+        self.track_index = pd.Index(self.data.matrix.track_ids, dtype=object)
+        self.user_index = pd.Index(self.data.matrix.user_ids, dtype=object)
+        self.plays = self.data.matrix.matrix.tocsr()
+        self.vectors = content_vectors(self.tracks, self.preprocessor)
+        self.evidence = Evidence(self.plays, self.tracks, self.vectors)
+        self.n_genres = int(self.tracks.loc[self.evidence.listeners > 0, s.GENRE].nunique())
+        self.served = tables["served_models"].set_index(AUDIENCE)
+        self.models = self._load_models(store)
+        self.lists = _published_lists(tables["recommendations"])
+        self._warm_up()
+
+    @classmethod
+    def open(cls, data_dir: Path | str) -> Answers:
+        """Answers from the serving database and artifacts under a data folder."""
+        data_dir = Path(data_dir)
+        return cls(Snapshot.read(data_dir / SERVING_FILE), ArtifactStore(data_dir / ARTIFACTS_DIR))
+
+    # --- questions ---------------------------------------------------------------------------
+
+    def recommend(self, user_id: str, k: int = DEFAULT_K, diversity: float | None = None) -> Answer:
+        """A known listener's top k with a reason each: their published list, or ranked now
+        when a ``diversity`` is given."""
+        _check_k(k)
+        _check_diversity(diversity)
+        row = self._user_row(user_id)
+        played, weights = self._played(row)
+        audience = audience_of(len(played))
+        listener = self.users.iloc[[row]]
+        published = self.lists.get(user_id)
+        if diversity is None and published is not None:
+            top = published.head(k)
+            tracks = self.track_index.get_indexer(top[s.TRACK_ID])
+            scores = top[s.SCORE].to_numpy(dtype=float)
+            name, version = top[s.MODEL_NAME].iloc[0], top[s.MODEL_VERSION].iloc[0]
+        else:
+            tracks, scores = self._ranked(audience, listener, played, weights, k, diversity)
+            name, version = self._model_name(audience)
+        question = {s.USER_ID: user_id, "k": k, "diversity": diversity}
+        reasons = self.evidence.for_listener(
+            played, weights, tracks, self._audience_text(name, listener)
+        )
+        return Answer(
+            question, audience, name, _text(version), self._items(tracks, scores, reasons)
+        )
+
+    def cold_start(
+        self,
+        age: float | None = None,
+        gender: str | None = None,
+        played: Sequence[str] = (),
+        k: int = DEFAULT_K,
+        diversity: float | None = None,
+    ) -> Answer:
+        """Top k for a listener the platform has not seen, from their age, gender and a few
+        tracks they played, placed by the model serving their audience."""
+        _check_k(k)
+        _check_diversity(diversity)
+        listener = self.new_listener(age, gender)
+        given = list(dict.fromkeys(str(t) for t in played))
+        if len(given) > MAX_GIVEN_PLAYS:
+            raise InvalidQuestion(f"{len(given)} played tracks given; at most {MAX_GIVEN_PLAYS}")
+        columns = self._track_columns(given)
+        weights = np.ones(len(columns))
+        audience = audience_of(len(columns))
+        tracks, scores = self._ranked(audience, listener, columns, weights, k, diversity)
+        name, version = self._model_name(audience)
+        reasons = self.evidence.for_listener(
+            columns, weights, tracks, self._audience_text(name, listener)
+        )
+        question = {
+            s.AGE: age,
+            s.GENDER: listener[s.GENDER].iloc[0],
+            "played": given,
+            "k": k,
+            "diversity": diversity,
+        }
+        return Answer(question, audience, name, version, self._items(tracks, scores, reasons))
+
+    def similar(self, track_id: str, k: int = DEFAULT_K) -> Answer:
+        """The k tracks most like a track: shared listeners first, then closeness in sound
+        (a track nobody has played yet is matched by sound alone)."""
+        _check_k(k)
+        track = self._track_columns([track_id])[0]
+        tracks, scores, reasons = self.evidence.similar(track, k)
+        question = {s.TRACK_ID: track_id, "k": k}
+        return Answer(
+            question, "tracks", "co-listening", None, self._items(tracks, scores, reasons)
+        )
+
+    def explain(self, user_id: str, track_id: str) -> Explanation:
+        """Why a track is (or is not) in a listener's list: its rank there, the listener's
+        plays linked to it by shared listeners or sound, and its standing in their segment."""
+        row = self._user_row(user_id)
+        track = self._track_columns([track_id])[0]
+        played, weights = self._played(row)
+        audience = audience_of(len(played))
+        listener = self.users.iloc[[row]]
+        published = self.lists.get(user_id)
+        rank = None
+        if published is not None:
+            hit = published.loc[published[s.TRACK_ID] == track_id, s.RANK]
+            rank = int(hit.iloc[0]) if len(hit) else None
+        name = published[s.MODEL_NAME].iloc[0] if published is not None else None
+        name = name or self._model_name(audience)[0]
+        own = played == track
+        reasons = [*self.evidence.all_reasons(played[~own], weights[~own], track)]
+        reasons.append(self._segment_reason(listener, track))
+        frame = pd.DataFrame(
+            [(r.kind, r.text, round(r.strength, 4)) for r in reasons], columns=REASON_COLUMNS
+        )
+        return Explanation(
+            user_id,
+            track_id,
+            self.evidence.title(track),
+            audience,
+            name,
+            rank,
+            int(weights[own].sum()),
+            frame,
+        )
+
+    def new_listener(self, age: float | None, gender: str | None) -> pd.DataFrame:
+        """A one-row users frame for a listener outside the catalogue; bad values are errors."""
+        if age is not None:
+            low, high = s.AGE_RANGE
+            if not np.isfinite(age) or not low <= age <= high:
+                raise InvalidQuestion(f"age {age:g} is outside {low} to {high}")
+        code = s.GENDER_UNKNOWN
+        if gender is not None:
+            code = s.GENDER_ALIASES.get(str(gender).strip().lower())
+            if code is None:
+                raise InvalidQuestion(
+                    f"gender {gender!r} is not one of {', '.join(s.GENDER_VALUES)} "
+                    "(or male, female, non-binary, unknown)"
+                )
+        ages = pd.Series([np.nan if age is None else float(age)])
+        group = features.age_group(ages).astype(object).fillna(s.AGE_GROUP_UNKNOWN).iloc[0]
+        user_id = NEW_LISTENER
+        while user_id in self.user_index:
+            user_id += "_"
+        return pd.DataFrame(
+            {s.USER_ID: [user_id], s.AGE: ages, s.GENDER: [code], s.AGE_GROUP: [group]}
+        )
+
+    # --- parts -------------------------------------------------------------------------------
+
+    def _ranked(
+        self,
+        audience: str,
+        listener: pd.DataFrame,
+        played: np.ndarray,
+        weights: np.ndarray,
+        k: int,
+        diversity: float | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Catalogue columns and scores of the top k: the audience's model's candidates over
+        the given plays, re-ranked for diversity as the published lists are."""
+        user_id = listener[s.USER_ID].iloc[0]
+        history = pd.DataFrame(
+            {
+                s.USER_ID: user_id,
+                s.TRACK_ID: self.track_index[played].to_numpy(dtype=object),
+                s.PLAYS: weights,
+            }
+        )
+        recs = self.models[audience].recommend_new(listener, history, DIVERSITY_CANDIDATES)
+        candidates = self.track_index.get_indexer(recs.track_ids.ravel()).reshape(1, -1)
+        genres = history.assign(**{s.GENRE: self.evidence.genres[played]})
+        strength = personal_strength(
+            genres,
+            DEFAULT_DIVERSITY if diversity is None else diversity,
+            np.array([user_id], dtype=object),
+            s.USER_ID,
+            s.GENRE,
+            self.n_genres,
+        )
+        picked, scores = mmr_rerank(candidates, recs.scores, self.vectors, k, strength)
+        keep = picked[0] >= 0
+        return picked[0][keep], scores[0][keep]
+
+    def _load_models(self, store: ArtifactStore) -> dict[str, Recommender]:
+        """The model of each audience, each distinct one loaded (or fitted) once."""
+        loaded: dict[tuple[str, str | None], Recommender] = {}
+        models = {}
+        for audience, row in self.served.iterrows():
+            name, version = row[s.MODEL_NAME], _text(row[s.MODEL_VERSION])
+            if (name, version) not in loaded:
+                loaded[name, version] = self._model(name, version, store)
+            models[audience] = loaded[name, version]
+        return models
+
+    def _model(self, name: str, version: str | None, store: ArtifactStore) -> Recommender:
+        if name == Hybrid.name:
+            try:
+                folder = store.folder(name, version) if version else store.latest(name)[1]
+            except FileNotFoundError as error:
+                raise NoServingDatabase(str(error)) from error
+            return Hybrid.load(folder, self.data, self.preprocessor)
+        return build_models([name], self.preprocessor)[name].fit(self.data)
+
+    def _warm_up(self) -> None:
+        """Answer one new listener per audience, so the models' caches are built before the
+        first real question."""
+        listener = self.new_listener(None, None)
+        sample = np.flatnonzero(self.evidence.listeners > 0)[: FEW_PLAYS + 1]
+        for audience, n in ((NEW_USERS, 0), (NEW_USERS_GIVEN, 1), (WARM_USERS, FEW_PLAYS + 1)):
+            if audience in self.models and len(sample) >= n:
+                self._ranked(audience, listener, sample[:n], np.ones(n), 1, None)
+
+    def _user_row(self, user_id: str) -> int:
+        row = self.user_index.get_indexer([user_id])[0]
+        if row < 0:
+            raise UnknownUser(f"unknown user {user_id!r}: not in the serving database")
+        return int(row)
+
+    def _track_columns(self, track_ids: Sequence[str]) -> np.ndarray:
+        columns = self.track_index.get_indexer(list(track_ids))
+        unknown = [t for t, c in zip(track_ids, columns, strict=True) if c < 0]
+        if unknown:
+            listed = ", ".join(repr(t) for t in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise UnknownTrack(f"unknown track {listed}{more}: not in the serving database")
+        return columns.astype(np.int64)
+
+    def _played(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.plays.indptr[row], self.plays.indptr[row + 1]
+        return self.plays.indices[start:end].astype(np.int64), self.plays.data[start:end]
+
+    def _model_name(self, audience: str) -> tuple[str, str | None]:
+        row = self.served.loc[audience]
+        return str(row[s.MODEL_NAME]), _text(row[s.MODEL_VERSION])
+
+    def _audience_text(self, model_name: str, listener: pd.DataFrame) -> str:
+        """The reason given when no play of the listener links to a track."""
+        if model_name == "popularity":
+            return "popular with all listeners"
+        segment = _segment_words(listener)
+        if model_name == "segment_popularity":
+            return f"popular with {segment} listeners"
+        return f"ranked by the {model_name} model for {segment} listeners"
+
+    def _segment_reason(self, listener: pd.DataFrame, track: int) -> Reason:
+        """How many of the listener's segment, and of everyone, played the track."""
+        group, gender = listener[s.AGE_GROUP].iloc[0], listener[s.GENDER].iloc[0]
+        members = (self.users[s.AGE_GROUP] == group) & (self.users[s.GENDER] == gender)
+        listeners = self.evidence.by_track[:, track].nonzero()[0]
+        in_segment = int(members.to_numpy()[listeners].sum())
+        share = in_segment / max(int(members.sum()), 1)
+        overall = len(listeners) / max(len(self.users), 1)
+        text = (
+            f"played by {share:.1%} of {_segment_words(listener)} listeners "
+            f"({overall:.1%} of all listeners)"
+        )
+        return Reason("audience", text, share)
+
+    def _items(self, tracks: np.ndarray, scores: np.ndarray, reasons: list[Reason]) -> pd.DataFrame:
+        rows = self.tracks.iloc[tracks]
+        return pd.DataFrame(
+            {
+                s.RANK: np.arange(1, len(tracks) + 1),
+                s.TRACK_ID: rows[s.TRACK_ID].to_numpy(dtype=object),
+                s.TRACK_NAME: rows[s.TRACK_NAME].to_numpy(dtype=object),
+                s.ARTIST_NAME: rows[s.ARTIST_NAME].to_numpy(dtype=object),
+                s.GENRE: rows[s.GENRE].to_numpy(dtype=object),
+                s.SCORE: np.round(np.asarray(scores, dtype=float), 6),
+                REASON: [r.text for r in reasons],
+            },
+            columns=ANSWER_COLUMNS,
+        )
+
+
+def _published_lists(recommendations: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each listener's published rows, best first."""
+    ordered = recommendations.sort_values([s.USER_ID, s.RANK], kind="stable")
+    return {user: rows.reset_index(drop=True) for user, rows in ordered.groupby(s.USER_ID)}
+
+
+def _segment_words(listener: pd.DataFrame) -> str:
+    group, gender = listener[s.AGE_GROUP].iloc[0], listener[s.GENDER].iloc[0]
+    parts = [p for p in (group if group != s.AGE_GROUP_UNKNOWN else None,) if p]
+    if gender != s.GENDER_UNKNOWN:
+        parts.append(GENDER_WORDS[gender])
+    return ", ".join(parts) if parts else "all"
+
+
+def _check_k(k: int) -> None:
+    if not 1 <= k <= MAX_K:
+        raise InvalidQuestion(f"k must be between 1 and {MAX_K}, not {k}")
+
+
+def _check_diversity(diversity: float | None) -> None:
+    if diversity is not None and not 0.0 <= diversity <= 1.0:
+        raise InvalidQuestion(f"diversity must be between 0 and 1, not {diversity:g}")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    return [
+        {key: (None if pd.isna(value) else value) for key, value in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]

@@ -1,0 +1,75 @@
+"""The published serving database read into memory: one consistent snapshot to answer from.
+
+The database is replaced by an atomic rename on every publication, so a snapshot read from one
+file is always complete; ``file_stamp`` tells a reader when a newer one has been published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from musicrec_core.answers.errors import NoServingDatabase
+
+SNAPSHOT_TABLES = (
+    "tracks",
+    "users",
+    "plays",
+    "served_models",
+    "recommendations",
+    "cold_start_recommendations",
+    "about",
+)
+Stamp = tuple[int, int, int]  # inode, modification time (ns), size of the database file
+
+
+def file_stamp(path: Path) -> Stamp | None:
+    """What identifies one publication of the database file; None while there is none."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every table a serving process needs, read from one publication."""
+
+    path: Path
+    stamp: Stamp
+    tables: dict[str, pd.DataFrame]
+
+    @classmethod
+    def read(cls, path: Path) -> Snapshot:
+        """Read the database at ``path``; ``NoServingDatabase`` names what is missing."""
+        stamp = file_stamp(path)
+        if stamp is None:
+            raise NoServingDatabase(
+                f"no serving database at {path} yet: run `musicrec demo` (or materialise "
+                "serving_database) first"
+            )
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                present = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+                missing = [name for name in SNAPSHOT_TABLES if name not in present]
+                if missing:
+                    raise NoServingDatabase(
+                        f"{path} has no table {', '.join(missing)}: it was published by an "
+                        "earlier version; materialise serving_database again"
+                    )
+                tables = {
+                    name: con.execute(f'SELECT * FROM "{name}"').df() for name in SNAPSHOT_TABLES
+                }
+        except duckdb.Error as error:
+            first_line = str(error).splitlines()[0]
+            raise NoServingDatabase(f"{path} cannot be read: {first_line}") from error
+        return cls(path, stamp, tables)
+
+    @property
+    def published_at(self) -> str:
+        """When the pipeline published this snapshot (UTC)."""
+        return str(self.tables["about"]["published_at"].iloc[0])
