@@ -30,3 +30,15 @@ def raw_frame(table: str, rows: list[dict], source: str = "test.csv") -> pd.Data
     frame[s.SOURCE_FILE] = source
     frame[s.SOURCE_ROW] = pd.Series(range(1, len(rows) + 1), dtype="int64")
     return frame
+
+
+@pytest.fixture(scope="session")
+def published_data_dir(tmp_path_factory) -> Path:
+    """A data folder with the tiny synthetic catalogue materialised end to end (warehouse,
+    artifacts, the published serving database), shared by the tests that ask it questions."""
+    from tests.dagster.conftest import load_defs, run_all
+
+    data_dir = tmp_path_factory.mktemp("published") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        run_all(load_defs(data_dir, patch, MUSICREC_SYNTHETIC_SIZE="tiny"))
+    return data_dir
