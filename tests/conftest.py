@@ -32,13 +32,21 @@ def raw_frame(table: str, rows: list[dict], source: str = "test.csv") -> pd.Data
     return frame
 
 
+PUBLISHED_PLAYS = 40_000
+
+
 @pytest.fixture(scope="session")
 def published_data_dir(tmp_path_factory) -> Path:
-    """A data folder with the tiny synthetic catalogue materialised end to end (warehouse,
-    artifacts, the published serving database), shared by the tests that ask it questions."""
+    """A data folder with a small synthetic catalogue materialised end to end (warehouse,
+    artifacts, the published serving database), shared by the tests that ask it questions.
+
+    40,000 plays (500 listeners, 1,250 tracks): the smallest size at which a listener's few
+    plays carry enough co-listening evidence to place them by taste (the tiny preset's
+    3,000 plays do not).
+    """
     from tests.dagster.conftest import load_defs, run_all
 
     data_dir = tmp_path_factory.mktemp("published") / "data"
     with pytest.MonkeyPatch.context() as patch:
-        run_all(load_defs(data_dir, patch, MUSICREC_SYNTHETIC_SIZE="tiny"))
+        run_all(load_defs(data_dir, patch, MUSICREC_SCALE_PLAYS=str(PUBLISHED_PLAYS)))
     return data_dir
