@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import uuid
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import dagster as dg
 
@@ -28,6 +30,29 @@ def blocked_by_promotion_gate(result: dg.ExecuteInProcessResult) -> bool:
     """True when the only failure of a run is the promotion gate refusing a candidate."""
     failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
     return failed == {GATE_STEP}
+
+
+class RunWatcher(Protocol):
+    """Told of each job as it starts (with its number of steps), of each of its events as the
+    instance stores them, and of its end; ``musicrec_dagster.progress.RunProgress`` is one."""
+
+    def job_started(self, job_name: str, steps: int) -> None: ...
+
+    def event(self, entry: dg.EventLogEntry) -> None: ...
+
+    def job_finished(self, job_name: str) -> None: ...
+
+
+def step_count(job: dg.JobDefinition) -> int:
+    """How many steps a run of ``job`` executes: one per op, ops inside graphs included."""
+
+    def ops(graph: dg.GraphDefinition) -> int:
+        return sum(
+            ops(node.definition) if isinstance(node.definition, dg.GraphDefinition) else 1
+            for node in graph.nodes
+        )
+
+    return ops(job.graph)
 
 
 @dataclass
@@ -64,20 +89,31 @@ def run_jobs(
     instance: dg.DagsterInstance,
     job_names: tuple[str, ...] = PIPELINE,
     run_config: dict | None = None,
+    watcher: RunWatcher | None = None,
 ) -> PipelineResult:
     """Run jobs in order, each with the parts of ``run_config`` that concern its ops.
 
     Stops at the first failed run, except when the promotion gate refused a candidate.
+    ``watcher`` sees each run's events while it runs (the instance calls it as it stores them).
     """
     outcome = PipelineResult()
     for job_name in job_names:
         job = defs.resolve_job_def(job_name)
-        result = job.execute_in_process(
-            instance=instance,
-            run_config=_for_job(job, run_config or {}),
-            tags=every_partition(job),
-            raise_on_error=False,
-        )
+        run_id = str(uuid.uuid4())
+        if watcher is not None:
+            instance.add_event_listener(run_id, watcher.event)
+            watcher.job_started(job_name, step_count(job))
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                run_config=_for_job(job, run_config or {}),
+                tags=every_partition(job),
+                raise_on_error=False,
+                run_id=run_id,
+            )
+        finally:
+            if watcher is not None:
+                watcher.job_finished(job_name)
         outcome.results[job_name] = result
         if result.success:
             continue
