@@ -1,17 +1,34 @@
-"""The ``musicrec`` command: materialise the asset graph, summarise it, query the serving tables."""
+"""The ``musicrec`` command: materialise the asset graph, summarise it, query the serving tables.
+
+A command that cannot do what it was asked prints one line, ``musicrec: error: <what is wrong>``,
+on stderr and exits with its ``ExitCode``; ``--verbose`` adds the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import enum
 import logging
 import os
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
+from musicrec_core.answers.errors import (
+    AnswerError,
+    BadQuery,
+    InvalidQuestion,
+    NoServingDatabase,
+    UnknownTrack,
+    UnknownUser,
+)
 from musicrec_core.data import plays_delivery, tracks_delivery
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SOURCE_KINDS
@@ -25,9 +42,54 @@ from musicrec_core.evaluation import (
 )
 from musicrec_core.serving import EXAMPLE_QUERY, read_only_query
 from musicrec_dagster.defs.resources import SERVING_FILE
+from musicrec_dagster.progress import RunProgress
 from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
 
 logger = logging.getLogger("musicrec")
+
+
+class ExitCode(enum.IntEnum):
+    """What ``musicrec`` exits with: one code per kind of failure a script may tell apart."""
+
+    OK = 0
+    RUN_FAILED = 1
+    USAGE = 2
+    NO_SERVING_DATABASE = 3
+    UNKNOWN_USER = 4
+    UNKNOWN_TRACK = 5
+    BAD_QUERY = 6
+    INVALID_VALUE = 7
+
+
+EXIT_CODE_MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.RUN_FAILED: "a pipeline run failed (the Dagster UI shows the step), or an "
+    "unexpected error",
+    ExitCode.USAGE: "usage error: an unknown command or option, a malformed value",
+    ExitCode.NO_SERVING_DATABASE: "no serving database yet: run `musicrec demo` first",
+    ExitCode.UNKNOWN_USER: "unknown user",
+    ExitCode.UNKNOWN_TRACK: "unknown track",
+    ExitCode.BAD_QUERY: "SQL the serving database rejects",
+    ExitCode.INVALID_VALUE: "invalid value: an age, a gender, k, ...",
+}
+EXIT_CODES_HELP = "exit codes:\n" + "\n".join(
+    f"  {code:d}  {meaning}" for code, meaning in EXIT_CODE_MEANINGS.items()
+)
+
+
+# An AnswerError subclass not listed here takes the code of its nearest listed ancestor.
+ANSWER_EXIT_CODES: dict[type[AnswerError], ExitCode] = {
+    NoServingDatabase: ExitCode.NO_SERVING_DATABASE,
+    UnknownUser: ExitCode.UNKNOWN_USER,
+    UnknownTrack: ExitCode.UNKNOWN_TRACK,
+    BadQuery: ExitCode.BAD_QUERY,
+    InvalidQuestion: ExitCode.INVALID_VALUE,
+}
+
+
+class RunFailed(Exception):
+    """A pipeline run failed; ``str(error)`` names the job, the step and the step's error."""
+
 
 ENV_OPTIONS = {
     "source": "MUSICREC_SOURCE",
@@ -62,7 +124,7 @@ def ensure_dagster_home(data_dir: Path) -> Path:
 
 def _init_home(args: argparse.Namespace) -> int:
     sys.stdout.write(f"{ensure_dagster_home(Path(args.data_dir).resolve())}\n")
-    return 0
+    return ExitCode.OK
 
 
 def load_definitions() -> dg.Definitions:
@@ -73,9 +135,13 @@ def load_definitions() -> dg.Definitions:
 
 
 def run_config(op_config: dict[str, dict] | None = None, verbose: bool = False) -> dict:
-    """Run configuration: console log level and per-op configuration."""
+    """Run configuration: console log level and per-op configuration.
+
+    Without ``verbose`` Dagster's console says nothing: a failed run is reported in one line
+    (``RunFailed``) and assets' warnings are repeated by ``RunProgress``.
+    """
     return {
-        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}},
+        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}},
         "ops": {name: {"config": config} for name, config in (op_config or {}).items()},
     }
 
@@ -159,7 +225,7 @@ def _op_config(args: argparse.Namespace) -> dict[str, dict]:
     if getattr(args, "models", None):
         evaluation["models"] = args.models.split(",")
     if getattr(args, "ks", None):
-        evaluation["ks"] = [int(k) for k in args.ks.split(",")]
+        evaluation["ks"] = args.ks
     if getattr(args, "eval_users", None) is not None:
         evaluation["eval_users"] = args.eval_users
     if evaluation:
@@ -182,54 +248,89 @@ def eval_users(value: str) -> int:
     return number
 
 
+def cutoffs(value: str) -> list[int]:
+    """``--ks``: comma-separated positive cutoffs."""
+    try:
+        ks = [int(k) for k in value.split(",")]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive numbers, e.g. 5,10,20, not {value!r}"
+        )
+    return ks
+
+
 def _prepare(args: argparse.Namespace) -> None:
     _apply_source_options(args)
     ensure_dagster_home(Path(args.data_dir).resolve())
 
 
-def _execute(args: argparse.Namespace, job_names: tuple[str, ...]) -> PipelineResult | None:
-    """Run jobs one after the other; a refused promotion is reported, other failures stop."""
+def _execute(args: argparse.Namespace, job_names: tuple[str, ...]) -> PipelineResult:
+    """Run jobs one after the other, with a progress bar on a terminal; a refused promotion is
+    reported, another failure raises ``RunFailed``."""
     _prepare(args)
     started = time.perf_counter()
-    with dg.DagsterInstance.get() as instance:
+    # With --verbose Dagster's step logs say where the run is, and a bar would break them up.
+    progress = RunProgress(enabled=False if args.verbose else None, echo_warnings=not args.verbose)
+    with dg.DagsterInstance.get() as instance, progress:
         outcome = run_jobs(
-            load_definitions(), instance, job_names, run_config(_op_config(args), args.verbose)
+            load_definitions(),
+            instance,
+            job_names,
+            run_config(_op_config(args), args.verbose),
+            watcher=progress,
         )
     if outcome.promotion_refused:
         sys.stdout.write(f"promotion gate: {outcome.promotion_refused}\n")
     if not outcome.success:
-        logger.error(
-            "the %s run failed; see the Dagster UI (make ui) for the step that failed",
-            outcome.failed_job,
+        failed = outcome.failed_job
+        raise RunFailed(
+            f"the {failed} run failed{run_failure(outcome.results[failed])}; "
+            "see the Dagster UI (make ui) for the step that failed"
         )
-        return None
     sys.stdout.write(f"{', '.join(job_names)} finished in {time.perf_counter() - started:.0f} s\n")
     return outcome
 
 
+def run_failure(result: dg.ExecuteInProcessResult) -> str:
+    """' at step <step>: <error class>: <first line of its message>' for a run's first failed
+    step (the error the step's code raised, not Dagster's wrapper), or '' when none failed."""
+    for event in result.all_events:
+        if event.event_type != dg.DagsterEventType.STEP_FAILURE or event.step_failure_data is None:
+            continue
+        error = event.step_failure_data.error
+        if error is None:
+            return f" at step {event.step_key}"
+        while error.cause is not None:
+            error = error.cause
+        message = _first_line(error.message)
+        if error.cls_name and f"{error.cls_name}: " in message:
+            message = message.split(f"{error.cls_name}: ", 1)[1]
+        return f" at step {event.step_key}: {error.cls_name or 'error'}: {message}"
+    return ""
+
+
 def _materialize(args: argparse.Namespace) -> int:
     results = _execute(args, ("prepare_data",) if args.data_only else PIPELINE)
-    if results is None:
-        return 1
     if args.command == "demo" and not args.data_only:
         sys.stdout.write(summary(Path(args.data_dir).resolve(), results))
-    return 0
+    return ExitCode.OK
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    return 0 if _execute(args, ("retrain", "serve")) is not None else 1
+    _execute(args, ("retrain", "serve"))
+    return ExitCode.OK
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     results = _execute(args, ("evaluate_models",))
-    if results is None:
-        return 1
     summary_frame = results.output_for_node("model_evaluation")
     sys.stdout.write(f"\n{users_line(summary_frame)}\n")
     for k in sorted(summary_frame["k"].unique()):
         sys.stdout.write(f"\n## k = {k}\n\n")
         sys.stdout.write(to_markdown(comparison_table(summary_frame, k=int(k))))
-    return 0
+    return ExitCode.OK
 
 
 def users_line(summary: pd.DataFrame) -> str:
@@ -242,11 +343,17 @@ def users_line(summary: pd.DataFrame) -> str:
     return f"users evaluated: {', '.join(parts)}"
 
 
-def _known_catalogue(data_dir: Path) -> tuple[pd.Series, pd.DataFrame]:
-    """Users and tracks (id, genre) of the published serving database."""
+def serving_database(data_dir: Path) -> Path:
+    """The published serving database; ``NoServingDatabase`` when nothing is published yet."""
     path = data_dir / SERVING_FILE
     if not path.is_file():
-        raise SystemExit(f"{path} does not exist yet: run `musicrec demo` first")
+        raise NoServingDatabase(f"{path} does not exist yet: run `musicrec demo` first")
+    return path
+
+
+def _known_catalogue(data_dir: Path) -> tuple[pd.Series, pd.DataFrame]:
+    """Users and tracks (id, genre) of the published serving database."""
+    path = serving_database(data_dir)
     users = read_only_query(path, f"SELECT {s.USER_ID} FROM users")[s.USER_ID]
     tracks = read_only_query(path, f"SELECT {s.TRACK_ID}, {s.GENRE} FROM tracks")
     return users, tracks
@@ -264,14 +371,17 @@ def _drop(args: argparse.Namespace) -> int:
     paths = delivery.write(data_dir / "landing")
     for path, frame in zip(paths, delivery.frames.values(), strict=True):
         sys.stdout.write(f"wrote {path} ({len(frame)} rows)\n")
-    return 0
+    return ExitCode.OK
 
 
 def _query(args: argparse.Namespace) -> int:
-    path = Path(args.data_dir).resolve() / SERVING_FILE
-    frame = read_only_query(path, args.sql)
+    path = serving_database(Path(args.data_dir).resolve())
+    try:
+        frame = read_only_query(path, args.sql)
+    except duckdb.Error as error:
+        raise BadQuery(_first_line(str(error))) from error
     sys.stdout.write(frame.to_string(index=False) + "\n")
-    return 0
+    return ExitCode.OK
 
 
 def _source_options() -> argparse.ArgumentParser:
@@ -283,7 +393,9 @@ def _source_options() -> argparse.ArgumentParser:
     options.add_argument("--seed", type=int, help="synthetic generator seed")
     options.add_argument("--dirty-rate", type=float, help="share of dirty synthetic rows")
     options.add_argument("--models", help="comma-separated models to evaluate")
-    options.add_argument("--ks", help="comma-separated cutoffs, e.g. 5,10,20")
+    options.add_argument(
+        "--ks", type=cutoffs, metavar="K,K,...", help="comma-separated cutoffs, e.g. 5,10,20"
+    )
     options.add_argument(
         "--eval-users",
         type=eval_users,
@@ -291,20 +403,53 @@ def _source_options() -> argparse.ArgumentParser:
         help=f"users per test set, a seeded sample shared by every model (default "
         f"{DEFAULT_EVAL_USERS}); 'all' evaluates every user",
     )
-    options.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+    return options
+
+
+VERBOSE_HELP = "show Dagster's step logs, and the traceback of an error"
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes. ``--verbose`` may come before the subcommand or after it;
+    after it, it has no default, so that it cannot undo ``musicrec --verbose <command>``."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
     return options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="musicrec", description=__doc__)
+    """Every subcommand is declared here: ``add_command`` gives it the common options and its
+    handler, a function of the parsed arguments that returns an ``ExitCode`` or raises (an
+    ``AnswerError`` for a question the platform cannot answer)."""
+    parser = argparse.ArgumentParser(
+        prog="musicrec",
+        description=__doc__,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data-dir", default=os.environ.get("MUSICREC_DATA_DIR", "data"))
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
+    common = _common_options()
+
+    def add_command(
+        name: str,
+        handler: Callable[[argparse.Namespace], int],
+        help_text: str,
+        *parents: argparse.ArgumentParser,
+    ) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, parents=[common, *parents])
+        cmd.set_defaults(handler=handler)
+        return cmd
+
     source = _source_options()
     for name, help_text in (
         ("demo", "materialise every asset and print a summary with sample recommendations"),
         ("materialize", "materialise every asset on the configured source"),
     ):
-        cmd = sub.add_parser(name, help=help_text, parents=[source])
+        cmd = add_command(name, _materialize, help_text, source)
         cmd.add_argument("--top-k", type=int, help="recommendations per user (default 20)")
         cmd.add_argument(
             "--data-only",
@@ -316,50 +461,76 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="read the source and every archived delivery again, even if unchanged",
         )
-        cmd.set_defaults(handler=_materialize)
-    retrain = sub.add_parser(
+    add_command(
         "retrain",
-        help="retrain, evaluate and promote (if the gate passes), then recompute recommendations",
-        parents=[source],
+        _retrain,
+        "retrain, evaluate and promote (if the gate passes), then recompute recommendations",
+        source,
     )
-    retrain.set_defaults(handler=_retrain)
-    drop_plays = sub.add_parser(
-        "drop-plays", help="write a realistic new users + plays delivery into data/landing"
+    drop_plays = add_command(
+        "drop-plays", _drop, "write a realistic new users + plays delivery into data/landing"
     )
     drop_plays.add_argument("--new-users", type=int, default=5, help="listeners not seen before")
     drop_plays.add_argument(
         "--existing-users", type=int, default=20, help="known listeners with new plays"
     )
     drop_plays.add_argument("--seed", type=int, default=None, help="generator seed")
-    drop_plays.set_defaults(handler=_drop)
-    drop_tracks = sub.add_parser(
-        "drop-tracks", help="write a realistic delivery of new, unplayed tracks into data/landing"
+    drop_tracks = add_command(
+        "drop-tracks", _drop, "write a realistic delivery of new, unplayed tracks into data/landing"
     )
     drop_tracks.add_argument("--tracks", type=int, default=20, help="new tracks")
     drop_tracks.add_argument("--seed", type=int, default=None, help="generator seed")
-    drop_tracks.set_defaults(handler=_drop)
-    evaluate = sub.add_parser(
-        "evaluate", help="evaluate every model on the configured source", parents=[source]
+    add_command("evaluate", _evaluate, "evaluate every model on the configured source", source)
+    add_command(
+        "init-home",
+        _init_home,
+        "create the Dagster instance folder (DAGSTER_HOME) with its settings",
     )
-    evaluate.set_defaults(handler=_evaluate)
-    init_home = sub.add_parser(
-        "init-home", help="create the Dagster instance folder (DAGSTER_HOME) with its settings"
-    )
-    init_home.set_defaults(handler=_init_home)
-    query = sub.add_parser("query", help="run SQL against the serving database (read-only)")
+    query = add_command("query", _query, "run SQL against the serving database (read-only)")
     query.add_argument("sql")
-    query.set_defaults(handler=_query)
     return parser
 
 
+def exit_code(error: BaseException) -> ExitCode:
+    """The code ``main`` exits with for ``error``."""
+    for cls in type(error).__mro__:
+        if cls in ANSWER_EXIT_CODES:
+            return ANSWER_EXIT_CODES[cls]
+    return ExitCode.RUN_FAILED
+
+
+def report_error(error: Exception, verbose: bool, stream: TextIO | None = None) -> ExitCode:
+    """Write ``musicrec: error: <what is wrong>`` (one line), after the traceback when
+    ``verbose``; returns the code to exit with."""
+    stream = sys.stderr if stream is None else stream
+    expected = isinstance(error, AnswerError | RunFailed)
+    if verbose and not isinstance(error, RunFailed):  # a run's own logs hold its traceback
+        traceback.print_exception(error, file=stream)
+    what = _first_line(str(error)) or type(error).__name__
+    if not expected:
+        what = f"{type(error).__name__}: {what}"
+        if not verbose:
+            what += " (run with --verbose for the traceback)"
+    stream.write(f"musicrec: error: {what}\n")
+    stream.flush()
+    return exit_code(error)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    verbose = getattr(args, "verbose", False)
+    args = build_parser().parse_args(argv)  # a usage error exits here, with ExitCode.USAGE
+    verbose = args.verbose
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    return args.handler(args)
+    try:
+        return int(args.handler(args))
+    except Exception as error:
+        return int(report_error(error, verbose))
 
 
 if __name__ == "__main__":
