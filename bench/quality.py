@@ -3,9 +3,9 @@
 Prints, per data set, the comparison table at k = 5, 10 and 20 with every metric, each model's
 NDCG@10 as a ratio to popularity measured in the same run, the hybrid's paired NDCG@10
 difference to every other model, the same for hybrids trained with other seeds (how much of a
-result is the training's luck), and cold-start users given a few plays, with the date and the
-machine, ready for docs/benchmarks.md. The hybrid is trained as the hybrid_model asset trains
-it. Usage: .venv/bin/python bench/quality.py
+result is the training's luck), on every test set (cold_user_given: the cold-start users given
+their first GIVEN plays), with the date and the machine, ready for docs/benchmarks.md. The
+hybrid is trained as the hybrid_model asset trains it. Usage: .venv/bin/python bench/quality.py
 [--datasets demo,echonest] [--models popularity,ease,hybrid] [--seeds 0,1,2]
 """
 
@@ -123,7 +123,12 @@ def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) ->
     config = TrainConfig(progress=False, seed=seeds[0])
     fitted = {HYBRID: train_hybrid(data, config)} if HYBRID in models else {}
     evaluate = partial(
-        evaluate_models, data.split, data.users, data.tracks, preprocessor=preprocessor
+        evaluate_models,
+        data.split,
+        data.users,
+        data.tracks,
+        preprocessor=preprocessor,
+        cold_user_given=GIVEN,
     )
     comparison = evaluate(names=models, ks=KS, fitted=fitted)
     summary = comparison.result.summary
@@ -146,15 +151,6 @@ def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) ->
     ease = comparison.models.get("ease")
     if ease is not None:
         lines += ["", f"EASE chose λ {ease.l2:g} on a holdout of its training plays."]
-    given = evaluate(
-        names=models, ks=KS, fitted=fitted, cold_user_given=GIVEN, test_sets=["cold_user"]
-    )
-    lines += [
-        "",
-        f"Cold-start users given their first {GIVEN} plays at recommendation time (k = 10):",
-        "",
-        to_markdown(comparison_table(given.result.summary, k=10)),
-    ]
     fit_seconds = {**comparison.fit_seconds}
     if fitted:
         fit_seconds[HYBRID] = sum(row["seconds"] for row in fitted[HYBRID].history)

@@ -11,6 +11,7 @@ from musicrec_core.evaluation.audiences import (
 )
 from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
 from musicrec_core.evaluation.held_out import (
+    COLD_USER_GIVEN,
     RELEVANT,
     TEST_SET,
     TEST_SETS,
@@ -59,6 +60,7 @@ __all__ = [
     "AUDIENCES",
     "AUDIENCE_COLUMNS",
     "CANDIDATE_SCORE",
+    "COLD_USER_GIVEN",
     "DEFAULT_EVAL_USERS",
     "DEFAULT_TOLERANCE",
     "FEW_PLAYS",

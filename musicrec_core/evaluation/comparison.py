@@ -58,11 +58,11 @@ def evaluate_models(
     """Fit each named model on the split's training part and evaluate it on the test sets.
 
     Models in ``fitted`` (already trained on that same training part, such as the hybrid model
-    asset) are evaluated as they are. With ``cold_user_given = N`` each cold user's first N
-    plays are given at recommendation time. Each test set is evaluated on a seeded sample of
-    ``eval_users`` users, the same for every model (None or 0: every user). A model whose
-    size limit this catalogue exceeds (``CatalogueTooLarge``, such as dense EASE on hundreds of
-    thousands of tracks) is left out with its reason in ``Comparison.skipped``.
+    asset) are evaluated as they are. With ``cold_user_given = N`` > 0 the cold_user_given set
+    gives each cold user's first N plays at recommendation time. Each test set is evaluated on
+    a seeded sample of ``eval_users`` users, the same for every model (None or 0: every user).
+    A model whose size limit this catalogue exceeds (``CatalogueTooLarge``, such as dense EASE
+    on hundreds of thousands of tracks) is left out with its reason in ``Comparison.skipped``.
     """
     fitted = dict(fitted or {})
     data = sample_users(

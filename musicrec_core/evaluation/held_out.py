@@ -1,5 +1,5 @@
-"""The held-out test sets (warm, cold_user, cold_track) built from the split's labels: each
-set's users, their relevant tracks, and which tracks each may be recommended."""
+"""The held-out test sets (warm, cold_user, cold_user_given, cold_track) built from the split's
+labels: each set's users, their relevant tracks, and which tracks each may be recommended."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from musicrec_core.models.recommender import TrainingData
 logger = logging.getLogger(__name__)
 
 WARM = "warm"
-TEST_SETS = (WARM, COLD_USER, COLD_TRACK)
+COLD_USER_GIVEN = "cold_user_given"  # the cold users, each given their first plays
+TEST_SETS = (WARM, COLD_USER, COLD_USER_GIVEN, COLD_TRACK)
 TEST_SET = "test_set"
 RELEVANT = "relevant"
 _TRACK = "_track"  # column of track indices while building test sets
@@ -76,7 +77,11 @@ class EvaluationData:
         cold_user_given: int = 0,
         seed: int = 0,
     ) -> EvaluationData:
-        """Train on the TRAIN rows over the full catalogues; build the three test sets."""
+        """Train on the TRAIN rows over the full catalogues; build the test sets.
+
+        ``cold_user_given`` is how many plays of each cold user the cold_user_given set gives
+        at recommendation time (0: that set is empty); cold_user itself gives none.
+        """
         label = split_frame[s.SPLIT]
         train_rows = split_frame[label == TRAIN].drop(columns=[s.SPLIT]).reset_index(drop=True)
         train = TrainingData(train_rows, users, tracks)
@@ -97,12 +102,14 @@ class EvaluationData:
             frame.loc[frame[s.SPLIT] == TRAIN, s.USER_ID].unique(),
         )
         cold_rows = frame[(frame[s.SPLIT] == COLD_USER) & frame[s.USER_ID].isin(cold_users)]
-        history, cold_rows = _given_plays(cold_rows, cold_user_given, seed)
+        history, given_rows = _given_plays(cold_rows, cold_user_given, seed)
+        none = history[:0]
         test_sets = {
-            WARM: _test_set(WARM, frame[frame[s.SPLIT] == TEST], seen, ~cold_tracks, history[:0]),
-            COLD_USER: _test_set(COLD_USER, cold_rows, seen, ~cold_tracks, history),
+            WARM: _test_set(WARM, frame[frame[s.SPLIT] == TEST], seen, ~cold_tracks, none),
+            COLD_USER: _test_set(COLD_USER, cold_rows, seen, ~cold_tracks, none),
+            COLD_USER_GIVEN: _test_set(COLD_USER_GIVEN, given_rows, seen, ~cold_tracks, history),
             COLD_TRACK: _test_set(
-                COLD_TRACK, frame[frame[s.SPLIT] == COLD_TRACK], seen, cold_tracks, history[:0]
+                COLD_TRACK, frame[frame[s.SPLIT] == COLD_TRACK], seen, cold_tracks, none
             ),
         }
         for name, test in test_sets.items():
@@ -123,9 +130,10 @@ def _codes(tracks: pd.DataFrame, column: str, missing: tuple[str, ...]) -> np.nd
 
 
 def _given_plays(rows: pd.DataFrame, given: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split cold users' rows into the first ``given`` plays each (history) and the rest."""
+    """Split cold users' rows into the first ``given`` plays each (history) and the rest;
+    both empty when ``given`` is 0."""
     if given <= 0:
-        return rows[:0], rows
+        return rows[:0], rows[:0]
     rng = np.random.default_rng(seed)
     played_at = rows[s.PLAYED_AT] if s.PLAYED_AT in rows else pd.Series(pd.NaT, index=rows.index)
     order = pd.DataFrame(

@@ -1,4 +1,4 @@
-"""The offline evaluation protocol: full ranking of every candidate track on three test sets.
+"""The offline evaluation protocol: full ranking of every candidate track on four test sets.
 
 Test sets, built from the split's labels (see :mod:`musicrec_core.data.split`), built by
 :mod:`musicrec_core.evaluation.held_out`:
@@ -8,9 +8,11 @@ Test sets, built from the split's labels (see :mod:`musicrec_core.data.split`), 
   tracks (those are scored only in ``cold_track``). Excluding the user's VALIDATION tracks keeps
   known positives from counting as false positives.
 - ``cold_user``: users with COLD_USER rows and no training plays; relevant = those tracks;
-  candidates = every non-cold track. With ``cold_user_given = N`` the first N plays of each
+  candidates = every non-cold track. The model knows nothing of their plays.
+- ``cold_user_given`` (with ``cold_user_given = N`` > 0): the same users, whose first N plays
   (by ``played_at``, seeded random order where missing) are handed to the model as known
-  history and leave both the relevant set and the candidates.
+  history and leave both the relevant set and the candidates. Every model that takes given
+  plays (``recommend_with_history``) is measured on it.
 - ``cold_track``: users with COLD_TRACK rows; relevant = those tracks; candidates = ONLY the
   cold-start tracks, i.e. how well a model ranks brand-new tracks for the users who later
   played some.
@@ -106,12 +108,6 @@ def evaluate(
     results = []
     for set_name in test_sets:
         test = data.test_sets[set_name]
-        served = set_name in model.test_sets or (
-            len(test.history) > 0 and hasattr(model, "recommend_with_history")
-        )
-        if not served:
-            logger.info("evaluation: %s: skipping %s, the model does not serve it", name, set_name)
-            continue
         if not len(test.user_ids):
             logger.info("evaluation: %s: skipping %s, it has no users", name, set_name)
             continue
@@ -127,8 +123,11 @@ def evaluate(
                 continue
             recommended = _recommend_with_history(model, data, test, max(ks), batch_users)
             samples = pd.DataFrame(columns=[RELEVANT, s.SCORE])
-        else:
+        elif set_name in model.test_sets:
             recommended, samples = _rank(model, test, max(ks), batch_users, n_score_samples, rng)
+        else:
+            logger.info("evaluation: %s: skipping %s, the model does not serve it", name, set_name)
+            continue
         results.append(
             _result(name, data, test, recommended, samples, ks, n_boot=n_boot, seed=seed)
         )

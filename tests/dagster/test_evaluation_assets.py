@@ -31,7 +31,7 @@ def test_model_evaluation_compares_every_baseline_with_plots(materialize_with):
         assert metadata[plot].value.startswith(f"![{plot}](data:image/png;base64,")
         assert (data_dir / "reports" / f"{plot}.png").read_bytes().startswith(b"\x89PNG")
     users = metadata["users"].value
-    assert set(users) == {"warm", "cold_user", "cold_track"}
+    assert set(users) == {"warm", "cold_user", "cold_user_given", "cold_track"}
     # the tiny catalogue has fewer test users than the default sample, so each set is whole
     assert all(0 < sizes["sample"] == sizes["population"] for sizes in users.values())
     metrics = read_only_query(

@@ -35,7 +35,10 @@ class EvaluationSettings(dg.Config):
     n_boot: int = 1000
     seed: int = 0
     cold_user_given: int = Field(
-        default=0, description="plays of each cold-start user given at recommendation time"
+        default=3,
+        ge=0,
+        description="plays of each cold-start user given at recommendation time in the "
+        "cold_user_given test set (cold_user gives none); 0: no such set",
     )
 
 

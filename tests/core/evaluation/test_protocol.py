@@ -119,12 +119,17 @@ def test_cold_sets_rank_the_right_candidates():
 
 def test_cold_user_given_plays_are_history_not_targets():
     data = _data(given=1)
-    cold_user = data.test_sets[COLD_USER]
-    assert cold_user.history[s.TRACK_ID].tolist() == ["t5"]  # earliest play
-    assert {TRACKS[i] for i in cold_user.relevant[0]} == {"t1", "t2"}
-    assert "t5" not in _candidates(cold_user, "c1")
+    given = data.test_sets[ev.COLD_USER_GIVEN]
+    assert given.user_ids.tolist() == ["c1"]
+    assert given.history[s.TRACK_ID].tolist() == ["t5"]  # earliest play
+    assert {TRACKS[i] for i in given.relevant[0]} == {"t1", "t2"}
+    assert "t5" not in _candidates(given, "c1")
+    cold_user = data.test_sets[COLD_USER]  # the same users, with nothing given
+    assert cold_user.history.empty
+    assert {TRACKS[i] for i in cold_user.relevant[0]} == {"t1", "t2", "t5"}
     undated = _data(_split().drop(columns=[s.PLAYED_AT]), given=2)
-    assert len(undated.test_sets[COLD_USER].history) == 2
+    assert len(undated.test_sets[ev.COLD_USER_GIVEN].history) == 2
+    assert len(_data().test_sets[ev.COLD_USER_GIVEN].user_ids) == 0  # nothing given: no set
 
 
 def test_oracle_is_perfect_and_popularity_is_worse():
@@ -134,7 +139,7 @@ def test_oracle_is_perfect_and_popularity_is_worse():
         {"oracle": oracle, "popularity": Popularity().fit(data.train)}, data, n_boot=50
     )
     summary = result.summary.set_index([s.MODEL_NAME, ev.TEST_SET, m.METRIC, m.K])[m.MEAN]
-    for test_set in ev.TEST_SETS:
+    for test_set in (ev.WARM, COLD_USER, COLD_TRACK):
         assert summary["oracle", test_set, m.NDCG, 5] == pytest.approx(1.0)
         assert summary["oracle", test_set, m.NDCG_GRADED, 5] == pytest.approx(1.0)
         assert summary["oracle", test_set, m.RECALL, 5] == pytest.approx(1.0)
@@ -176,10 +181,10 @@ def test_given_plays_need_a_model_that_takes_history(caplog):
     data = _data(given=1)
     with caplog.at_level(logging.WARNING, logger="musicrec_core.evaluation.protocol"):
         result = ev.evaluate(Oracle(_split()).fit(data.train), data, n_boot=20)
-    assert COLD_USER not in set(result.summary[ev.TEST_SET])
+    assert set(result.summary[ev.TEST_SET]) == {ev.WARM, COLD_USER, COLD_TRACK}
     assert "recommend_with_history" in caplog.text
     model = OracleWithHistory(_split()).fit(data.train)
-    result = ev.evaluate(model, data, test_sets=[COLD_USER], n_boot=20)
+    result = ev.evaluate(model, data, test_sets=[ev.COLD_USER_GIVEN], n_boot=20)
     summary = result.summary.set_index([m.METRIC, m.K])[m.MEAN]
     assert summary[m.NDCG, 5] == pytest.approx(1.0)
     assert model.seen_histories[s.TRACK_ID].tolist() == ["t5"]

@@ -41,8 +41,8 @@ def _catalogues(split: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return users, tracks
 
 
-def _data(split: pd.DataFrame) -> ev.EvaluationData:
-    return ev.EvaluationData.from_split(split, *_catalogues(split))
+def _data(split: pd.DataFrame, **kwargs) -> ev.EvaluationData:
+    return ev.EvaluationData.from_split(split, *_catalogues(split), **kwargs)
 
 
 def _compare(split: pd.DataFrame, eval_users: int | None, **kwargs) -> ev.Comparison:
@@ -102,9 +102,10 @@ def test_every_model_is_measured_on_the_same_sampled_users():
 
 def test_the_summary_and_the_comparison_report_sample_and_population_sizes():
     split = _split()
-    data = _data(split)
-    comparison = _compare(split, eval_users=20)
+    data = _data(split, cold_user_given=3)
+    comparison = _compare(split, eval_users=20, cold_user_given=3)
     summary = comparison.result.summary
+    assert set(comparison.users) == set(ev.TEST_SETS)
     for name, test in data.test_sets.items():
         expected = {"sample": min(20, len(test.user_ids)), "population": len(test.user_ids)}
         assert comparison.users[name] == expected
