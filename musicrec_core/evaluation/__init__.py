@@ -6,6 +6,7 @@ from musicrec_core.evaluation.audiences import (
     AUDIENCE_COLUMNS,
     AUDIENCES,
     FEW_PLAYS,
+    USER_AUDIENCES,
     audience_models,
     single_model_audiences,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "TABLE_METRICS",
     "TEST_SET",
     "TEST_SETS",
+    "USER_AUDIENCES",
     "VERSION",
     "WARM",
     "Comparison",

@@ -65,14 +65,19 @@ class PromotionDecision:
         )
 
 
-def warm_ndcg(summary: pd.DataFrame, k: int = GATE_K) -> pd.Series:
-    """Warm-user NDCG@k mean per model in an evaluation summary."""
+def ndcg_on(summary: pd.DataFrame, test_set: str, k: int = GATE_K) -> pd.Series:
+    """NDCG@k mean per model on one test set of an evaluation summary."""
     rows = summary[
-        (summary[TEST_SET].astype(str) == WARM)
+        (summary[TEST_SET].astype(str) == test_set)
         & (summary[m.METRIC] == m.NDCG)
         & (summary[m.K] == k)
     ]
     return rows.set_index(s.MODEL_NAME)[m.MEAN].astype(float)
+
+
+def warm_ndcg(summary: pd.DataFrame, k: int = GATE_K) -> pd.Series:
+    """Warm-user NDCG@k mean per model in an evaluation summary."""
+    return ndcg_on(summary, WARM, k)
 
 
 def decide_promotion(

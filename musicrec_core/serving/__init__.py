@@ -2,6 +2,7 @@
 and the store of published artifacts."""
 
 from musicrec_core.serving.artifacts import ArtifactStore
+from musicrec_core.serving.audiences import audience_recommendations, user_audiences
 from musicrec_core.serving.publish import PublishResult, publish_serving_database, read_only_query
 from musicrec_core.serving.shards import shard_users, user_shards
 from musicrec_core.serving.tables import (
@@ -20,6 +21,7 @@ __all__ = [
     "SERVING_VIEWS",
     "ArtifactStore",
     "PublishResult",
+    "audience_recommendations",
     "content_vectors",
     "publish_serving_database",
     "read_only_query",
@@ -29,5 +31,6 @@ __all__ = [
     "served_recommendations",
     "serving_tables",
     "shard_users",
+    "user_audiences",
     "user_shards",
 ]

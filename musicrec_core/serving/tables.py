@@ -9,6 +9,7 @@ import pandas as pd
 
 from musicrec_core.data import schema as s
 from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.evaluation.audiences import AUDIENCE, WARM_USERS
 from musicrec_core.models.diversity import mmr_rerank, personal_strength
 from musicrec_core.models.hybrid.recommender import Hybrid
 from musicrec_core.models.popularity import SegmentPopularity
@@ -183,16 +184,16 @@ def serving_tables(
 
     Besides the lists, the database holds what a serving process needs to answer new
     questions from the same snapshot: every play so far, the users and tracks with their
-    features, and which model serves each audience (``served_models``).
+    features, and which model serves each audience (``served_models``); ``about`` names the
+    model serving listeners with plays.
     """
+    warm = audiences[audiences[AUDIENCE] == WARM_USERS].iloc[0]
     about = pd.DataFrame(
         {
             "published_at": [pd.Timestamp.now(tz="UTC").tz_convert(None)],
             "source": [source],
-            "model_name": [recommendations[s.MODEL_NAME].iloc[0] if len(recommendations) else None],
-            "model_version": [
-                recommendations[s.MODEL_VERSION].iloc[0] if len(recommendations) else None
-            ],
+            "model_name": [warm[s.MODEL_NAME]],
+            "model_version": pd.Series([warm[s.MODEL_VERSION]], dtype="string"),
             "users": [len(users)],
             "tracks": [len(tracks)],
         }
@@ -203,7 +204,7 @@ def serving_tables(
         "tracks": _published(tracks),
         "users": _published(users),
         "plays": plays[_PLAY_COLUMNS],
-        "served_models": audiences,
+        "served_models": audiences.astype({s.MODEL_VERSION: "string"}),
         "about": about,
     }
 
