@@ -43,8 +43,9 @@ def _defs(data_dir: Path, plays: int):
     return defs()
 
 
-def prepare(data_dir: Path, plays: int) -> None:
-    """The catalogue, features, split, preprocessor and a popularity-only evaluation."""
+def prepare(data_dir: Path, plays: int, model: str) -> None:
+    """The catalogue, features, split, preprocessor, a popularity-only evaluation and a serving
+    policy that pins ``model``."""
     import dagster as dg
 
     from musicrec_dagster.runs import run_jobs
@@ -56,15 +57,25 @@ def prepare(data_dir: Path, plays: int) -> None:
         job = defs.resolve_implicit_global_asset_job_def().get_subset(
             asset_selection={
                 dg.AssetKey(k)
-                for k in ("dataset_splits", "fitted_preprocessor", "model_evaluation")
+                for k in (
+                    "dataset_splits",
+                    "fitted_preprocessor",
+                    "model_evaluation",
+                    "serving_policy",
+                )
             }
         )
-        config = {"ops": {"model_evaluation": {"config": {"models": ["popularity"]}}}}
+        config = {
+            "ops": {
+                "model_evaluation": {"config": {"models": ["popularity"]}},
+                "serving_policy": {"config": {"model": model}},
+            }
+        }
         result = job.execute_in_process(instance=instance, run_config=config)
         assert result.success, "the evaluation run failed"
 
 
-def recommend(data_dir: Path, plays: int, shards: tuple[str, str], model: str) -> float:
+def recommend(data_dir: Path, plays: int, shards: tuple[str, str]) -> float:
     """One run of the recommendations asset over a range of shards; its wall time in seconds."""
     import dagster as dg
 
@@ -78,7 +89,6 @@ def recommend(data_dir: Path, plays: int, shards: tuple[str, str], model: str) -
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             instance=instance,
-            run_config={"ops": {"recommendations": {"config": {"model": model}}}},
             tags={RANGE_START_TAG: shards[0], RANGE_END_TAG: shards[1]},
         )
     assert result.success
@@ -91,11 +101,11 @@ def _fresh_processes(n: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _layout(data_dir: Path, plays: int, model: str, ranges: list[tuple[str, str]]) -> float:
+def _layout(data_dir: Path, plays: int, ranges: list[tuple[str, str]]) -> float:
     """Wall time of the given shard ranges, one fresh process each, all at once."""
     started = time.perf_counter()
     with _fresh_processes(len(ranges)) as pool:
-        runs = [pool.submit(recommend, data_dir, plays, r, model) for r in ranges]
+        runs = [pool.submit(recommend, data_dir, plays, r) for r in ranges]
         per_run = [f.result() for f in runs]
     logger.info("runs %s took %s s", ranges, [round(t, 1) for t in per_run])
     return time.perf_counter() - started
@@ -119,19 +129,14 @@ def main() -> None:
     try:
         started = time.perf_counter()
         with _fresh_processes(1) as pool:
-            pool.submit(prepare, data_dir, args.plays).result()
+            pool.submit(prepare, data_dir, args.plays, args.model).result()
         logger.info("prepared in %.0f s", time.perf_counter() - started)
         load_before = os.getloadavg()[0]
         ones, twos = [], []
         for _ in range(args.rounds):  # interleaved, so both layouts see the same neighbours
-            ones.append(_layout(data_dir, args.plays, args.model, [("0", last)]))
+            ones.append(_layout(data_dir, args.plays, [("0", last)]))
             twos.append(
-                _layout(
-                    data_dir,
-                    args.plays,
-                    args.model,
-                    [("0", half), (str(N_USER_SHARDS // 2), last)],
-                )
+                _layout(data_dir, args.plays, [("0", half), (str(N_USER_SHARDS // 2), last)])
             )
         load_after = os.getloadavg()[0]
         import duckdb

@@ -7,8 +7,8 @@ FOLLOW_NEW_DATA = (
     dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 )
 
-# The same for recommendations, which also follow promotions: served_model stays absent until
-# a first model passes the promotion gate, and must not hold recommendations back until then.
+# The same for the serving policy, which also follows promotions: served_model stays absent
+# until a first model passes the promotion gate, and must not hold serving back until then.
 FOLLOW_NEW_DATA_AND_PROMOTIONS = (
     dg.AutomationCondition.eager().replace(
         "any_deps_missing",

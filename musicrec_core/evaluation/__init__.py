@@ -32,7 +32,6 @@ from musicrec_core.evaluation.promotion import (
     ServedModel,
     decide_promotion,
     read_served,
-    serving_choice,
     warm_ndcg,
     write_served,
 )
@@ -100,7 +99,6 @@ __all__ = [
     "read_served",
     "sample_test_set",
     "sample_users",
-    "serving_choice",
     "single_model_audiences",
     "to_markdown",
     "warm_ndcg",

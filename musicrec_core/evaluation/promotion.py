@@ -151,21 +151,3 @@ def write_served(
     tmp.write_text(json.dumps(asdict(record), indent=1))
     os.replace(tmp, path)
     return record
-
-
-def serving_choice(
-    setting: str, served: ServedModel | None, summary: pd.DataFrame, candidate: str
-) -> tuple[str, str | None, str]:
-    """(model name, artifact version or None, why) of the model recommendations come from.
-
-    ``setting`` is ``PROMOTED`` (the gate's choice; before any promotion, the baseline with
-    the best warm NDCG@10) or a model name pinned by the operator.
-    """
-    if setting != PROMOTED:
-        return setting, None, "pinned by configuration"
-    if served is not None:
-        return served.model_name, served.version, f"promoted at {served.promoted_at}"
-    scores = warm_ndcg(summary).drop(candidate, errors="ignore")
-    if scores.empty:
-        raise ValueError("nothing promoted yet and no baseline in the evaluation to serve instead")
-    return str(scores.idxmax()), None, f"no {candidate} promoted yet: best baseline by warm NDCG@10"

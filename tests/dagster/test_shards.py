@@ -45,14 +45,18 @@ def test_every_shard_is_served_and_one_shard_reruns_alone(materialize_with, monk
     assert list(published.columns) == s.RECOMMENDATION_COLUMNS
     assert len(published) == len(stored)
 
-    # One shard alone, as a backfill's run for it would: its rows change, no other shard's.
+    # One shard alone, as a backfill's run for it would, after an operator pinned item_knn: its
+    # rows change, no other shard's.
     defs = load_defs(data_dir, monkeypatch, MUSICREC_SYNTHETIC_SIZE="tiny")
-    rerun = _run(
+    pinned = _run(
         defs,
-        ["recommendations"],
-        partition_key="2",
-        run_config={"ops": {"recommendations": {"config": {"model": "item_knn"}}}},
+        ["serving_policy"],
+        run_config={"ops": {"serving_policy": {"config": {"model": "item_knn"}}}},
     )
+    assert pinned.success
+    policy = pinned.output_for_node("serving_policy").set_index("audience")[s.MODEL_NAME]
+    assert policy["warm"] == policy["cold_user_given"] == "item_knn"
+    rerun = _run(defs, ["recommendations"], partition_key="2")
     assert rerun.success
     after = _warehouse_recommendations(data_dir)
     key = [s.USER_ID, s.RANK]
@@ -60,7 +64,7 @@ def test_every_shard_is_served_and_one_shard_reruns_alone(materialize_with, monk
     assert after[after[SHARD_COLUMN] != 2].sort_values(key).reset_index(drop=True).equals(others)
     shard = after[after[SHARD_COLUMN] == 2]
     assert set(shard[s.USER_ID]) == set(stored.loc[stored[SHARD_COLUMN] == 2, s.USER_ID])
-    assert set(shard[s.MODEL_NAME]) <= {"item_knn", "segment_popularity"}
+    assert set(shard[s.MODEL_NAME]) <= {"segment_popularity", *policy}
     assert "item_knn" in set(shard[s.MODEL_NAME])
     assert "item_knn" not in set(others[s.MODEL_NAME])
 

@@ -14,8 +14,14 @@ RETRAIN_ASSETS = (
     "promotion_report",
     "served_model",
 )
-SERVE_ASSETS = ("recommendations", "cold_start_recommendations", "serving_database")
-# What refreshes by itself after new data lands (see musicrec_dagster.automation).
+SERVE_ASSETS = (
+    "serving_policy",
+    "recommendations",
+    "cold_start_recommendations",
+    "serving_database",
+)
+# What refreshes by itself after new data lands, and the serving policy after an evaluation or a
+# promotion (see musicrec_dagster.automation).
 FOLLOWING_ASSETS = (*CHECKED_ASSETS, *FEATURE_ASSETS, *SERVE_ASSETS)
 
 ingest_job = dg.define_asset_job(
@@ -48,5 +54,6 @@ retrain_job = dg.define_asset_job(
 serve_job = dg.define_asset_job(
     "serve",
     selection=dg.AssetSelection.assets(*SERVE_ASSETS),
-    description="Recompute recommendations from the served model and publish the serving database.",
+    description="Choose the model of each audience from the latest evaluation and promotion, "
+    "recompute recommendations and publish the serving database.",
 )

@@ -1,7 +1,5 @@
 """Top-K recommendations and the serving database users query with SQL."""
 
-import os
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -10,7 +8,7 @@ from pydantic import Field
 from musicrec_core import serving
 from musicrec_core.data import MusicPreprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.evaluation import PROMOTED, audience_models, read_served, serving_choice
+from musicrec_core.evaluation import AUDIENCE, USER_AUDIENCES
 from musicrec_core.models import (
     Recommender,
     TrainingData,
@@ -26,25 +24,18 @@ from musicrec_core.serving import (
     publish_serving_database,
     user_shards,
 )
-from musicrec_dagster.automation import FOLLOW_NEW_DATA, FOLLOW_NEW_DATA_AND_PROMOTIONS
+from musicrec_dagster.automation import FOLLOW_NEW_DATA
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
 from musicrec_dagster.defs.serving.shards import N_USER_SHARDS, SHARD_COLUMN, user_shard_partitions
 from musicrec_dagster.defs.training.assets import MODEL_KIND
 from musicrec_dagster.metadata import table_metadata
 
 GROUP = "serving"
-SERVING_MODEL_ENV = "MUSICREC_SERVING_MODEL"
 
 
 class RecommendationSettings(dg.Config):
-    """Which model serves, how many tracks each user gets, and how varied the lists are."""
+    """How many tracks each user gets, and how varied the lists are."""
 
-    model: str = Field(
-        default=os.environ.get(SERVING_MODEL_ENV, PROMOTED),
-        description="'promoted' serves the model that last passed the promotion gate (before "
-        "any, the baseline with the best warm NDCG@10); or pin one: hybrid (latest trained), "
-        f"ease, item_knn, ... The default follows {SERVING_MODEL_ENV}.",
-    )
     top_k: int = 20
     diversity: float = Field(
         default=0.2,
@@ -73,46 +64,72 @@ def _serving_model(
     return model.fit(data), model_version()
 
 
+def _audience_models(
+    policy: pd.DataFrame,
+    store: ArtifactStore,
+    preprocessor: MusicPreprocessor,
+    data: TrainingData,
+    fallback: Recommender,
+) -> dict[str, tuple[Recommender, str]]:
+    """The (model, version) of each audience the lists serve, each distinct model loaded or
+    fitted once."""
+    loaded: dict[tuple[str, str | None], tuple[Recommender, str]] = {}
+    chosen = {}
+    for audience, name, version in policy[[AUDIENCE, s.MODEL_NAME, s.MODEL_VERSION]].itertuples(
+        index=False
+    ):
+        if audience not in USER_AUDIENCES:
+            continue
+        key = (name, None if pd.isna(version) else str(version))
+        if key not in loaded:
+            if name == fallback.name:
+                loaded[key] = (fallback, model_version())
+            else:
+                loaded[key] = _serving_model(*key, store, preprocessor, data)
+        chosen[audience] = loaded[key]
+    return chosen
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"pandas", "duckdb"},
-    deps=["served_model"],
     partitions_def=user_shard_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(1),
     metadata={"partition_expr": SHARD_COLUMN},
-    automation_condition=FOLLOW_NEW_DATA_AND_PROMOTIONS,
+    automation_condition=FOLLOW_NEW_DATA,
 )
 def recommendations(
     context: dg.AssetExecutionContext,
     config: RecommendationSettings,
     paths: PlatformPaths,
-    model_evaluation: pd.DataFrame,
+    serving_policy: pd.DataFrame,
     interactions: pd.DataFrame,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Top-K tracks per user of the run's user shards from the served model over every play so
-    far, diversified.
+    """Top-K tracks per user of the run's user shards over every play so far, diversified, each
+    from the model serving_policy chose for the user's audience.
 
-    New plays, users and tracks count without retraining. Users the model cannot place (no
-    plays, and no demographics where it reads them) get popularity in their segment. A run may
-    take one shard or a range of them; each shard's rows replace that shard's rows only.
+    Listeners with more than a few distinct tracks get the warm model, those with a few the
+    cold_user_given model, those with none the cold_user model; new plays, users and tracks
+    count without retraining. Users a model cannot place (no plays, and no demographics where
+    it reads them) get popularity in their segment. A run may take one shard or a range of
+    them; each shard's rows replace that shard's rows only.
     """
     store = paths.artifacts()
     preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
-    name, version, why = serving_choice(
-        config.model, read_served(store.served_record), model_evaluation, Hybrid.name
-    )
     data = TrainingData(interactions, user_features, track_features)
-    model, version = _serving_model(name, version, store, preprocessor, data)
+    fallback = serving.segment_popularity(interactions, user_features, track_features)
+    models = _audience_models(serving_policy, store, preprocessor, data, fallback)
     shards = [int(key) for key in context.partition_keys]
-    in_run = np.isin(user_shards(user_features[s.USER_ID], N_USER_SHARDS), shards)
-    frame = serving.served_recommendations(
-        model,
-        version,
-        serving.segment_popularity(interactions, user_features, track_features),
+    users = user_features[np.isin(user_shards(user_features[s.USER_ID], N_USER_SHARDS), shards)]
+    audiences = serving.user_audiences(users, interactions)
+    frame = serving.audience_recommendations(
+        models,
+        audiences,
+        fallback,
         interactions,
-        user_features[in_run],
+        users,
         track_features,
         content_vectors(track_features, preprocessor),
         k=config.top_k,
@@ -120,15 +137,21 @@ def recommendations(
         n_candidates=config.n_candidates,
     )
     frame[SHARD_COLUMN] = user_shards(frame[s.USER_ID], N_USER_SHARDS)
-    context.log.info(f"serving {name} (version {version}) to shards {shards}: {why}")
+    for audience, (model, version) in models.items():
+        context.log.info(f"serving {audience} with {model.name} (version {version})")
     per_user = frame.groupby(s.USER_ID).size()
+    served = frame[[s.USER_ID, s.MODEL_NAME]].merge(
+        pd.DataFrame({s.USER_ID: users[s.USER_ID], AUDIENCE: audiences})
+    )
+    rows = served.groupby([AUDIENCE, s.MODEL_NAME]).size()
     context.add_output_metadata(
         {
             **table_metadata(frame),
-            "model": name,
-            "model_version": version,
-            "chosen_by": why,
-            "rows_by_model": dg.MetadataValue.json(frame[s.MODEL_NAME].value_counts().to_dict()),
+            "rows_by_audience_and_model": dg.MetadataValue.json(
+                {a: rows[a].to_dict() for a in rows.index.unique(AUDIENCE)}
+            ),
+            "users_by_audience": dg.MetadataValue.json(audiences.value_counts().to_dict()),
+            "served_models": dg.MetadataValue.md(markdown_table(serving_policy.fillna(""))),
             "users": int(per_user.size),
             "users_with_fewer_than_k": int((per_user < config.top_k).sum()),
             "k": config.top_k,
@@ -177,21 +200,18 @@ def serving_database(
     interactions: pd.DataFrame,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
+    serving_policy: pd.DataFrame,
     model_evaluation: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """Publish recommendations of every user shard, cold-start lists, tracks, users and model
-    metrics for SQL."""
-    setting = RecommendationSettings().model
-    audiences = audience_models(
-        setting, read_served(paths.artifacts().served_record), model_evaluation, Hybrid.name
-    )
+    """Publish recommendations of every user shard, cold-start lists, tracks, users, which
+    model serves each audience and model metrics for SQL."""
     tables = serving.serving_tables(
         recommendations,
         cold_start_recommendations,
         user_features,
         track_features,
         interactions,
-        audiences,
+        serving_policy,
         source.config().describe(),
     )
     tables["model_metrics"] = model_evaluation
@@ -203,7 +223,7 @@ def serving_database(
             "size_bytes": result.size_bytes,
             "tables": dg.MetadataValue.json(result.row_counts),
             "views": dg.MetadataValue.json(result.views),
-            "served_models": dg.MetadataValue.md(markdown_table(audiences)),
+            "served_models": dg.MetadataValue.md(markdown_table(serving_policy.fillna(""))),
             "example_query": dg.MetadataValue.md(f"```sql\n{serving.EXAMPLE_QUERY}\n```"),
             "sample": dg.MetadataValue.md(
                 markdown_table(recommendations.head(10)[[s.USER_ID, s.RANK, s.TRACK_ID, s.SCORE]])

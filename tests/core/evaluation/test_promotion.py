@@ -13,7 +13,6 @@ from musicrec_core.data import schema as s
 from musicrec_core.evaluation import (
     CANDIDATE_SCORE,
     PASSED,
-    PROMOTED,
     REASON,
     SCORE,
     SUMMARY_COLUMNS,
@@ -23,7 +22,6 @@ from musicrec_core.evaluation import (
     ServedModel,
     decide_promotion,
     read_served,
-    serving_choice,
     warm_ndcg,
     write_served,
 )
@@ -158,27 +156,6 @@ def test_the_served_record_round_trips_and_is_written_atomically(tmp_path):
     write_served(path, HYBRID, "v4", 0.2, now=NOW)
     assert read_served(path).version == "v4"
     assert [p.name for p in path.parent.iterdir()] == ["served.json"]
-
-
-def test_serving_choice_pinned_promoted_and_bootstrap():
-    summary = _summary({"popularity": 0.10, "genre_popularity": 0.12, HYBRID: 0.30})
-    served = _served(0.2, "v7")
-
-    assert serving_choice("popularity", served, summary, HYBRID) == (
-        "popularity",
-        None,
-        "pinned by configuration",
-    )
-    assert serving_choice(PROMOTED, served, summary, HYBRID) == (
-        HYBRID,
-        "v7",
-        "promoted at 2026-02-01T00:00:00+00:00",
-    )
-    name, version, why = serving_choice(PROMOTED, None, summary, HYBRID)
-    assert (name, version) == ("genre_popularity", None)
-    assert "best baseline" in why
-    with pytest.raises(ValueError, match="no baseline"):
-        serving_choice(PROMOTED, None, _summary({HYBRID: 0.3}), HYBRID)
 
 
 def test_the_report_keeps_each_row_s_candidate_score_beside_the_model_name():
