@@ -41,11 +41,15 @@ from musicrec_core.evaluation import (
     to_markdown,
 )
 from musicrec_core.serving import EXAMPLE_QUERY, read_only_query
+from musicrec_dagster.answer_commands import add_answer_commands
 from musicrec_dagster.defs.resources import SERVING_FILE
 from musicrec_dagster.progress import RunProgress
 from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
 
 logger = logging.getLogger("musicrec")
+
+API_HOST = "127.0.0.1"  # loopback only unless the operator opens it up
+API_PORT = 8000
 
 
 class ExitCode(enum.IntEnum):
@@ -488,7 +492,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query = add_command("query", _query, "run SQL against the serving database (read-only)")
     query.add_argument("sql")
+    add_answer_commands(add_command)
+    api = add_command(
+        "api", _api, "serve the HTTP API over the published serving database (docs at /docs)"
+    )
+    api.add_argument("--host", default=API_HOST, help=f"address to listen on (default {API_HOST})")
+    api.add_argument("--port", type=int, default=API_PORT, help=f"port (default {API_PORT})")
     return parser
+
+
+def _api(args: argparse.Namespace) -> int:
+    from musicrec_api.server import serve
+
+    serve(Path(args.data_dir).resolve(), host=args.host, port=args.port)
+    return ExitCode.OK
 
 
 def exit_code(error: BaseException) -> ExitCode:

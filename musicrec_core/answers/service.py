@@ -10,6 +10,7 @@ is placed at once by the model serving their audience, without retraining.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +138,10 @@ class Answers:
         self.evidence = Evidence(self.plays, self.tracks, self.vectors)
         self.n_genres = int(self.tracks.loc[self.evidence.listeners > 0, s.GENRE].nunique())
         self.served = tables["served_models"].set_index(AUDIENCE)
-        self.models = self._load_models(store)
+        self.store = store
+        self._models: dict[tuple[str, str | None], Recommender] = {}
+        self._loading = threading.Lock()
         self.lists = _published_lists(tables["recommendations"])
-        self._warm_up()
 
     @classmethod
     def open(cls, data_dir: Path | str) -> Answers:
@@ -295,7 +297,7 @@ class Answers:
                 s.PLAYS: weights,
             }
         )
-        recs = self.models[audience].recommend_new(listener, history, DIVERSITY_CANDIDATES)
+        recs = self.model(audience).recommend_new(listener, history, DIVERSITY_CANDIDATES)
         candidates = self.track_index.get_indexer(recs.track_ids.ravel()).reshape(1, -1)
         genres = history.assign(**{s.GENRE: self.evidence.genres[played]})
         strength = personal_strength(
@@ -310,34 +312,33 @@ class Answers:
         keep = picked[0] >= 0
         return picked[0][keep], scores[0][keep]
 
-    def _load_models(self, store: ArtifactStore) -> dict[str, Recommender]:
-        """The model of each audience, each distinct one loaded (or fitted) once."""
-        loaded: dict[tuple[str, str | None], Recommender] = {}
-        models = {}
-        for audience, row in self.served.iterrows():
-            name, version = row[s.MODEL_NAME], _text(row[s.MODEL_VERSION])
-            if (name, version) not in loaded:
-                loaded[name, version] = self._model(name, version, store)
-            models[audience] = loaded[name, version]
-        return models
+    def model(self, audience: str) -> Recommender:
+        """The model serving an audience, loaded (a trained hybrid) or fitted (a baseline) on
+        first use and shared by the audiences it serves."""
+        name, version = self._model_name(audience)
+        with self._loading:
+            if (name, version) not in self._models:
+                self._models[name, version] = self._load(name, version)
+            return self._models[name, version]
 
-    def _model(self, name: str, version: str | None, store: ArtifactStore) -> Recommender:
+    def _load(self, name: str, version: str | None) -> Recommender:
         if name == Hybrid.name:
             try:
-                folder = store.folder(name, version) if version else store.latest(name)[1]
+                folder = self.store.folder(name, version) if version else self.store.latest(name)[1]
             except FileNotFoundError as error:
                 raise NoServingDatabase(str(error)) from error
             return Hybrid.load(folder, self.data, self.preprocessor)
         return build_models([name], self.preprocessor)[name].fit(self.data)
 
-    def _warm_up(self) -> None:
-        """Answer one new listener per audience, so the models' caches are built before the
-        first real question."""
+    def warm_up(self) -> Answers:
+        """Load every audience's model and answer one new listener of each, so a server's
+        first questions do not wait for loading or for the models' caches."""
         listener = self.new_listener(None, None)
         sample = np.flatnonzero(self.evidence.listeners > 0)[: FEW_PLAYS + 1]
         for audience, n in ((NEW_USERS, 0), (NEW_USERS_GIVEN, 1), (WARM_USERS, FEW_PLAYS + 1)):
-            if audience in self.models and len(sample) >= n:
+            if audience in self.served.index and len(sample) >= n:
                 self._ranked(audience, listener, sample[:n], np.ones(n), 1, None)
+        return self
 
     def _user_row(self, user_id: str) -> int:
         row = self.user_index.get_indexer([user_id])[0]

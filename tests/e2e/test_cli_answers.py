@@ -1,0 +1,85 @@
+"""`musicrec recommend | similar | cold-start | explain` as a user runs them, in every format."""
+
+import csv
+import io
+import json
+
+import duckdb
+import pytest
+
+from musicrec_core.serving.layout import SERVING_FILE
+from tests.e2e.conftest import musicrec_env, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def catalogue(published_data_dir) -> dict[str, object]:
+    """The environment and a few ids of the published tiny catalogue."""
+    with duckdb.connect(str(published_data_dir / SERVING_FILE), read_only=True) as con:
+        user = con.sql("SELECT user_id FROM users WHERE n_tracks > 5 ORDER BY user_id").fetchone()
+        tracks = [r[0] for r in con.sql("SELECT track_id FROM tracks LIMIT 3").fetchall()]
+    return {"env": musicrec_env(published_data_dir), "user": user[0], "tracks": tracks}
+
+
+def _run(catalogue, *args: str):
+    return run_cli(list(args), catalogue["env"], timeout=600)
+
+
+def test_recommend_prints_a_table_with_reasons(catalogue):
+    proc = _run(catalogue, "recommend", catalogue["user"], "--k", "4")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"user {catalogue['user']}: warm, answered by ")
+    assert "reason" in lines[1] and "track_name" in lines[1]
+    assert len(lines) == 2 + 4
+
+
+def test_recommend_as_json_and_csv_hold_the_same_tracks(catalogue):
+    as_json = json.loads(_run(catalogue, "recommend", catalogue["user"], "--format", "json").stdout)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(_run(catalogue, "recommend", catalogue["user"], "--format", "csv").stdout)
+        )
+    )
+    assert as_json["user_id"] == catalogue["user"] and len(as_json["items"]) == 10
+    assert [r["track_id"] for r in rows] == [i["track_id"] for i in as_json["items"]]
+    assert all(r["reason"] for r in rows)
+
+
+def test_similar_cold_start_and_explain_answer(catalogue):
+    track = catalogue["tracks"][0]
+    similar = _run(catalogue, "similar", track, "--k", "3", "--format", "json")
+    assert similar.returncode == 0, similar.stderr
+    assert len(json.loads(similar.stdout)["items"]) == 3
+    cold = _run(
+        catalogue, "cold-start", "--age", "23", "--gender", "F", "--played", *catalogue["tracks"]
+    )
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stdout.startswith("a new listener (age 23, gender F, 3 tracks played)")
+    explain = _run(catalogue, "explain", catalogue["user"], track, "--format", "csv")
+    assert explain.returncode == 0, explain.stderr
+    assert explain.stdout.splitlines()[0] == "kind,reason,strength"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["recommend", "nobody"], 4, "unknown user 'nobody'"),
+        (["similar", "no-track"], 5, "unknown track 'no-track'"),
+        (["cold-start", "--played", "no-track"], 5, "unknown track 'no-track'"),
+        (["cold-start", "--age", "300"], 7, "age 300"),
+        (["recommend", "USER", "--k", "0"], 7, "k must be between 1 and 100"),
+    ],
+)
+def test_bad_questions_fail_in_one_line_with_their_own_exit_code(catalogue, args, code, words):
+    args = [catalogue["user"] if a == "USER" else a for a in args]
+    proc = _run(catalogue, *args)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.count("\n") == 1 and words in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_without_a_published_database_each_question_says_so(tmp_path):
+    proc = run_cli(["recommend", "u1"], musicrec_env(tmp_path / "empty"))
+    assert proc.returncode == 3 and "musicrec demo" in proc.stderr
