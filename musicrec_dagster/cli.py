@@ -21,7 +21,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from musicrec_core.answers.errors import (
+from musicrec_core.answers import (
     AnswerError,
     BadQuery,
     InvalidQuestion,

@@ -35,6 +35,7 @@ from musicrec_core.evaluation.audiences import (
     NEW_USERS,
     NEW_USERS_GIVEN,
     WARM_USERS,
+    audiences_of,
 )
 from musicrec_core.models.diversity import (
     DEFAULT_DIVERSITY,
@@ -64,9 +65,7 @@ POPULARITY_MODELS = ("popularity", "segment_popularity")
 
 def audience_of(n_tracks: int) -> str:
     """The audience of a listener with ``n_tracks`` distinct tracks played."""
-    if n_tracks == 0:
-        return NEW_USERS
-    return NEW_USERS_GIVEN if n_tracks <= FEW_PLAYS else WARM_USERS
+    return str(audiences_of(np.array([n_tracks]))[0])
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from musicrec_core.evaluation.audiences import (
     FEW_PLAYS,
     USER_AUDIENCES,
     audience_models,
+    audiences_of,
     single_model_audiences,
 )
 from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
@@ -89,6 +90,7 @@ __all__ = [
     "ServedModel",
     "TestSet",
     "audience_models",
+    "audiences_of",
     "compare",
     "comparison_table",
     "decide_promotion",

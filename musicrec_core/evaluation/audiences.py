@@ -8,6 +8,7 @@ choice, published as ``served_models``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
@@ -35,6 +36,15 @@ REFERENCES = {
 }
 AUDIENCE_COLUMNS = [AUDIENCE, s.MODEL_NAME, s.MODEL_VERSION, REASON]
 PINNED = "pinned by configuration"
+
+
+def audiences_of(n_tracks: np.ndarray) -> np.ndarray:
+    """The audience of each listener by their distinct tracks played: more than
+    ``FEW_PLAYS`` warm, 1 to ``FEW_PLAYS`` cold_user_given, none cold_user."""
+    n_tracks = np.asarray(n_tracks)
+    return np.where(
+        n_tracks > FEW_PLAYS, WARM_USERS, np.where(n_tracks > 0, NEW_USERS_GIVEN, NEW_USERS)
+    )
 
 
 def audience_models(

@@ -3,6 +3,7 @@ and the store of published artifacts."""
 
 from musicrec_core.serving.artifacts import ArtifactStore
 from musicrec_core.serving.audiences import audience_recommendations, user_audiences
+from musicrec_core.serving.layout import ARTIFACTS_DIR, LANDING_DIR, SERVING_FILE
 from musicrec_core.serving.publish import PublishResult, publish_serving_database, read_only_query
 from musicrec_core.serving.shards import shard_users, user_shards
 from musicrec_core.serving.tables import (
@@ -17,7 +18,10 @@ from musicrec_core.serving.tables import (
 )
 
 __all__ = [
+    "ARTIFACTS_DIR",
     "EXAMPLE_QUERY",
+    "LANDING_DIR",
+    "SERVING_FILE",
     "SERVING_VIEWS",
     "ArtifactStore",
     "PublishResult",

@@ -9,13 +9,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.evaluation.audiences import (
-    FEW_PLAYS,
-    NEW_USERS,
-    NEW_USERS_GIVEN,
-    USER_AUDIENCES,
-    WARM_USERS,
-)
+from musicrec_core.evaluation.audiences import USER_AUDIENCES, audiences_of
 from musicrec_core.models.recommender import Recommender
 from musicrec_core.serving.tables import served_recommendations
 
@@ -27,10 +21,7 @@ def user_audiences(users: pd.DataFrame, interactions: pd.DataFrame) -> pd.Series
     ``interactions`` holds one row per user and track, so a user's rows count their tracks.
     """
     tracks = users[s.USER_ID].map(interactions[s.USER_ID].value_counts()).fillna(0).to_numpy()
-    audience = np.where(
-        tracks > FEW_PLAYS, WARM_USERS, np.where(tracks > 0, NEW_USERS_GIVEN, NEW_USERS)
-    )
-    return pd.Series(audience, index=users.index, name="audience")
+    return pd.Series(audiences_of(tracks), index=users.index, name="audience")
 
 
 def audience_recommendations(

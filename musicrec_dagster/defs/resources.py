@@ -13,8 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from musicrec_core.data import RawTables, warehouse
 from musicrec_core.data.sources import SourceConfig, load_source
-from musicrec_core.serving import ArtifactStore
-from musicrec_core.serving.layout import ARTIFACTS_DIR, LANDING_DIR, SERVING_FILE
+from musicrec_core.serving import ARTIFACTS_DIR, LANDING_DIR, SERVING_FILE, ArtifactStore
 from musicrec_dagster.executors import executor_from_env
 from musicrec_dagster.warehouse import WarehouseIOManager
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy import sparse
 
 from musicrec_core.data import features
@@ -156,3 +157,16 @@ def user_ages(users: pd.DataFrame) -> np.ndarray:
         return np.full(len(users), np.nan, np.float32)
     ages = pd.to_numeric(users[s.AGE], errors="coerce").clip(*s.AGE_RANGE)
     return ages.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def listener_demographics(
+    listeners: pd.DataFrame, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gender codes, age-group codes and ages of listeners outside the catalogue, as the user
+    tower reads them."""
+    gender, age_group = demographic_codes(listeners)
+    return (
+        torch.as_tensor(gender, device=device),
+        torch.as_tensor(age_group, device=device),
+        torch.as_tensor(user_ages(listeners), device=device),
+    )

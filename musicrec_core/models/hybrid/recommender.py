@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -48,7 +47,7 @@ from musicrec_core.models.hybrid.fusion import (
     fuse,
     retrieval_items,
 )
-from musicrec_core.models.hybrid.inputs import CatalogueInputs, demographic_codes, user_ages
+from musicrec_core.models.hybrid.inputs import CatalogueInputs, listener_demographics
 from musicrec_core.models.hybrid.item_item import ItemItemScores, played_tracks
 from musicrec_core.models.hybrid.network import Demographics
 from musicrec_core.models.hybrid.sampling import flat_history, played_mask
@@ -61,26 +60,22 @@ from musicrec_core.models.hybrid.two_stage import (
     two_stage_top,
 )
 from musicrec_core.models.hybrid.validation import item_item_validation_ndcg, validation_ndcg
+from musicrec_core.models.hybrid.weight_choice import (
+    CONTENT_WEIGHTS,
+    ITEM_ITEM_WEIGHTS,
+    best_choice,
+)
 from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData
 
 logger = logging.getLogger(__name__)
 
 History = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # flat_history's index, offsets, weight
-Number = TypeVar("Number", int, float)
 
 BLOCK_SCORES = 1 << 24  # user x track scores per block (64 MB) when scoring many users
 # Fewest users per block of ``recommend``, which holds no full score rows: retrieval bounds
 # its own blocks, and on large catalogues small blocks repeat its per-block catalogue work.
 TOP_BLOCK_USERS = 1024
-# Item-item fusion weights tried on the validation plays with the chosen EASE rank.
-ITEM_ITEM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-# Content similarity weights tried on the validation plays ranked by content alone.
-# No 0: validation tracks are known to the content towers through their own plays, which new
-# tracks are not, so that ranking undervalues the similarity. It chose 0 over 0.25 by a few
-# thousandths of validation NDCG@10 in some trainings whose new tracks gained a twentieth from
-# 0.25 (docs/benchmarks.md); set ``content_weight`` 0 to serve without it.
-CONTENT_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class Hybrid(Recommender):
@@ -169,7 +164,7 @@ class Hybrid(Recommender):
         ranks = item_item_ranks(cfg, fitted)
         rank = ranks[0]
         if len(ranks) > 1:
-            rank, self.item_item_rank_validation = _best_choice(
+            rank, self.item_item_rank_validation = best_choice(
                 "item-item rank",
                 ranks,
                 lambda r: item_item_validation_ndcg(
@@ -179,7 +174,7 @@ class Hybrid(Recommender):
         self.item_item, self.item_item_rank = fitted.truncated(rank), rank
         measure = self._validation(plays, validation, item_item=self.item_item)
         if cfg.item_item_weight is None:
-            self.item_item_weight, self.item_item_validation = _best_choice(
+            self.item_item_weight, self.item_item_validation = best_choice(
                 "item-item weight",
                 ITEM_ITEM_WEIGHTS,
                 lambda weight: measure(item_item_weight=weight),
@@ -187,7 +182,7 @@ class Hybrid(Recommender):
         else:
             self.item_item_weight = cfg.item_item_weight
         if cfg.item_item_retrieval_weight is None:
-            self.item_item_retrieval_weight, self.item_item_retrieval_validation = _best_choice(
+            self.item_item_retrieval_weight, self.item_item_retrieval_validation = best_choice(
                 "item-item retrieval weight",
                 ITEM_ITEM_WEIGHTS,
                 lambda weight: measure(
@@ -224,7 +219,7 @@ class Hybrid(Recommender):
             self.content_weight = cfg.content_weight
             return
         measure = self._validation(plays, validation, content_only=True, content=self.content)
-        self.content_weight, self.content_validation = _best_choice(
+        self.content_weight, self.content_validation = best_choice(
             "content weight", CONTENT_WEIGHTS, lambda weight: measure(content_weight=weight)
         )
 
@@ -261,16 +256,10 @@ class Hybrid(Recommender):
         """User vectors from the given plays (``flat_history``) and the users' demographics:
         the catalogue's, or ``demographics`` for listeners it does not hold."""
         self.model.eval()
-        rows = self._rows().user_rows(user_ids)
+        rows = torch.as_tensor(self._rows().user_rows(user_ids), device=self.device)
         index, offsets, weight = history
-        return self.model.user_vectors_flat(
-            torch.as_tensor(rows, device=self.device),
-            index,
-            offsets,
-            weight,
-            self.item_table(),
-            demographics,
-        )
+        table = self.item_table()
+        return self.model.user_vectors_flat(rows, index, offsets, weight, table, demographics)
 
     def _evidence(self, history: History) -> ItemItemEvidence | None:
         """The item-item scores from the given plays, if the model fuses them."""
@@ -437,14 +426,9 @@ class Hybrid(Recommender):
         (``listeners``: user id, age, gender; missing values unknown) and the plays given in
         ``histories``, without retraining; the given plays are never recommended."""
         user_ids = listeners[s.USER_ID].to_numpy(dtype=object)
-        gender, age_group = demographic_codes(listeners)
-        demographics = (
-            torch.as_tensor(gender, device=self.device),
-            torch.as_tensor(age_group, device=self.device),
-            torch.as_tensor(user_ages(listeners), device=self.device),
-        )
         plays = self._rows().given(user_ids, histories)
-        return self._top(user_ids, plays, k, exclude=True, demographics=demographics)
+        given = listener_demographics(listeners, self.device)
+        return self._top(user_ids, plays, k, exclude=True, demographics=given)
 
     # --- persistence -------------------------------------------------------------------------
 
@@ -459,20 +443,3 @@ class Hybrid(Recommender):
         """A fitted model from ``save``'s folder, serving over ``data``, whose catalogues may
         differ from training (see ``storage.load_model``)."""
         return load_model(cls, folder, data, preprocessor)
-
-
-def _best_choice(
-    name: str, options: tuple[Number, ...], measure: Callable[[Number], float]
-) -> tuple[Number, dict[Number, float]]:
-    """The option with the best validation NDCG@10 (the first when none could be measured)
-    and every option's score."""
-    scores = {option: measure(option) for option in options}
-    measured = {o: v for o, v in scores.items() if np.isfinite(v)}
-    best = max(measured, key=measured.get) if measured else options[0]
-    logger.info(
-        "hybrid: %s %g chosen on validation NDCG@10 %s",
-        name,
-        best,
-        {o: round(v, 4) for o, v in scores.items()},
-    )
-    return best, scores
