@@ -42,11 +42,13 @@ def published_data_dir(tmp_path_factory) -> Path:
 
     40,000 plays (500 listeners, 1,250 tracks): the smallest size at which a listener's few
     plays carry enough co-listening evidence to place them by taste (the tiny preset's
-    3,000 plays do not).
+    3,000 plays do not). The trained hybrid is pinned to serve, so the questions exercise
+    the model that places new listeners by demographics and plays.
     """
     from tests.dagster.conftest import load_defs, run_all
 
     data_dir = tmp_path_factory.mktemp("published") / "data"
     with pytest.MonkeyPatch.context() as patch:
-        run_all(load_defs(data_dir, patch, MUSICREC_SCALE_PLAYS=str(PUBLISHED_PLAYS)))
+        defs = load_defs(data_dir, patch, MUSICREC_SCALE_PLAYS=str(PUBLISHED_PLAYS))
+        run_all(defs, ops={"serving_policy": {"model": "hybrid"}})
     return data_dir

@@ -43,15 +43,20 @@ FAST_RUN_CONFIG = {
 }
 
 
-def run_all(defs: dg.Definitions, models: list[str] | None = None) -> PipelineResult:
+def run_all(
+    defs: dg.Definitions, models: list[str] | None = None, ops: dict[str, dict] | None = None
+) -> PipelineResult:
     """Run the whole pipeline (catalogue, retraining with its gate, serving) in process on an
     ephemeral instance; fails the test on any failure but a refused promotion.
 
-    ``models`` narrows the evaluation to those models (the default evaluates all of them).
+    ``models`` narrows the evaluation to those models (the default evaluates all of them);
+    ``ops`` adds configuration per op.
     """
     run_config = copy.deepcopy(FAST_RUN_CONFIG)
     if models is not None:
         run_config["ops"]["model_evaluation"]["config"]["models"] = models
+    for op, config in (ops or {}).items():
+        run_config["ops"].setdefault(op, {"config": {}})["config"].update(config)
     with dg.DagsterInstance.ephemeral() as instance:
         outcome = run_jobs(defs, instance, run_config=run_config)
     assert outcome.success, f"the {outcome.failed_job} run failed"

@@ -17,8 +17,10 @@ pytestmark = pytest.mark.e2e
 def catalogue(published_data_dir) -> dict[str, object]:
     """The environment and a few ids of the published tiny catalogue."""
     with duckdb.connect(str(published_data_dir / SERVING_FILE), read_only=True) as con:
-        user = con.sql("SELECT user_id FROM users WHERE n_tracks > 5 ORDER BY user_id").fetchone()
-        tracks = [r[0] for r in con.sql("SELECT track_id FROM tracks LIMIT 3").fetchall()]
+        user = con.execute(
+            "SELECT user_id FROM users WHERE n_tracks > 5 ORDER BY user_id"
+        ).fetchone()
+        tracks = [r[0] for r in con.execute("SELECT track_id FROM tracks LIMIT 3").fetchall()]
     return {"env": musicrec_env(published_data_dir), "user": user[0], "tracks": tracks}
 
 

@@ -1,4 +1,4 @@
-"""Questions asked of a published tiny catalogue: lists with reasons, new listeners, similar
+"""Questions asked of a published small catalogue: lists with reasons, new listeners, similar
 tracks, explanations, and one clear error per unanswerable question."""
 
 import numpy as np
@@ -119,3 +119,17 @@ def test_audiences_follow_the_number_of_tracks_played():
     assert audience_of(0) == "cold_user"
     assert audience_of(1) == audience_of(FEW_PLAYS) == "cold_user_given"
     assert audience_of(FEW_PLAYS + 1) == "warm"
+
+
+def test_three_plays_of_one_genre_place_a_new_listener_mostly_in_that_genre(answers):
+    tracks = answers.tracks
+    shares = []
+    for genre in tracks[s.GENRE].value_counts().index[:5]:
+        of_genre = tracks[tracks[s.GENRE] == genre]
+        played = of_genre.nlargest(3, "n_listeners")[s.TRACK_ID].tolist()
+        placed = answers.cold_start(age=30, gender="F", played=played, k=10)
+        unplaced = answers.cold_start(age=30, gender="F", k=10)
+        share = (placed.items[s.GENRE] == genre).mean()
+        assert share > (unplaced.items[s.GENRE] == genre).mean(), genre
+        shares.append(share)
+    assert np.median(shares) >= 0.6, shares
