@@ -67,3 +67,13 @@ def test_popularity_leaves_given_plays_out_for_a_new_user():
     recs = model.recommend_with_history(["new"], given, k=2)
     assert recs.track_ids[0][0] == "t1"  # t3 ties it on listeners but was given
     assert "t3" not in recs.track_ids[0]
+
+
+def test_a_new_listener_gets_their_segments_favourites_without_their_plays():
+    model = SegmentPopularity(prior_users=0.0).fit(_data())
+    listener = pd.DataFrame({s.USER_ID: ["new"], s.AGE_GROUP: ["Gen X"], s.GENDER: ["M"]})
+    history = pd.DataFrame({s.USER_ID: ["new"], s.TRACK_ID: ["t4"], s.PLAYS: [1]})
+    recs = model.recommend_new(listener, history, k=2)
+    assert recs.track_ids[0].tolist() == ["t3", "t1"]
+    unseen = listener.assign(**{s.AGE_GROUP: ["Unknown"], s.GENDER: ["U"]})
+    assert model.recommend_new(unseen, history[:0], k=1).track_ids[0].tolist() == ["t1"]

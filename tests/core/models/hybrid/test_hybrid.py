@@ -377,3 +377,27 @@ def test_the_user_tower_tells_ages_within_one_age_group_apart(tiny):
     vectors = model.user_vectors(torch.arange(3), *no_plays, model.item_vectors())
     torch.testing.assert_close(vectors[0], vectors[2])
     assert not torch.allclose(vectors[0], vectors[1])
+
+
+def _listeners(*rows: tuple[str, float, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=[s.USER_ID, s.AGE, s.GENDER])
+    return frame.assign(**{s.AGE_GROUP: features.age_group(frame[s.AGE]).astype(object)})
+
+
+def test_a_new_listener_is_placed_by_the_age_and_gender_given(fitted):
+    no_plays = pd.DataFrame(columns=[s.USER_ID, s.TRACK_ID, s.PLAYS])
+    young, old = (
+        fitted.recommend_new(_listeners(("new", age, "F")), no_plays, k=10).track_ids[0]
+        for age in (19.0, 75.0)
+    )
+    assert list(young) != list(old)
+    unknown = fitted.recommend_new(_listeners(("new", np.nan, "U")), no_plays, k=10)
+    default = fitted.recommend_with_history(np.array(["new"], dtype=object), no_plays, k=10)
+    np.testing.assert_array_equal(unknown.track_ids, default.track_ids)
+
+
+def test_a_new_listeners_given_plays_are_never_recommended(fitted):
+    played = fitted.data.matrix.track_ids[:3]
+    history = pd.DataFrame({s.USER_ID: "new", s.TRACK_ID: played, s.PLAYS: 1})
+    recs = fitted.recommend_new(_listeners(("new", 30.0, "M")), history, k=20)
+    assert pd.notna(recs.track_ids).all() and not set(recs.track_ids[0]) & set(played)
