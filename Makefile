@@ -9,8 +9,10 @@ export MUSICREC_DATA_DIR ?= $(DATA_DIR)
 export DAGSTER_HOME ?= $(DATA_DIR)/dagster_home
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
+API_HOST ?= 127.0.0.1
+API_PORT ?= 8000
 
-.PHONY: install demo test lint format ui bench clean
+.PHONY: install demo test lint format ui api bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +41,9 @@ $(DAGSTER_HOME)/dagster.yaml: | install
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
+
+api: install
+	$(BIN)/musicrec api --host $(API_HOST) --port $(API_PORT)
 
 clean:
 	rm -rf $(DATA_DIR)/warehouse $(DATA_DIR)/serving $(DATA_DIR)/artifacts $(DATA_DIR)/reports
