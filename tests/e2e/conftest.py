@@ -1,4 +1,5 @@
-"""Helpers for end-to-end tests: the installed CLI, free ports, and a Dagster webserver process."""
+"""Helpers for end-to-end tests: the installed CLI, free ports, a Dagster webserver process and
+the HTTP API's process."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,15 +57,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float) -> None:
+def wait_for_http(url: str, timeout: float, statuses: frozenset[int] = frozenset({200})) -> int:
+    """Poll ``url`` until it answers with one of ``statuses``; return that status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
         except OSError:
-            time.sleep(1)
+            status = None
+        if status in statuses:
+            return status
+        time.sleep(1)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
@@ -89,4 +96,41 @@ def webserver(tmp_path) -> Iterator[tuple[str, dict[str, str], Path]]:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def api_server(tmp_path) -> Iterator[Callable[[Path], str]]:
+    """Start ``musicrec --data-dir DIR api`` on a free local port, in its own process group;
+    return its URL once ``/health`` answers (503 until a serving database is published)."""
+    procs: list[subprocess.Popen] = []
+    log = (tmp_path / "api.log").open("w")
+
+    def start(data_dir: Path) -> str:
+        port = free_port()
+        cmd = ["--data-dir", str(data_dir), "api", "--host", "127.0.0.1", "--port", str(port)]
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "musicrec"), *cmd],
+                cwd=PROJECT_ROOT,
+                env=musicrec_env(data_dir),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{url}/health", timeout=120, statuses=frozenset({200, 503}))
+        except TimeoutError as error:
+            log.flush()
+            raise TimeoutError((tmp_path / "api.log").read_text()[-3000:]) from error
+        return url
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
         log.close()

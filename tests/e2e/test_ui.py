@@ -1,13 +1,15 @@
 """The Dagster UI in a real browser, and readers of the serving database while it all runs."""
 
+import re
 import subprocess
 import time
 
 import duckdb
 import pytest
 
+from musicrec_core.serving.layout import SERVING_FILE
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.conftest import BIN, CHROMIUM, run_cli
+from tests.e2e.conftest import BIN, CHROMIUM, run_cli, wait_for_http
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,6 +40,31 @@ def _query_while(proc: subprocess.Popen, serving) -> tuple[int, list[str]]:
             errors.append(str(exc))
         time.sleep(0.05)
     return queries, errors
+
+
+def _new_page(playwright):
+    """A Chromium page that dismisses Dagster's first-visit community dialog whenever it shows."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    skip = page.get_by_role("button", name="Skip")
+    page.add_locator_handler(skip, lambda: skip.click())
+    return page
+
+
+def _scroll_catalogue_to(page, name: str, timeout: float = 60) -> None:
+    """Wheel the asset catalogue down until ``name`` shows: it renders only the rows in view."""
+    target = page.get_by_text(name, exact=True).first
+    deadline = time.monotonic() + timeout
+    while not target.is_visible():
+        assert time.monotonic() < deadline, f"{name!r} never showed"
+        page.locator('a[href^="/assets/"]').first.hover()  # the mouse over the list's rows
+        page.mouse.wheel(0, 300)
+        page.wait_for_timeout(250)
+
+
+def _backfill_detail(page, label: str):
+    """The value beside ``label`` (Status, Partition selection, ...) on a backfill's page."""
+    return page.get_by_text(label, exact=True).locator("xpath=following-sibling::div")
 
 
 def _expect_running(page, name: str) -> None:
@@ -72,19 +99,16 @@ def test_ui_shows_the_asset_graph_running_automation_and_readers_never_hit_a_loc
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        skip = page.get_by_role("button", name="Skip")  # the first-visit community dialog
-        page.add_locator_handler(skip, lambda: skip.click())
+        page = _new_page(p)
         page.goto(f"{url}/assets", wait_until="domcontentloaded")
-        for asset in (
-            "raw_plays",
-            "validated_plays",
+        for asset in (  # in the list's (alphabetical) order
             "quarantine",
+            "raw_plays",
             "recommendations",
             "serving_database",
+            "validated_plays",
         ):
-            page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
+            _scroll_catalogue_to(page, asset)
         page.goto(f"{url}/assets/serving_database", wait_until="domcontentloaded")
         page.get_by_text("musicrec.duckdb", exact=False).first.wait_for(timeout=60_000)
         page.screenshot(path=str(tmp_path / "serving_database.png"))
@@ -101,4 +125,45 @@ def test_ui_shows_the_asset_graph_running_automation_and_readers_never_hit_a_loc
             _expect_running(page, name)
         _expect_running(page, "weekly_retrain")
         page.screenshot(path=str(tmp_path / "automation.png"))
-        browser.close()
+
+
+@pytest.mark.timeout(1500)
+def test_materialize_all_in_the_ui_backfills_every_user_shard_and_the_api_serves_the_result(
+    webserver, api_server, tmp_path
+):
+    """The lineage page's "Materialize all…" asks which partitions of the sharded
+    recommendations to build; all four launch one backfill, whose page reports success once the
+    serving database is published; the HTTP API, started before there was one, then serves it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _, data_dir = webserver
+    serving = data_dir / SERVING_FILE
+    api = api_server(data_dir)
+    assert not serving.exists()
+
+    with sync_playwright() as p:
+        page = _new_page(p)
+        page.goto(f"{url}/asset-groups", wait_until="domcontentloaded")
+        page.get_by_role("button", name="Materialize all…").click(timeout=60_000)
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="All", exact=True).click()
+        # the four user shards musicrec_env leaves at their default
+        expect(dialog.get_by_text("4 partitions", exact=True)).to_be_visible()
+        page.screenshot(path=str(tmp_path / "materialize_all.png"))
+        dialog.get_by_role("button", name="Launch backfill").click()
+        created = page.get_by_text(re.compile(r"^Created backfill \w+$"))
+        backfill = created.inner_text(timeout=30_000).split()[-1]
+
+        page.goto(f"{url}/runs/b/{backfill}", wait_until="domcontentloaded")
+        expect(_backfill_detail(page, "Partition selection")).to_have_text(
+            "4 partitions", timeout=60_000
+        )
+        status = _backfill_detail(page, "Status")
+        expect(status).to_have_text(
+            re.compile("Succeeded|Completed|Failed|Canceled"), timeout=900_000
+        )
+        page.screenshot(path=str(tmp_path / "backfill.png"), full_page=True)
+        assert status.inner_text() == "Succeeded", f"backfill {backfill}: see {tmp_path}"
+        assert serving.is_file()
+
+    wait_for_http(f"{api}/health", timeout=60)  # 200 once the publication is loaded
