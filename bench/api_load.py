@@ -46,8 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine  # noqa: E402
 from musicrec_core.answers import file_stamp  # noqa: E402
 from musicrec_core.data import schema as s  # noqa: E402
-from musicrec_core.serving import read_only_query  # noqa: E402
-from musicrec_core.serving.layout import SERVING_FILE  # noqa: E402
+from musicrec_core.serving import SERVING_FILE, read_only_query  # noqa: E402
 
 logger = logging.getLogger("bench.api_load")
 

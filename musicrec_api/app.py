@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from musicrec_api import errors
+from musicrec_api.docs_page import install_docs
 from musicrec_api.feedback import deliver, feedback_frames
 from musicrec_api.live import DEFAULT_RELOAD_INTERVAL, LiveAnswers, served_models
 from musicrec_api.messages import (
@@ -88,7 +89,9 @@ def create_app(
         version=version("musicrec"),
         lifespan=lifespan,
         max_body_size=max_body_bytes,
+        docs_url=None,
     )
+    install_docs(app)
     app.state.live = live
     app.state.data_dir = data_dir
     errors.install(app)

@@ -15,9 +15,9 @@ import pandas as pd
 
 from musicrec_api.messages import Feedback
 from musicrec_core.answers import Answers, InvalidQuestion
+from musicrec_core.data import Delivery, delivery_stamp
 from musicrec_core.data import schema as s
-from musicrec_core.data.deliveries import Delivery, delivery_stamp
-from musicrec_core.serving.layout import LANDING_DIR
+from musicrec_core.serving import LANDING_DIR
 
 LISTED = 5  # unknown ids named in an error; the rest are counted
 

@@ -26,10 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from musicrec_core.answers import AnswerError, Answers, NoServingDatabase, file_stamp
-from musicrec_core.answers.snapshot import Stamp
+from musicrec_core.answers import AnswerError, Answers, NoServingDatabase, Stamp, file_stamp
 from musicrec_core.data import schema as s
-from musicrec_core.serving.layout import SERVING_FILE
+from musicrec_core.serving import SERVING_FILE
 
 logger = logging.getLogger(__name__)
 

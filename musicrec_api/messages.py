@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from musicrec_core.answers import DEFAULT_K, MAX_GIVEN_PLAYS, MAX_K
+from musicrec_core.data import TIMESTAMP_RANGE
 from musicrec_core.data import schema as s
-from musicrec_core.data.validation.rules import TIMESTAMP_RANGE
 
 MAX_FEEDBACK_PLAYS = 5_000  # play rows one feedback request may carry
 MAX_FEEDBACK_USERS = 1_000  # user rows one feedback request may carry

@@ -20,7 +20,7 @@ from musicrec_core.answers.service import (
     Explanation,
     audience_of,
 )
-from musicrec_core.answers.snapshot import Snapshot, file_stamp
+from musicrec_core.answers.snapshot import Snapshot, Stamp, file_stamp
 
 __all__ = [
     "ANSWER_COLUMNS",
@@ -36,6 +36,7 @@ __all__ = [
     "InvalidQuestion",
     "NoServingDatabase",
     "Snapshot",
+    "Stamp",
     "UnknownTrack",
     "UnknownUser",
     "audience_of",

@@ -5,6 +5,7 @@ from musicrec_core.data import warehouse
 from musicrec_core.data.column_values import encoded_column
 from musicrec_core.data.deliveries import (
     Delivery,
+    delivery_stamp,
     plays_delivery,
     tracks_delivery,
     write_then_rename,
@@ -36,6 +37,7 @@ from musicrec_core.data.split import (
 )
 from musicrec_core.data.validation import (
     DERIVED_SOURCE,
+    TIMESTAMP_RANGE,
     DeliveryResult,
     ValidatedCatalogue,
     imputed_counts,
@@ -53,6 +55,7 @@ __all__ = [
     "DERIVED_SOURCE",
     "SPLITS",
     "TEST",
+    "TIMESTAMP_RANGE",
     "TRAIN",
     "VALIDATION",
     "Delivery",
@@ -67,6 +70,7 @@ __all__ = [
     "ValidatedCatalogue",
     "build_features",
     "build_split_table",
+    "delivery_stamp",
     "encoded_column",
     "file_sha256",
     "fit_preprocessor",

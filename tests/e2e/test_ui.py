@@ -165,5 +165,9 @@ def test_materialize_all_in_the_ui_backfills_every_user_shard_and_the_api_serves
         page.screenshot(path=str(tmp_path / "backfill.png"), full_page=True)
         assert status.inner_text() == "Succeeded", f"backfill {backfill}: see {tmp_path}"
         assert serving.is_file()
+        wait_for_http(f"{api}/health", timeout=60)  # 200 once the publication is loaded
 
-    wait_for_http(f"{api}/health", timeout=60)  # 200 once the publication is loaded
+        page.goto(f"{api}/docs", wait_until="domcontentloaded")
+        for endpoint in ("/users/{user_id}/recommendations", "/health"):
+            expect(page.get_by_text(endpoint, exact=True).first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "api_docs.png"), full_page=True)

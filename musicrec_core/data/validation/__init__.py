@@ -10,9 +10,11 @@ from musicrec_core.data.validation.reconcile import (
     reconcile_table,
     reconcile_totals,
 )
+from musicrec_core.data.validation.rules import TIMESTAMP_RANGE
 
 __all__ = [
     "DERIVED_SOURCE",
+    "TIMESTAMP_RANGE",
     "DeliveryResult",
     "ValidatedCatalogue",
     "imputed_counts",
