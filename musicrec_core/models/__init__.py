@@ -3,7 +3,12 @@ scalable form ELSA, and the hybrid deep model (in ``models.hybrid``), with MMR d
 re-ranking and the registry."""
 
 from musicrec_core.models.content_knn import ContentKNN
-from musicrec_core.models.diversity import mmr_rerank, personal_strength
+from musicrec_core.models.diversity import (
+    DEFAULT_DIVERSITY,
+    DIVERSITY_CANDIDATES,
+    mmr_rerank,
+    personal_strength,
+)
 from musicrec_core.models.ease import EASE, EASE_FALLBACK_L2, EASE_L2_CHOICES, choose_ease_l2
 from musicrec_core.models.elsa import ELSA, elsa_factors
 from musicrec_core.models.item_knn import ItemKNN
@@ -22,6 +27,8 @@ from musicrec_core.models.registry import BASELINES, build_models
 
 __all__ = [
     "BASELINES",
+    "DEFAULT_DIVERSITY",
+    "DIVERSITY_CANDIDATES",
     "EASE",
     "EASE_FALLBACK_L2",
     "EASE_L2_CHOICES",

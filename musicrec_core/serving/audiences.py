@@ -10,6 +10,7 @@ import pandas as pd
 
 from musicrec_core.data import schema as s
 from musicrec_core.evaluation.audiences import USER_AUDIENCES, audiences_of
+from musicrec_core.models.diversity import DIVERSITY_CANDIDATES
 from musicrec_core.models.recommender import Recommender
 from musicrec_core.serving.tables import served_recommendations
 
@@ -34,7 +35,7 @@ def audience_recommendations(
     item_vectors: np.ndarray,
     k: int,
     diversity: float,
-    n_candidates: int = 100,
+    n_candidates: int = DIVERSITY_CANDIDATES,
 ) -> pd.DataFrame:
     """Top-k per user from the (model, version) of their audience (``models``, keyed by each of
     ``USER_AUDIENCES``; ``audiences`` from :func:`user_audiences`), each through

@@ -10,7 +10,7 @@ import pandas as pd
 from musicrec_core.data import schema as s
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.evaluation.audiences import AUDIENCE, WARM_USERS
-from musicrec_core.models.diversity import mmr_rerank, personal_strength
+from musicrec_core.models.diversity import DIVERSITY_CANDIDATES, mmr_rerank, personal_strength
 from musicrec_core.models.hybrid.recommender import Hybrid
 from musicrec_core.models.popularity import SegmentPopularity
 from musicrec_core.models.recommender import (
@@ -100,7 +100,7 @@ def served_recommendations(
     item_vectors: np.ndarray,
     k: int,
     diversity: float,
-    n_candidates: int = 100,
+    n_candidates: int = DIVERSITY_CANDIDATES,
 ) -> pd.DataFrame:
     """Top-k per user from the model over all their plays so far, diversified by MMR.
 

@@ -10,6 +10,8 @@ from musicrec_core.data import MusicPreprocessor
 from musicrec_core.data import schema as s
 from musicrec_core.evaluation import AUDIENCE, USER_AUDIENCES
 from musicrec_core.models import (
+    DEFAULT_DIVERSITY,
+    DIVERSITY_CANDIDATES,
     Recommender,
     TrainingData,
     build_models,
@@ -38,12 +40,14 @@ class RecommendationSettings(dg.Config):
 
     top_k: int = 20
     diversity: float = Field(
-        default=0.2,
+        default=DEFAULT_DIVERSITY,
         ge=0.0,
         le=1.0,
         description="MMR strength for a listener with evenly spread tastes (0 = model order)",
     )
-    n_candidates: int = Field(default=100, description="re-ranked tracks the diversity step sees")
+    n_candidates: int = Field(
+        default=DIVERSITY_CANDIDATES, description="re-ranked tracks the diversity step sees"
+    )
 
 
 def _serving_model(
