@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from musicrec_api import errors
-from musicrec_api.docs_page import install_docs
+from musicrec_api.docs_page import OPENAPI_VERSION, install_docs
 from musicrec_api.feedback import deliver, feedback_frames
 from musicrec_api.live import DEFAULT_RELOAD_INTERVAL, LiveAnswers, served_models
 from musicrec_api.messages import (
@@ -91,6 +91,9 @@ def create_app(
         max_body_size=max_body_bytes,
         docs_url=None,
     )
+    # The bundled Swagger UI (4.x) renders OpenAPI 3.0 documents; the schema uses nothing of
+    # 3.1 that it cannot show.
+    app.openapi_version = OPENAPI_VERSION
     install_docs(app)
     app.state.live = live
     app.state.data_dir = data_dir

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/docs-assets"
+OPENAPI_VERSION = "3.0.3"  # the newest version the bundled Swagger UI renders
 
 
 def install_docs(app: FastAPI) -> None:
