@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from musicrec_core.answers import AnswerError, Answers, NoServingDatabase, Stamp, file_stamp
 from musicrec_core.data import schema as s
 from musicrec_core.serving import SERVING_FILE
@@ -132,9 +130,8 @@ class LiveAnswers:
 def served_models(answers: Answers) -> dict[str, dict[str, str | None]]:
     """The model name and version serving each audience of a snapshot."""
     return {
-        str(audience): {
-            s.MODEL_NAME: str(row[s.MODEL_NAME]),
-            s.MODEL_VERSION: None if pd.isna(row[s.MODEL_VERSION]) else str(row[s.MODEL_VERSION]),
-        }
-        for audience, row in answers.served.iterrows()
+        str(audience): dict(
+            zip((s.MODEL_NAME, s.MODEL_VERSION), answers.model_of(audience), strict=True)
+        )
+        for audience in answers.served.index
     }

@@ -140,7 +140,7 @@ class Answers:
         self.store = store
         self._models: dict[tuple[str, str | None], Recommender] = {}
         self._loading = threading.Lock()
-        self.lists = _published_lists(tables["recommendations"])
+        self.lists = PublishedLists(tables["recommendations"])
 
     @classmethod
     def open(cls, data_dir: Path | str) -> Answers:
@@ -167,7 +167,7 @@ class Answers:
             name, version = top[s.MODEL_NAME].iloc[0], top[s.MODEL_VERSION].iloc[0]
         else:
             tracks, scores = self._ranked(audience, listener, played, weights, k, diversity)
-            name, version = self._model_name(audience)
+            name, version = self.model_of(audience)
         question = {s.USER_ID: user_id, "k": k, "diversity": diversity}
         reasons = self.evidence.for_listener(
             played, weights, tracks, self._audience_text(name, listener)
@@ -196,7 +196,7 @@ class Answers:
         weights = np.ones(len(columns))
         audience = audience_of(len(columns))
         tracks, scores = self._ranked(audience, listener, columns, weights, k, diversity)
-        name, version = self._model_name(audience)
+        name, version = self.model_of(audience)
         reasons = self.evidence.for_listener(
             columns, weights, tracks, self._audience_text(name, listener)
         )
@@ -234,7 +234,7 @@ class Answers:
             hit = published.loc[published[s.TRACK_ID] == track_id, s.RANK]
             rank = int(hit.iloc[0]) if len(hit) else None
         name = published[s.MODEL_NAME].iloc[0] if published is not None else None
-        name = name or self._model_name(audience)[0]
+        name = name or self.model_of(audience)[0]
         own = played == track
         reasons = [*self.evidence.all_reasons(played[~own], weights[~own], track)]
         reasons.append(self._segment_reason(listener, track))
@@ -314,7 +314,7 @@ class Answers:
     def model(self, audience: str) -> Recommender:
         """The model serving an audience, loaded (a trained hybrid) or fitted (a baseline) on
         first use and shared by the audiences it serves."""
-        name, version = self._model_name(audience)
+        name, version = self.model_of(audience)
         with self._loading:
             if (name, version) not in self._models:
                 self._models[name, version] = self._load(name, version)
@@ -358,7 +358,8 @@ class Answers:
         start, end = self.plays.indptr[row], self.plays.indptr[row + 1]
         return self.plays.indices[start:end].astype(np.int64), self.plays.data[start:end]
 
-    def _model_name(self, audience: str) -> tuple[str, str | None]:
+    def model_of(self, audience: str) -> tuple[str, str | None]:
+        """The name and artifact version (None: fitted on the snapshot) serving an audience."""
         row = self.served.loc[audience]
         return str(row[s.MODEL_NAME]), _text(row[s.MODEL_VERSION])
 
@@ -401,10 +402,22 @@ class Answers:
         )
 
 
-def _published_lists(recommendations: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Each listener's published rows, best first."""
-    ordered = recommendations.sort_values([s.USER_ID, s.RANK], kind="stable")
-    return {user: rows.reset_index(drop=True) for user, rows in ordered.groupby(s.USER_ID)}
+class PublishedLists:
+    """Each listener's published rows, best first, as slices of one sorted frame: one sort at
+    load, not one frame per listener."""
+
+    def __init__(self, recommendations: pd.DataFrame) -> None:
+        self.rows = recommendations.sort_values([s.USER_ID, s.RANK], kind="stable")
+        users = self.rows[s.USER_ID].to_numpy(dtype=object)
+        self.users, starts = np.unique(users, return_index=True)
+        self.bounds = np.append(starts, len(users))
+
+    def get(self, user_id: str) -> pd.DataFrame | None:
+        """The listener's rows, or None when nothing was published for them."""
+        at = int(np.searchsorted(self.users, user_id))
+        if at == len(self.users) or self.users[at] != user_id:
+            return None
+        return self.rows.iloc[self.bounds[at] : self.bounds[at + 1]]
 
 
 def _segment_words(listener: pd.DataFrame) -> str:
