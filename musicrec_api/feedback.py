@@ -14,12 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from musicrec_api.messages import Feedback
-from musicrec_core.answers import Answers, InvalidQuestion
+from musicrec_core.answers import Answers, InvalidQuestion, listed
 from musicrec_core.data import Delivery, delivery_stamp
 from musicrec_core.data import schema as s
 from musicrec_core.serving import LANDING_DIR
-
-LISTED = 5  # unknown ids named in an error; the rest are counted
 
 _writing = threading.Lock()  # one delivery at a time, so no two share a stamp
 
@@ -71,8 +69,6 @@ def deliver(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Path]:
 
 def _check_known(kind: str, ids: list[str], known: pd.Index, why: str) -> None:
     hits = pd.Index(ids, dtype=object).isin(known)
-    unknown = list(dict.fromkeys(i for i, hit in zip(ids, hits, strict=True) if not hit))
+    unknown = [i for i, hit in zip(ids, hits, strict=True) if not hit]
     if unknown:
-        named = ", ".join(repr(i) for i in unknown[:LISTED])
-        more = f" and {len(unknown) - LISTED} more" if len(unknown) > LISTED else ""
-        raise InvalidQuestion(f"unknown {kind} {named}{more}: {why}")
+        raise InvalidQuestion(f"unknown {kind} {listed(unknown)}: {why}")

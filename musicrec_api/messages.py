@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from musicrec_core.answers import DEFAULT_K, MAX_GIVEN_PLAYS, MAX_K
+from musicrec_core.answers import DEFAULT_K, MAX_GIVEN_PLAYS, MAX_K, gender_code
 from musicrec_core.data import TIMESTAMP_RANGE
 from musicrec_core.data import schema as s
 
@@ -18,19 +18,6 @@ MAX_ID_LENGTH = 200
 EARLIEST_PLAY, LATEST_PLAY = (
     datetime.fromisoformat(t).replace(tzinfo=UTC) for t in TIMESTAMP_RANGE
 )
-
-
-def _gender_code(value: str | None) -> str | None:
-    """The schema's gender code of a gender word or code."""
-    if value is None:
-        return None
-    code = s.GENDER_ALIASES.get(value.strip().lower())
-    if code is None:
-        raise ValueError(
-            f"gender {value!r} is not one of {', '.join(s.GENDER_VALUES)} "
-            "(or male, female, non-binary, unknown)"
-        )
-    return code
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -48,7 +35,7 @@ def _utc(value: datetime | None) -> datetime | None:
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"\S")]
 Gender = Annotated[
     str | None,
-    AfterValidator(_gender_code),
+    AfterValidator(gender_code),
     Field(
         description=f"{', '.join(s.GENDER_VALUES)} (male, female, non-binary, unknown) or those "
         "words; answered with the code",

@@ -8,17 +8,16 @@ from musicrec_core.answers.errors import (
     NoServingDatabase,
     UnknownTrack,
     UnknownUser,
+    listed,
 )
+from musicrec_core.answers.results import ANSWER_COLUMNS, REASON_COLUMNS, Answer, Explanation
 from musicrec_core.answers.service import (
-    ANSWER_COLUMNS,
     DEFAULT_K,
     MAX_GIVEN_PLAYS,
     MAX_K,
-    REASON_COLUMNS,
-    Answer,
     Answers,
-    Explanation,
     audience_of,
+    gender_code,
 )
 from musicrec_core.answers.snapshot import Snapshot, Stamp, file_stamp
 
@@ -41,4 +40,6 @@ __all__ = [
     "UnknownUser",
     "audience_of",
     "file_stamp",
+    "gender_code",
+    "listed",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,17 @@ from musicrec_core.answers.errors import (
     NoServingDatabase,
     UnknownTrack,
     UnknownUser,
+    listed,
 )
 from musicrec_core.answers.reasons import Evidence, Reason
-from musicrec_core.answers.snapshot import Snapshot
+from musicrec_core.answers.results import (
+    ANSWER_COLUMNS,
+    REASON,
+    REASON_COLUMNS,
+    Answer,
+    Explanation,
+)
+from musicrec_core.answers.snapshot import PublishedLists, Snapshot
 from musicrec_core.data import features
 from musicrec_core.data import schema as s
 from musicrec_core.data.preprocessing import MusicPreprocessor
@@ -55,66 +62,28 @@ logger = logging.getLogger(__name__)
 DEFAULT_K = 10
 MAX_K = 100
 MAX_GIVEN_PLAYS = 500
-REASON = "reason"
-ANSWER_COLUMNS = [s.RANK, s.TRACK_ID, s.TRACK_NAME, s.ARTIST_NAME, s.GENRE, s.SCORE, REASON]
-REASON_COLUMNS = ["kind", REASON, "strength"]
 NEW_LISTENER = "new-listener"
 GENDER_WORDS = {"M": "male", "F": "female", "X": "non-binary", "U": "unknown-gender"}
 POPULARITY_MODELS = ("popularity", "segment_popularity")
 
 
+def gender_code(gender: str | None) -> str | None:
+    """The schema's code of a gender code or word (None stays None); ``InvalidQuestion``
+    names the accepted values."""
+    if gender is None:
+        return None
+    code = s.GENDER_ALIASES.get(str(gender).strip().lower())
+    if code is None:
+        raise InvalidQuestion(
+            f"gender {gender!r} is not one of {', '.join(s.GENDER_VALUES)} "
+            "(or male, female, non-binary, unknown)"
+        )
+    return code
+
+
 def audience_of(n_tracks: int) -> str:
     """The audience of a listener with ``n_tracks`` distinct tracks played."""
     return str(audiences_of(np.array([n_tracks]))[0])
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A ranked list: the question, the audience and model that answered, and the tracks."""
-
-    question: dict[str, object]
-    audience: str
-    model_name: str
-    model_version: str | None
-    items: pd.DataFrame  # ANSWER_COLUMNS
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form: the question's fields, audience, model and items."""
-        return {
-            **self.question,
-            AUDIENCE: self.audience,
-            s.MODEL_NAME: self.model_name,
-            s.MODEL_VERSION: self.model_version,
-            "items": _records(self.items),
-        }
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why a track would or would not reach a listener: their list position, plays, and the
-    evidence linking the track to them."""
-
-    user_id: str
-    track_id: str
-    track: str
-    audience: str
-    model_name: str
-    rank: int | None  # position in the listener's published list, None when not in it
-    plays: int  # the listener's plays of the track (a played track is never recommended)
-    reasons: pd.DataFrame  # REASON_COLUMNS
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return {
-            s.USER_ID: self.user_id,
-            s.TRACK_ID: self.track_id,
-            "track": self.track,
-            AUDIENCE: self.audience,
-            s.MODEL_NAME: self.model_name,
-            s.RANK: self.rank,
-            s.PLAYS: self.plays,
-            "reasons": _records(self.reasons),
-        }
 
 
 class Answers:
@@ -258,14 +227,7 @@ class Answers:
             low, high = s.AGE_RANGE
             if not np.isfinite(age) or not low <= age <= high:
                 raise InvalidQuestion(f"age {age:g} is outside {low} to {high}")
-        code = s.GENDER_UNKNOWN
-        if gender is not None:
-            code = s.GENDER_ALIASES.get(str(gender).strip().lower())
-            if code is None:
-                raise InvalidQuestion(
-                    f"gender {gender!r} is not one of {', '.join(s.GENDER_VALUES)} "
-                    "(or male, female, non-binary, unknown)"
-                )
+        code = gender_code(gender) or s.GENDER_UNKNOWN
         ages = pd.Series([np.nan if age is None else float(age)])
         group = features.age_group(ages).astype(object).fillna(s.AGE_GROUP_UNKNOWN).iloc[0]
         user_id = NEW_LISTENER
@@ -349,9 +311,7 @@ class Answers:
         columns = self.track_index.get_indexer(list(track_ids))
         unknown = [t for t, c in zip(track_ids, columns, strict=True) if c < 0]
         if unknown:
-            listed = ", ".join(repr(t) for t in unknown[:5])
-            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-            raise UnknownTrack(f"unknown track {listed}{more}: not in the serving database")
+            raise UnknownTrack(f"unknown track {listed(unknown)}: not in the serving database")
         return columns.astype(np.int64)
 
     def _played(self, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -402,24 +362,6 @@ class Answers:
         )
 
 
-class PublishedLists:
-    """Each listener's published rows, best first, as slices of one sorted frame: one sort at
-    load, not one frame per listener."""
-
-    def __init__(self, recommendations: pd.DataFrame) -> None:
-        self.rows = recommendations.sort_values([s.USER_ID, s.RANK], kind="stable")
-        users = self.rows[s.USER_ID].to_numpy(dtype=object)
-        self.users, starts = np.unique(users, return_index=True)
-        self.bounds = np.append(starts, len(users))
-
-    def get(self, user_id: str) -> pd.DataFrame | None:
-        """The listener's rows, or None when nothing was published for them."""
-        at = int(np.searchsorted(self.users, user_id))
-        if at == len(self.users) or self.users[at] != user_id:
-            return None
-        return self.rows.iloc[self.bounds[at] : self.bounds[at + 1]]
-
-
 def _segment_words(listener: pd.DataFrame) -> str:
     group, gender = listener[s.AGE_GROUP].iloc[0], listener[s.GENDER].iloc[0]
     parts = [p for p in (group if group != s.AGE_GROUP_UNKNOWN else None,) if p]
@@ -440,10 +382,3 @@ def _check_diversity(diversity: float | None) -> None:
 
 def _text(value: object) -> str | None:
     return None if value is None or pd.isna(value) else str(value)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    return [
-        {key: (None if pd.isna(value) else value) for key, value in row.items()}
-        for row in frame.astype(object).to_dict(orient="records")
-    ]

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from musicrec_core.answers.errors import NoServingDatabase
+from musicrec_core.data import schema as s
 
 SNAPSHOT_TABLES = (
     "tracks",
@@ -73,3 +75,21 @@ class Snapshot:
     def published_at(self) -> str:
         """When the pipeline published this snapshot (UTC)."""
         return str(self.tables["about"]["published_at"].iloc[0])
+
+
+class PublishedLists:
+    """Each listener's published rows, best first, as slices of one sorted frame: one sort at
+    load, not one frame per listener."""
+
+    def __init__(self, recommendations: pd.DataFrame) -> None:
+        self.rows = recommendations.sort_values([s.USER_ID, s.RANK], kind="stable")
+        users = self.rows[s.USER_ID].to_numpy(dtype=object)
+        self.users, starts = np.unique(users, return_index=True)
+        self.bounds = np.append(starts, len(users))
+
+    def get(self, user_id: str) -> pd.DataFrame | None:
+        """The listener's rows, or None when nothing was published for them."""
+        at = int(np.searchsorted(self.users, user_id))
+        if at == len(self.users) or self.users[at] != user_id:
+            return None
+        return self.rows.iloc[self.bounds[at] : self.bounds[at + 1]]
