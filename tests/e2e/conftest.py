@@ -76,9 +76,14 @@ def wait_for_http(url: str, timeout: float, statuses: frozenset[int] = frozenset
 
 @pytest.fixture
 def webserver(tmp_path) -> Iterator[tuple[str, dict[str, str], Path]]:
-    """`dagster dev` on a free local port, in its own process group, stopped with the group."""
+    """`dagster dev` on a free local port, in its own process group, stopped with the group.
+
+    Its instance turns off Dagster's first-visit community dialog, which could otherwise open
+    over the dialogs the browser tests drive."""
     data_dir = tmp_path / "data"
     env = musicrec_env(data_dir)
+    with (data_dir / "dagster_home" / "dagster.yaml").open("a") as config:
+        config.write("\nnux:\n  enabled: false\n")
     port = free_port()
     log = (tmp_path / "webserver.log").open("w")
     proc = subprocess.Popen(

@@ -43,12 +43,9 @@ def _query_while(proc: subprocess.Popen, serving) -> tuple[int, list[str]]:
 
 
 def _new_page(playwright):
-    """A Chromium page that dismisses Dagster's first-visit community dialog whenever it shows."""
+    """A Chromium page large enough for the lineage page's buttons and dialogs."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    skip = page.get_by_role("button", name="Skip")
-    page.add_locator_handler(skip, lambda: skip.click())
-    return page
+    return browser.new_page(viewport={"width": 1400, "height": 900})
 
 
 def _scroll_catalogue_to(page, name: str, timeout: float = 60) -> None:
