@@ -438,8 +438,13 @@ class Hybrid(Recommender):
 
     @classmethod
     def load(
-        cls, folder: Path | str, data: TrainingData, preprocessor: MusicPreprocessor | None = None
+        cls,
+        folder: Path | str,
+        data: TrainingData,
+        preprocessor: MusicPreprocessor | None = None,
+        keep_item_item: bool = False,
     ) -> Hybrid:
         """A fitted model from ``save``'s folder, serving over ``data``, whose catalogues may
-        differ from training (see ``storage.load_model``)."""
-        return load_model(cls, folder, data, preprocessor)
+        differ from training; ``keep_item_item`` keeps refitted item-item factors in the folder
+        for later loads over the same plays (see ``storage.load_model``)."""
+        return load_model(cls, folder, data, preprocessor, keep_item_item)

@@ -17,6 +17,7 @@ from musicrec_core.models.hybrid.components import item_item_scores, new_network
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
 from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
+from musicrec_core.models.hybrid.item_item_cache import cached_item_item
 from musicrec_core.models.recommender import TrainingData
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def load_model(
     folder: Path | str,
     data: TrainingData,
     preprocessor: MusicPreprocessor | None = None,
+    keep_item_item: bool = False,
 ) -> Hybrid:
     """A fitted model from ``save``'s folder, serving over ``data``.
 
@@ -83,8 +85,10 @@ def load_model(
     the saved preprocessor, new users the unknown user id. All of ``data.interactions``
     are the users' histories, and the item-item scores are refitted on them (so tracks
     played since training have co-play evidence too), the content vectors on
-    ``data.tracks``. ``preprocessor`` is only used for folders saved without one; with
-    neither, new tracks are ranked without their content similarity.
+    ``data.tracks``. Factors kept under the folder for the same plays are read instead of
+    refitted; ``keep_item_item`` keeps newly fitted ones there for later loads.
+    ``preprocessor`` is only used for folders saved without one; with neither, new tracks
+    are ranked without their content similarity.
     """
     folder = Path(folder)
     meta = json.loads((folder / META_FILE).read_text())
@@ -138,8 +142,14 @@ def load_model(
     model.item_item_rank = int(meta["item_item_rank"])
     model.item_item_l2 = meta["item_item_l2"]
     if model.item_item_weight > 0 or model.item_item_retrieval_weight > 0:
-        model.item_item = item_item_scores(
-            config, data.matrix.matrix, model.device, model.item_item_l2, model.item_item_rank
+        l2, rank = model.item_item_l2, model.item_item_rank
+        model.item_item = cached_item_item(
+            folder,
+            data.matrix,
+            {"config": meta["config"], "l2": l2, "rank": rank},
+            lambda: item_item_scores(config, data.matrix.matrix, model.device, l2, rank),
+            model.device,
+            keep_item_item,
         )
     model.content_weight = float(meta.get("content_weight", 0.0))
     if model.content_weight > 0 and preprocessor is None:

@@ -63,7 +63,7 @@ def _serving_model(
             version, folder = store.latest(MODEL_KIND)
         else:
             folder = store.folder(MODEL_KIND, version)
-        return Hybrid.load(folder, data), version
+        return Hybrid.load(folder, data, keep_item_item=True), version
     model = build_models([name], preprocessor)[name]
     return model.fit(data), model_version()
 

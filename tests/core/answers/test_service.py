@@ -1,6 +1,8 @@
 """Questions asked of a published small catalogue: lists with reasons, new listeners, similar
 tracks, explanations, and one clear error per unanswerable question."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -15,8 +17,10 @@ from musicrec_core.answers import (
 )
 from musicrec_core.data import schema as s
 from musicrec_core.evaluation import FEW_PLAYS
+from musicrec_core.evaluation.audiences import WARM_USERS
+from musicrec_core.models.hybrid.item_item_cache import CACHE_DIR
 from musicrec_core.serving import read_only_query
-from musicrec_core.serving.layout import SERVING_FILE
+from musicrec_core.serving.layout import ARTIFACTS_DIR, SERVING_FILE
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +139,13 @@ def test_three_plays_of_one_genre_place_a_new_listener_mostly_in_that_genre(answ
         unplaced_shares.append((unplaced == genre).mean())
     assert np.median(placed_shares) >= 0.6, placed_shares
     assert np.mean(placed_shares) > np.mean(unplaced_shares) + 0.3, (placed_shares, unplaced_shares)
+
+
+def test_the_served_hybrid_reads_the_item_item_factors_the_pipeline_kept(
+    published_data_dir, caplog
+):
+    kept = list((published_data_dir / ARTIFACTS_DIR).glob(f"hybrid/*/{CACHE_DIR}/*.pt"))
+    assert len(kept) == 1
+    with caplog.at_level(logging.INFO, logger="musicrec_core.models.hybrid.item_item_cache"):
+        Answers.open(published_data_dir).model(WARM_USERS)
+    assert f"item-item factors read from {kept[0]}" in caplog.text
