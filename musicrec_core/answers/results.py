@@ -22,7 +22,12 @@ class Answer:
     audience: str
     model_name: str
     model_version: str | None
-    items: pd.DataFrame  # ANSWER_COLUMNS
+    rows: list[dict[str, object]]  # one per track, ANSWER_COLUMNS each
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """The tracks as a frame of ``ANSWER_COLUMNS``."""
+        return pd.DataFrame(self.rows, columns=ANSWER_COLUMNS)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form: the question's fields, audience, model and items."""
@@ -31,7 +36,7 @@ class Answer:
             AUDIENCE: self.audience,
             s.MODEL_NAME: self.model_name,
             s.MODEL_VERSION: self.model_version,
-            "items": _records(self.items),
+            "items": self.rows,
         }
 
 

@@ -26,7 +26,6 @@ from musicrec_core.answers.errors import (
 )
 from musicrec_core.answers.reasons import Evidence, Reason
 from musicrec_core.answers.results import (
-    ANSWER_COLUMNS,
     REASON,
     REASON_COLUMNS,
     Answer,
@@ -47,8 +46,8 @@ from musicrec_core.evaluation.audiences import (
 from musicrec_core.models.diversity import (
     DEFAULT_DIVERSITY,
     DIVERSITY_CANDIDATES,
+    listener_strength,
     mmr_rerank,
-    personal_strength,
 )
 from musicrec_core.models.hybrid.recommender import Hybrid
 from musicrec_core.models.recommender import Recommender, TrainingData
@@ -109,7 +108,13 @@ class Answers:
         self.store = store
         self._models: dict[tuple[str, str | None], Recommender] = {}
         self._loading = threading.Lock()
-        self.lists = PublishedLists(tables["recommendations"])
+        self.lists = PublishedLists(tables["recommendations"], self.track_index)
+        self.track_ids = self.tracks[s.TRACK_ID].to_numpy(dtype=object)
+        self.track_names = self.tracks[s.TRACK_NAME].to_numpy(dtype=object)
+        self.track_artists = self.tracks[s.ARTIST_NAME].to_numpy(dtype=object)
+        self.track_genres = self.tracks[s.GENRE].to_numpy(dtype=object)
+        self.age_groups = self.users[s.AGE_GROUP].to_numpy(dtype=object)
+        self.genders = self.users[s.GENDER].to_numpy(dtype=object)
 
     @classmethod
     def open(cls, data_dir: Path | str) -> Answers:
@@ -127,23 +132,18 @@ class Answers:
         row = self._user_row(user_id)
         played, weights = self._played(row)
         audience = audience_of(len(played))
-        listener = self.users.iloc[[row]]
         published = self.lists.get(user_id)
         if diversity is None and published is not None:
-            top = published.head(k)
-            tracks = self.track_index.get_indexer(top[s.TRACK_ID])
-            scores = top[s.SCORE].to_numpy(dtype=float)
-            name, version = top[s.MODEL_NAME].iloc[0], top[s.MODEL_VERSION].iloc[0]
+            tracks, scores = published.tracks[:k], published.scores[:k]
+            name, version = published.model_name, published.model_version
         else:
+            listener = self.users.iloc[[row]]
             tracks, scores = self._ranked(audience, listener, played, weights, k, diversity)
             name, version = self.model_of(audience)
         question = {s.USER_ID: user_id, "k": k, "diversity": diversity}
-        reasons = self.evidence.for_listener(
-            played, weights, tracks, self._audience_text(name, listener)
-        )
-        return Answer(
-            question, audience, name, _text(version), self._items(tracks, scores, reasons)
-        )
+        segment = _segment_words(self.age_groups[row], self.genders[row])
+        reasons = self.evidence.for_listener(played, weights, tracks, _audience_text(name, segment))
+        return Answer(question, audience, name, version, self._items(tracks, scores, reasons))
 
     def cold_start(
         self,
@@ -166,8 +166,9 @@ class Answers:
         audience = audience_of(len(columns))
         tracks, scores = self._ranked(audience, listener, columns, weights, k, diversity)
         name, version = self.model_of(audience)
+        segment = _segment_words(listener[s.AGE_GROUP].iloc[0], listener[s.GENDER].iloc[0])
         reasons = self.evidence.for_listener(
-            columns, weights, tracks, self._audience_text(name, listener)
+            columns, weights, tracks, _audience_text(name, segment)
         )
         question = {
             s.AGE: age,
@@ -196,17 +197,15 @@ class Answers:
         track = self._track_columns([track_id])[0]
         played, weights = self._played(row)
         audience = audience_of(len(played))
-        listener = self.users.iloc[[row]]
         published = self.lists.get(user_id)
         rank = None
         if published is not None:
-            hit = published.loc[published[s.TRACK_ID] == track_id, s.RANK]
-            rank = int(hit.iloc[0]) if len(hit) else None
-        name = published[s.MODEL_NAME].iloc[0] if published is not None else None
-        name = name or self.model_of(audience)[0]
+            hit = np.flatnonzero(published.tracks == track)
+            rank = int(published.ranks[hit[0]]) if len(hit) else None
+        name = published.model_name if published is not None else self.model_of(audience)[0]
         own = played == track
         reasons = [*self.evidence.all_reasons(played[~own], weights[~own], track)]
-        reasons.append(self._segment_reason(listener, track))
+        reasons.append(self._segment_reason(row, track))
         frame = pd.DataFrame(
             [(r.kind, r.text, round(r.strength, 4)) for r in reasons], columns=REASON_COLUMNS
         )
@@ -260,13 +259,9 @@ class Answers:
         )
         recs = self.model(audience).recommend_new(listener, history, DIVERSITY_CANDIDATES)
         candidates = self.track_index.get_indexer(recs.track_ids.ravel()).reshape(1, -1)
-        genres = history.assign(**{s.GENRE: self.evidence.genres[played]})
-        strength = personal_strength(
-            genres,
+        strength = listener_strength(
+            self.evidence.genres[played],
             DEFAULT_DIVERSITY if diversity is None else diversity,
-            np.array([user_id], dtype=object),
-            s.USER_ID,
-            s.GENRE,
             self.n_genres,
         )
         picked, scores = mmr_rerank(candidates, recs.scores, self.vectors, k, strength)
@@ -323,48 +318,51 @@ class Answers:
         row = self.served.loc[audience]
         return str(row[s.MODEL_NAME]), _text(row[s.MODEL_VERSION])
 
-    def _audience_text(self, model_name: str, listener: pd.DataFrame) -> str:
-        """The reason given when no play of the listener links to a track."""
-        if model_name == "popularity":
-            return "popular with all listeners"
-        segment = _segment_words(listener)
-        if model_name == "segment_popularity":
-            return f"popular with {segment} listeners"
-        return f"ranked by the {model_name} model for {segment} listeners"
-
-    def _segment_reason(self, listener: pd.DataFrame, track: int) -> Reason:
+    def _segment_reason(self, row: int, track: int) -> Reason:
         """How many of the listener's segment, and of everyone, played the track."""
-        group, gender = listener[s.AGE_GROUP].iloc[0], listener[s.GENDER].iloc[0]
-        members = (self.users[s.AGE_GROUP] == group) & (self.users[s.GENDER] == gender)
+        group, gender = self.age_groups[row], self.genders[row]
+        members = (self.age_groups == group) & (self.genders == gender)
         listeners = self.evidence.by_track[:, track].nonzero()[0]
-        in_segment = int(members.to_numpy()[listeners].sum())
+        in_segment = int(members[listeners].sum())
         share = in_segment / max(int(members.sum()), 1)
         overall = len(listeners) / max(len(self.users), 1)
         text = (
-            f"played by {share:.1%} of {_segment_words(listener)} listeners "
+            f"played by {share:.1%} of {_segment_words(group, gender)} listeners "
             f"({overall:.1%} of all listeners)"
         )
         return Reason("audience", text, share)
 
-    def _items(self, tracks: np.ndarray, scores: np.ndarray, reasons: list[Reason]) -> pd.DataFrame:
-        rows = self.tracks.iloc[tracks]
-        return pd.DataFrame(
+    def _items(
+        self, tracks: np.ndarray, scores: np.ndarray, reasons: list[Reason]
+    ) -> list[dict[str, object]]:
+        """One row per track (``ANSWER_COLUMNS``), built from the catalogue's columns."""
+        return [
             {
-                s.RANK: np.arange(1, len(tracks) + 1),
-                s.TRACK_ID: rows[s.TRACK_ID].to_numpy(dtype=object),
-                s.TRACK_NAME: rows[s.TRACK_NAME].to_numpy(dtype=object),
-                s.ARTIST_NAME: rows[s.ARTIST_NAME].to_numpy(dtype=object),
-                s.GENRE: rows[s.GENRE].to_numpy(dtype=object),
-                s.SCORE: np.round(np.asarray(scores, dtype=float), 6),
-                REASON: [r.text for r in reasons],
-            },
-            columns=ANSWER_COLUMNS,
-        )
+                s.RANK: rank,
+                s.TRACK_ID: str(self.track_ids[track]),
+                s.TRACK_NAME: _text(self.track_names[track]),
+                s.ARTIST_NAME: _text(self.track_artists[track]),
+                s.GENRE: _text(self.track_genres[track]),
+                s.SCORE: round(float(score), 6),
+                REASON: reason.text,
+            }
+            for rank, (track, score, reason) in enumerate(
+                zip(tracks, scores, reasons, strict=True), 1
+            )
+        ]
 
 
-def _segment_words(listener: pd.DataFrame) -> str:
-    group, gender = listener[s.AGE_GROUP].iloc[0], listener[s.GENDER].iloc[0]
-    parts = [p for p in (group if group != s.AGE_GROUP_UNKNOWN else None,) if p]
+def _audience_text(model_name: str, segment: str) -> str:
+    """The reason given when no play of the listener links to a track."""
+    if model_name == "popularity":
+        return "popular with all listeners"
+    if model_name == "segment_popularity":
+        return f"popular with {segment} listeners"
+    return f"ranked by the {model_name} model for {segment} listeners"
+
+
+def _segment_words(group: str, gender: str) -> str:
+    parts = [group] if group and group != s.AGE_GROUP_UNKNOWN else []
     if gender != s.GENDER_UNKNOWN:
         parts.append(GENDER_WORDS[gender])
     return ", ".join(parts) if parts else "all"

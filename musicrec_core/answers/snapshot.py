@@ -77,19 +77,46 @@ class Snapshot:
         return str(self.tables["about"]["published_at"].iloc[0])
 
 
-class PublishedLists:
-    """Each listener's published rows, best first, as slices of one sorted frame: one sort at
-    load, not one frame per listener."""
+@dataclass(frozen=True)
+class PublishedList:
+    """One listener's published list: catalogue columns best first, their ranks and scores,
+    and the model that ranked it."""
 
-    def __init__(self, recommendations: pd.DataFrame) -> None:
-        self.rows = recommendations.sort_values([s.USER_ID, s.RANK], kind="stable")
-        users = self.rows[s.USER_ID].to_numpy(dtype=object)
+    tracks: np.ndarray
+    ranks: np.ndarray
+    scores: np.ndarray
+    model_name: str
+    model_version: str | None
+
+
+class PublishedLists:
+    """Each listener's published list as slices of arrays sorted once at load, so a lookup
+    builds no frame."""
+
+    def __init__(self, recommendations: pd.DataFrame, track_index: pd.Index) -> None:
+        """``track_index``: the catalogue's track ids, whose positions the lists hold."""
+        rows = recommendations.sort_values([s.USER_ID, s.RANK], kind="stable")
+        users = rows[s.USER_ID].to_numpy(dtype=object)
         self.users, starts = np.unique(users, return_index=True)
         self.bounds = np.append(starts, len(users))
+        self.tracks = track_index.get_indexer(rows[s.TRACK_ID])
+        self.ranks = rows[s.RANK].to_numpy(dtype=np.int64)
+        self.scores = rows[s.SCORE].to_numpy(dtype=float)
+        self.names = rows[s.MODEL_NAME].to_numpy(dtype=object)
+        self.versions = rows[s.MODEL_VERSION].to_numpy(dtype=object)
 
-    def get(self, user_id: str) -> pd.DataFrame | None:
-        """The listener's rows, or None when nothing was published for them."""
+    def get(self, user_id: str) -> PublishedList | None:
+        """The listener's list, or None when nothing was published for them."""
         at = int(np.searchsorted(self.users, user_id))
         if at == len(self.users) or self.users[at] != user_id:
             return None
-        return self.rows.iloc[self.bounds[at] : self.bounds[at + 1]]
+        rows = slice(self.bounds[at], self.bounds[at + 1])
+        known = self.tracks[rows] >= 0  # every published track is in the same snapshot
+        version = self.versions[rows.start]
+        return PublishedList(
+            self.tracks[rows][known],
+            self.ranks[rows][known],
+            self.scores[rows][known],
+            str(self.names[rows.start]),
+            None if version is None or pd.isna(version) else str(version),
+        )

@@ -76,8 +76,23 @@ def personal_strength(
     entropy = -(counts["p"] * np.log(counts["p"])).groupby(counts[user_col]).sum()
     if n_genres is None:
         n_genres = users_genres[genre_col].nunique()
-    scale = (entropy / np.log(max(n_genres, 2))).clip(0, 1)
+    scale = _spread(entropy, n_genres)
     return base * scale.reindex(pd.Index(user_ids, dtype=object)).fillna(1.0).to_numpy()
+
+
+def listener_strength(genres: np.ndarray, base: float, n_genres: int) -> float:
+    """``personal_strength`` of one listener from the genres of their played tracks (one
+    entry per track), without building frames: what a single answer needs."""
+    if not len(genres):
+        return base
+    _, counts = np.unique(genres, return_counts=True)
+    p = counts / counts.sum()
+    return base * float(_spread(-(p * np.log(p)).sum(), n_genres))
+
+
+def _spread(entropy, n_genres: int):
+    """Genre entropy as a share of the most a listener can spread over ``n_genres``."""
+    return np.clip(entropy / np.log(max(n_genres, 2)), 0, 1)
 
 
 def _rescale(values: np.ndarray) -> np.ndarray:

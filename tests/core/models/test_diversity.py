@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from musicrec_core.models import mmr_rerank, personal_strength
+from musicrec_core.models.diversity import listener_strength
 
 # Tracks 0-2 point the same way (one genre), 3 and 4 elsewhere.
 VECTORS = np.array([[1, 0], [1, 0.01], [1, -0.01], [0, 1], [-1, 0]], dtype=np.float32)
@@ -51,3 +52,12 @@ def test_personal_strength_follows_the_users_own_variety():
     assert strength[0] == 0.0
     assert strength[1] == pytest.approx(0.4)
     assert strength[2] == 0.4
+
+
+@pytest.mark.parametrize(
+    "genres", [[], ["Rock"] * 3, ["Rock", "Jazz"], ["Rock", "Rock", "Jazz", "Pop", "Folk"]]
+)
+def test_one_listeners_strength_is_the_batch_strength(genres):
+    plays = pd.DataFrame({"user": "one", "genre": genres}, dtype=object)
+    batch = personal_strength(plays, 0.3, np.array(["one"]), "user", "genre", n_genres=6)[0]
+    assert listener_strength(np.array(genres, dtype=object), 0.3, 6) == pytest.approx(batch)
