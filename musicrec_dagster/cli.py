@@ -498,13 +498,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     api.add_argument("--host", default=API_HOST, help=f"address to listen on (default {API_HOST})")
     api.add_argument("--port", type=int, default=API_PORT, help=f"port (default {API_PORT})")
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each holding its own copy of the snapshot (default 1)",
+    )
     return parser
 
 
 def _api(args: argparse.Namespace) -> int:
     from musicrec_api.server import serve
 
-    serve(Path(args.data_dir).resolve(), host=args.host, port=args.port)
+    if args.workers < 1:
+        raise InvalidQuestion(f"--workers must be at least 1, not {args.workers}")
+    serve(Path(args.data_dir).resolve(), host=args.host, port=args.port, workers=args.workers)
     return ExitCode.OK
 
 

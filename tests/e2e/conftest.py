@@ -106,14 +106,16 @@ def webserver(tmp_path) -> Iterator[tuple[str, dict[str, str], Path]]:
 
 @pytest.fixture
 def api_server(tmp_path) -> Iterator[Callable[[Path], str]]:
-    """Start ``musicrec --data-dir DIR api`` on a free local port, in its own process group;
-    return its URL once ``/health`` answers (503 until a serving database is published)."""
+    """Start ``musicrec --data-dir DIR api [--workers N]`` on a free local port, in its own
+    process group; return its URL once ``/health`` answers (503 until a serving database is
+    published)."""
     procs: list[subprocess.Popen] = []
     log = (tmp_path / "api.log").open("w")
 
-    def start(data_dir: Path) -> str:
+    def start(data_dir: Path, workers: int = 1) -> str:
         port = free_port()
         cmd = ["--data-dir", str(data_dir), "api", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--workers", str(workers)]
         procs.append(
             subprocess.Popen(
                 [str(BIN / "musicrec"), *cmd],

@@ -1,14 +1,16 @@
-"""`musicrec recommend | similar | cold-start | explain` as a user runs them, in every format."""
+"""`musicrec recommend | similar | cold-start | explain` as a user runs them, in every format,
+and `musicrec api` with several workers."""
 
 import csv
 import io
 import json
+import urllib.request
 
 import duckdb
 import pytest
 
 from musicrec_core.serving.layout import SERVING_FILE
-from tests.e2e.conftest import musicrec_env, run_cli
+from tests.e2e.conftest import musicrec_env, run_cli, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +74,7 @@ def test_similar_cold_start_and_explain_answer(catalogue):
         (["cold-start", "--played", "no-track"], 5, "unknown track 'no-track'"),
         (["cold-start", "--age", "300"], 7, "age 300"),
         (["recommend", "USER", "--k", "0"], 7, "k must be between 1 and 100"),
+        (["api", "--workers", "0"], 7, "--workers must be at least 1"),
     ],
 )
 def test_bad_questions_fail_in_one_line_with_their_own_exit_code(catalogue, args, code, words):
@@ -85,3 +88,14 @@ def test_bad_questions_fail_in_one_line_with_their_own_exit_code(catalogue, args
 def test_without_a_published_database_each_question_says_so(tmp_path):
     proc = run_cli(["recommend", "u1"], musicrec_env(tmp_path / "empty"))
     assert proc.returncode == 3 and "musicrec demo" in proc.stderr
+
+
+def test_api_workers_each_serve_the_snapshot(catalogue, published_data_dir, api_server, tmp_path):
+    url = api_server(published_data_dir, workers=2)
+    for _ in range(20):  # both workers have loaded the snapshot: /health is 200 from either
+        wait_for_http(f"{url}/health", timeout=120)
+    for _ in range(10):
+        with urllib.request.urlopen(f"{url}/users/{catalogue['user']}/recommendations") as answer:
+            assert answer.status == 200 and len(json.load(answer)["items"]) == 10
+    log = (tmp_path / "api.log").read_text()
+    assert log.count("Started server process") == 2, log[-3000:]
