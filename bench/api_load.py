@@ -1,9 +1,11 @@
 """The HTTP API under concurrent clients while the pipeline publishes a new serving database.
 
 ``musicrec_api.server.serve`` runs in its own process (uvicorn, one worker, loopback) over a
-data folder. ``--clients`` clients (asyncio and httpx in this process) each loop: pick an
-endpoint at random (a known listener's list, a new listener's list from a few plays, tracks
-like a track, health), send it, record its latency and status, wait ``--think`` seconds.
+data folder. ``--clients`` clients, threads with a keep-alive ``http.client`` connection each,
+spread over ``--client-processes`` processes so that the clients' own interpreter does not
+delay the answers it times, each loop: pick an endpoint at random (a known listener's list, a
+new listener's list from an age, a gender and 0, 3 or 8 plays, tracks like a track, health),
+send it, record its latency and status, wait ``--think`` seconds.
 ``--publish-after`` seconds in, the Dagster ``serve`` job runs in another process over the same
 folder and publishes a new serving database, which the API loads in the background and swaps
 in. The load runs for ``--seconds`` and at least until the new snapshot is served.
@@ -15,18 +17,22 @@ throughput; when the database was replaced and when /health's ``published_at`` s
 snapshot; and the p99s against their targets (50 ms for a known listener, 150 ms for a new one).
 
 Usage: .venv/bin/python bench/api_load.py [--data-dir DIR] [--clients 50] [--seconds 30]
-[--think 0.5] [--publish-after 5]
+[--think 0.5] [--publish-after 5] [--client-processes 5]
 The data folder is the CLI's (``MUSICREC_DATA_DIR``, else ``data``); one without a serving
 database is built first with ``musicrec --data-dir DIR demo``. The serve job republishes its
-serving database from its warehouse, as a scheduled run would.
+serving database from its warehouse, as a scheduled run would, refitting the served hybrid's
+item-item factors as a publication with new plays does.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import csv
 import datetime as dt
+import http.client
+import json
 import logging
+import multiprocessing
 import os
 import random
 import socket
@@ -34,11 +40,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, field
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,24 +54,26 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine  # noqa: E402
 from musicrec_core.answers import file_stamp  # noqa: E402
 from musicrec_core.data import schema as s  # noqa: E402
-from musicrec_core.serving import SERVING_FILE, read_only_query  # noqa: E402
+from musicrec_core.evaluation.audiences import FEW_PLAYS  # noqa: E402
+from musicrec_core.models.hybrid.item_item_cache import CACHE_DIR  # noqa: E402
+from musicrec_core.serving import ARTIFACTS_DIR, SERVING_FILE, read_only_query  # noqa: E402
 
 logger = logging.getLogger("bench.api_load")
 
 KNOWN, NEW, SIMILAR, HEALTH = "known listener", "new listener", "similar tracks", "health"
 ENDPOINTS = (KNOWN, NEW, SIMILAR, HEALTH)
 TARGET_P99_MS = {KNOWN: 50.0, NEW: 150.0}
-NEW_LISTENER_PLAYS = 3
+# A new listener's played tracks: none, a few, more than a few (one audience each).
+NEW_LISTENER_PLAYS = (0, 3, FEW_PLAYS + 3)
 STARTUP_LIMIT = 900.0  # seconds the server may take to load its first snapshot
 MAX_SECONDS = 900.0  # the load stops here even if the new snapshot was never served
-KEEP_ALIVE = 2.0  # seconds a client keeps an idle connection
 
 SERVER = """
 import logging, sys
 from pathlib import Path
 from musicrec_api.server import serve
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-serve(Path(sys.argv[1]), port=int(sys.argv[2]), access_log=False)
+serve(Path(sys.argv[1]), port=int(sys.argv[2]), access_log=False, workers=int(sys.argv[3]))
 """
 SERVE_JOB = """
 import sys
@@ -130,83 +140,107 @@ def _questions(data_dir: Path) -> tuple[list[str], list[str]]:
     return users[s.USER_ID].astype(str).tolist(), tracks[s.TRACK_ID].astype(str).tolist()
 
 
-def _request(
-    client: httpx.AsyncClient, endpoint: str, rng: random.Random, users: list, tracks: list
-):
+def _request(rng: random.Random, users: list, tracks: list) -> tuple[str, str, str, bytes | None]:
+    """A question picked at random: its endpoint, method, path and JSON body."""
+    endpoint = rng.choice(ENDPOINTS)
     if endpoint == KNOWN:
-        return client.get(f"/users/{rng.choice(users)}/recommendations")
+        return endpoint, "GET", f"/users/{rng.choice(users)}/recommendations", None
     if endpoint == NEW:
         body = {
             "age": rng.randint(16, 70),
             "gender": rng.choice(s.GENDER_VALUES),
-            "played": rng.sample(tracks, NEW_LISTENER_PLAYS),
+            "played": rng.sample(tracks, rng.choice(NEW_LISTENER_PLAYS)),
         }
-        return client.post("/recommendations", json=body)
+        return endpoint, "POST", "/recommendations", json.dumps(body).encode()
     if endpoint == SIMILAR:
-        return client.get(f"/tracks/{rng.choice(tracks)}/similar")
-    return client.get("/health")
+        return endpoint, "GET", f"/tracks/{rng.choice(tracks)}/similar", None
+    return endpoint, "GET", "/health", None
 
 
-async def _client(
-    client: httpx.AsyncClient,
-    seed: int,
-    args: argparse.Namespace,
-    timeline: Timeline,
-    users: list[str],
-    tracks: list[str],
-    start: float,
-    done: asyncio.Event,
-) -> None:
+def _client(port: int, seed: int, think: float, users: list, tracks: list, stop) -> list[Sample]:
+    """One client on its own keep-alive connection: ask, record, think, until ``stop``
+    (samples sent at ``time.monotonic()``, the same clock in every process)."""
     rng = random.Random(seed)
-    await asyncio.sleep(rng.uniform(0, args.think))  # spread the first requests
-    while not done.is_set():
-        endpoint = rng.choice(ENDPOINTS)
-        sent = time.perf_counter()
+    samples: list[Sample] = []
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    time.sleep(rng.uniform(0, think))  # spread the first requests
+    while not stop.is_set():
+        endpoint, method, path, body = _request(rng, users, tracks)
+        headers = {"Content-Type": "application/json"} if body else {}
+        sent = time.monotonic()
         try:
-            status = (await _request(client, endpoint, rng, users, tracks)).status_code
-        except httpx.HTTPError as error:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            status: int | None = response.status
+        except (OSError, http.client.HTTPException) as error:
             logger.warning("%s: %r", endpoint, error)
             status = None
-        timeline.samples.append(Sample(endpoint, sent - start, time.perf_counter() - sent, status))
-        await asyncio.sleep(args.think)
+            connection.close()  # the next request opens a new connection
+        samples.append(Sample(endpoint, sent, time.monotonic() - sent, status))
+        time.sleep(think)
+    connection.close()
+    return samples
 
 
-async def _publish(
-    data_dir: Path, after: float, timeline: Timeline, start: float, log: Path
+def _client_process(
+    port: int, seeds: list[int], think: float, users: list, tracks: list, ready, stop, out
 ) -> None:
-    """Run the serve job in its own process once ``after`` seconds have passed."""
-    await asyncio.sleep(after)
-    timeline.job_started = time.perf_counter() - start
+    """Clients as threads of one process, started once every process is ``ready``; their
+    samples go to ``out`` when ``stop`` is set."""
+    ready.wait()
+    with ThreadPoolExecutor(len(seeds)) as pool:
+        runs = [pool.submit(_client, port, seed, think, users, tracks, stop) for seed in seeds]
+        out.put([sample for run in runs for sample in run.result()])
+
+
+def _health(port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
+            return json.load(answer)
+    except urllib.error.HTTPError as error:
+        return json.load(error) if error.code == 503 else None
+    except OSError:
+        return None
+
+
+def _publish(
+    data_dir: Path, after: float, nice: int, timeline: Timeline, start: float, log: Path
+) -> None:
+    """Run the serve job in its own process, ``nice`` steps below normal priority, once ``after``
+    seconds have passed, without the item-item factors kept from earlier runs, so it refits
+    them as it would after new plays."""
+    time.sleep(after)
+    for kept in (data_dir / ARTIFACTS_DIR).glob(f"*/*/{CACHE_DIR}/*.pt"):
+        kept.unlink()
+    timeline.job_started = time.monotonic() - start
     with log.open("wb") as out:
-        job = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            SERVE_JOB,
+        job = subprocess.run(
+            [sys.executable, "-c", SERVE_JOB],
             env=_environment(data_dir),
             stdout=out,
             stderr=subprocess.STDOUT,
+            check=False,
+            preexec_fn=lambda: os.nice(nice),
         )
-        timeline.job_failed = await job.wait() != 0
-    timeline.job_finished = time.perf_counter() - start
+    timeline.job_failed = job.returncode != 0
+    timeline.job_finished = time.monotonic() - start
     if timeline.job_failed:
         logger.error("the serve job failed; its log: %s", log)
 
 
-async def _watch(
-    client: httpx.AsyncClient, data_dir: Path, old: str, timeline: Timeline, start: float
-) -> None:
+def _watch(port: int, data_dir: Path, old: str, timeline: Timeline, start: float, stop) -> None:
     """Note when the database file is replaced, when /health first says a publication is
     loading, and when it shows a ``published_at`` other than ``old``."""
     path = data_dir / SERVING_FILE
     stamp = file_stamp(path)
-    while timeline.served is None:
-        await asyncio.sleep(0.1)
-        now = time.perf_counter() - start
+    while timeline.served is None and not stop.is_set():
+        time.sleep(0.1)
+        now = time.monotonic() - start
         if timeline.replaced is None and file_stamp(path) != stamp:
             timeline.replaced = now
-        try:
-            health = (await client.get("/health")).json()
-        except httpx.HTTPError:
+        health = _health(port)
+        if health is None:
             continue
         if health["loading"] and timeline.loading is None:
             timeline.loading = now
@@ -215,55 +249,71 @@ async def _watch(
             timeline.published_at = (old, health["published_at"])
 
 
-async def _load(
-    args: argparse.Namespace,
-    base_url: str,
-    published_at: str,
-    users: list[str],
-    tracks: list[str],
-    log: Path,
+def _load(
+    args: argparse.Namespace, port: int, published_at: str, users: list[str], tracks: list[str]
 ) -> tuple[Timeline, float]:
+    """Run the clients in ``args.client_processes`` processes while the serve job publishes;
+    stop after ``args.seconds`` once the new snapshot is served (or the job failed)."""
     timeline = Timeline()
-    done = asyncio.Event()
-    # Idle connections are dropped before the server's keep-alive timeout (uvicorn's 5 s), so
-    # no request is sent on a connection the server is closing.
-    limits = httpx.Limits(max_connections=args.clients + 1, keepalive_expiry=KEEP_ALIVE)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=limits) as client:
-        start = time.perf_counter()
-        watcher = asyncio.create_task(_watch(client, args.data_dir, published_at, timeline, start))
-        publisher = asyncio.create_task(
-            _publish(args.data_dir, args.publish_after, timeline, start, log)
+    spawn = multiprocessing.get_context("spawn")
+    seeds = range(args.seed * args.clients, (args.seed + 1) * args.clients)
+    groups = [list(seeds[i :: args.client_processes]) for i in range(args.client_processes)]
+    groups = [group for group in groups if group]
+    ready, stop, out = spawn.Barrier(len(groups) + 1), spawn.Event(), spawn.Queue()
+    processes = [
+        spawn.Process(
+            target=_client_process, args=(port, group, args.think, users, tracks, ready, stop, out)
         )
-        clients = [
-            asyncio.create_task(_client(client, seed, args, timeline, users, tracks, start, done))
-            for seed in range(args.seed * args.clients, (args.seed + 1) * args.clients)
-        ]
-        while True:
-            await asyncio.sleep(0.5)
-            elapsed = time.perf_counter() - start
-            settled = timeline.served is not None or timeline.job_failed
-            if (elapsed >= args.seconds and settled) or elapsed >= MAX_SECONDS:
-                break
-        done.set()
-        await asyncio.gather(*clients)
-        window = time.perf_counter() - start
-        watcher.cancel()
-        await publisher
+        for group in groups
+    ]
+    for process in processes:
+        process.start()
+    ready.wait()  # every client process has started its interpreter
+    start = time.monotonic()
+    helpers = [
+        threading.Thread(
+            target=_publish,
+            args=(
+                args.data_dir,
+                args.publish_after,
+                args.job_nice,
+                timeline,
+                start,
+                args.logs / "serve.log",
+            ),
+        ),
+        threading.Thread(
+            target=_watch, args=(port, args.data_dir, published_at, timeline, start, stop)
+        ),
+    ]
+    for helper in helpers:
+        helper.start()
+    while True:
+        time.sleep(0.5)
+        elapsed = time.monotonic() - start
+        settled = timeline.served is not None or timeline.job_failed
+        if (elapsed >= args.seconds and settled) or elapsed >= MAX_SECONDS:
+            break
+    stop.set()
+    for _ in processes:
+        timeline.samples.extend(replace(x, sent=x.sent - start) for x in out.get())
+    window = time.monotonic() - start
+    for process in processes:
+        process.join()
+    for helper in helpers:
+        helper.join()
     return timeline, window
 
 
-def _wait_until_up(base_url: str, server: subprocess.Popen, log: Path) -> tuple[float, str]:
-    """Seconds until the API served its first snapshot, and that snapshot's published_at."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < STARTUP_LIMIT:
+def _wait_until_up(port: int, server: subprocess.Popen, log: Path) -> tuple[float, dict]:
+    """Seconds until the API served its first snapshot, and its /health then."""
+    started = time.monotonic()
+    while time.monotonic() - started < STARTUP_LIMIT:
         if server.poll() is not None:
             raise SystemExit(f"the API exited with {server.returncode}; its log: {log}")
-        try:
-            health = httpx.get(f"{base_url}/health", timeout=5.0)
-            if health.status_code == 200:
-                return time.perf_counter() - started, health.json()["published_at"]
-        except httpx.HTTPError:
-            pass
+        health = _health(port)
+        if health is not None and health["status"] != "unavailable":
+            return time.monotonic() - started, health
         time.sleep(0.5)
     raise SystemExit(f"the API did not answer /health within {STARTUP_LIMIT:.0f} s; log: {log}")
 
@@ -283,22 +333,28 @@ def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _report(args, timeline: Timeline, window: float, startup: float, users, tracks) -> str:
+def _report(
+    args, timeline: Timeline, window: float, startup: float, users, tracks, served: dict
+) -> str:
     samples = timeline.samples
     reload_from = timeline.job_started or 0.0
     reload_to = timeline.served or window
     lines = [
         f"### Record of {dt.date.today():%Y-%m-%d}, {machine()}\n",
         f"Data folder `{args.data_dir}`: {len(users):,} listeners with a published list, "
-        f"{len(tracks):,} played tracks. One uvicorn worker on loopback (first snapshot loaded "
-        f"in {startup:.1f} s); {args.clients} clients with {args.think:g} s think time over "
-        f"{window:.1f} s. Load average (1 min) after the run: {os.getloadavg()[0]:.1f}.\n",
+        f"{len(tracks):,} played tracks. {args.workers} uvicorn worker(s) on loopback (first "
+        f"snapshot loaded "
+        f"in {startup:.1f} s); {args.clients} clients in {args.client_processes} processes "
+        f"with {args.think:g} s think time over {window:.1f} s. Load average (1 min) after "
+        f"the run: {os.getloadavg()[0]:.1f}. Served models: "
+        + ", ".join(f"{audience} {model}" for audience, model in served.items())
+        + ".\n",
     ]
     if timeline.job_failed:
         lines.append("The serve job failed: no new snapshot was published.\n")
     else:
         lines.append(
-            f"The serve job ran from +{timeline.job_started:.1f} s to "
+            f"The serve job (niceness {args.job_nice}) ran from +{timeline.job_started:.1f} s to "
             f"+{timeline.job_finished:.1f} s; the serving database was replaced at "
             f"{_moment(timeline.replaced)}; /health said it was loading at "
             f"{_moment(timeline.loading)} and showed the new snapshot from "
@@ -351,33 +407,43 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=0.5, help="seconds a client waits")
     parser.add_argument("--publish-after", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0, help="of the clients' choices")
+    parser.add_argument(
+        "--client-processes", type=int, default=5, help="processes the clients are spread over"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--job-nice", type=int, default=0, help="how far below normal the serve job's priority is"
+    )
+    parser.add_argument("--samples", type=Path, help="write every request's sample to this CSV")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     args.data_dir = args.data_dir.resolve()
     _ensure_published(args.data_dir)
     users, tracks = _questions(args.data_dir)
-    logs = Path(tempfile.mkdtemp(prefix="api_load_"))
+    args.logs = Path(tempfile.mkdtemp(prefix="api_load_"))
     port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with (logs / "server.log").open("wb") as out:
+    with (args.logs / "server.log").open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(args.data_dir), str(port)],
+            [sys.executable, "-c", SERVER, str(args.data_dir), str(port), str(args.workers)],
             env=_environment(args.data_dir),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
-        startup, published_at = _wait_until_up(base_url, server, logs / "server.log")
+        startup, health = _wait_until_up(port, server, args.logs / "server.log")
         logger.info("API up in %.1f s; loading with %d clients", startup, args.clients)
-        timeline, window = asyncio.run(
-            _load(args, base_url, published_at, users, tracks, logs / "serve_job.log")
-        )
+        timeline, window = _load(args, port, health["published_at"], users, tracks)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    logger.info("logs of the server and the serve job: %s", logs)
-    sys.stdout.write(_report(args, timeline, window, startup, users, tracks))
+    logger.info("logs of the server and the serve job: %s", args.logs)
+    if args.samples is not None:
+        with args.samples.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow([f.name for f in fields(Sample)])
+            writer.writerows(astuple(x) for x in timeline.samples)
+    served = {a: m[s.MODEL_NAME] for a, m in health["served_models"].items()}
+    sys.stdout.write(_report(args, timeline, window, startup, users, tracks, served))
     return 0
 
 
