@@ -1,7 +1,8 @@
 """The ``musicrec`` command: materialise the asset graph, summarise it, query the serving tables.
 
 A command that cannot do what it was asked prints one line, ``musicrec: error: <what is wrong>``,
-on stderr and exits with its ``ExitCode``; ``--verbose`` adds the traceback.
+on stderr and exits with its ``ExitCode``; ``--verbose`` adds the traceback. Dagster is imported
+by the commands that run jobs only, so a question or a query starts in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -41,10 +41,13 @@ from musicrec_core.evaluation import (
     to_markdown,
 )
 from musicrec_core.serving import EXAMPLE_QUERY, read_only_query
+from musicrec_core.serving.layout import SERVING_FILE
 from musicrec_dagster.answer_commands import add_answer_commands
-from musicrec_dagster.defs.resources import SERVING_FILE
-from musicrec_dagster.progress import RunProgress
-from musicrec_dagster.runs import PIPELINE, PipelineResult, run_jobs
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from musicrec_dagster.runs import PipelineResult
 
 logger = logging.getLogger("musicrec")
 
@@ -273,6 +276,11 @@ def _prepare(args: argparse.Namespace) -> None:
 def _execute(args: argparse.Namespace, job_names: tuple[str, ...]) -> PipelineResult:
     """Run jobs one after the other, with a progress bar on a terminal; a refused promotion is
     reported, another failure raises ``RunFailed``."""
+    import dagster as dg
+
+    from musicrec_dagster.progress import RunProgress
+    from musicrec_dagster.runs import run_jobs
+
     _prepare(args)
     started = time.perf_counter()
     # With --verbose Dagster's step logs say where the run is, and a bar would break them up.
@@ -300,6 +308,8 @@ def _execute(args: argparse.Namespace, job_names: tuple[str, ...]) -> PipelineRe
 def run_failure(result: dg.ExecuteInProcessResult) -> str:
     """' at step <step>: <error class>: <first line of its message>' for a run's first failed
     step (the error the step's code raised, not Dagster's wrapper), or '' when none failed."""
+    import dagster as dg
+
     for event in result.all_events:
         if event.event_type != dg.DagsterEventType.STEP_FAILURE or event.step_failure_data is None:
             continue
@@ -316,6 +326,8 @@ def run_failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _materialize(args: argparse.Namespace) -> int:
+    from musicrec_dagster.runs import PIPELINE
+
     results = _execute(args, ("prepare_data",) if args.data_only else PIPELINE)
     if args.command == "demo" and not args.data_only:
         sys.stdout.write(summary(Path(args.data_dir).resolve(), results))
