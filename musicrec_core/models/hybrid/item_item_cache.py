@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from musicrec_core.models.hybrid.item_item import ItemItemScores
 logger = logging.getLogger(__name__)
 
 CACHE_DIR = "item_item"  # under the model's folder
-KEEP = 3  # newest entries kept: the one being served and those of the publications around it
+KEEP = 2  # newest entries kept: the one being published and the one served before it
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -98,13 +98,14 @@ def _write(path: Path, matrix: InteractionMatrix, scores: ItemItemScores) -> Non
         "targets": scores.targets.cpu(),
         "kind": scores.kind,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    os.close(handle)
+    # A name of its own in the same folder (not mkstemp's, whose file only its owner may read,
+    # while an API may run as another user), renamed over the entry once complete.
+    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.part")
     try:
         torch.save(entry, temporary)
         os.replace(temporary, path)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     others = [p for p in path.parent.glob("*.pt") if p != path]
     others.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
     for old in others[KEEP - 1 :]:

@@ -1,6 +1,8 @@
 """Item-item factors kept beside a saved hybrid: found again whatever the order of the plays and
 catalogues, refitted when the plays or settings change."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import torch
@@ -76,7 +78,11 @@ def test_kept_factors_are_read_back_in_the_new_track_order_without_fitting(tmp_p
     first = _matrix(plays)
     fits = Fits(first)
     written = cached_item_item(tmp_path, first, SETTINGS, fits, CPU, keep=True)
-    assert fits.calls == 1 and len(list((tmp_path / CACHE_DIR).glob("*.pt"))) == 1
+    (entry,) = (tmp_path / CACHE_DIR).glob("*.pt")
+    assert fits.calls == 1 and list((tmp_path / CACHE_DIR).iterdir()) == [entry]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert entry.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as any file written here
 
     tracks = [f"t{i}" for i in np.random.default_rng(2).permutation(40)]
     second = _matrix(plays.iloc[::-1], tracks=tracks)
