@@ -54,8 +54,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine  # noqa: E402
 from musicrec_core.answers import file_stamp  # noqa: E402
 from musicrec_core.data import schema as s  # noqa: E402
-from musicrec_core.evaluation.audiences import FEW_PLAYS  # noqa: E402
-from musicrec_core.models.hybrid.item_item_cache import CACHE_DIR  # noqa: E402
+from musicrec_core.evaluation import FEW_PLAYS  # noqa: E402
+from musicrec_core.models.hybrid import ITEM_ITEM_DIR  # noqa: E402
 from musicrec_core.serving import ARTIFACTS_DIR, SERVING_FILE, read_only_query  # noqa: E402
 
 logger = logging.getLogger("bench.api_load")
@@ -211,7 +211,7 @@ def _publish(
     seconds have passed, without the item-item factors kept from earlier runs, so it refits
     them as it would after new plays."""
     time.sleep(after)
-    for kept in (data_dir / ARTIFACTS_DIR).glob(f"*/*/{CACHE_DIR}/*.pt"):
+    for kept in (data_dir / ARTIFACTS_DIR).glob(f"*/*/{ITEM_ITEM_DIR}/*.pt"):
         kept.unlink()
     timeline.job_started = time.monotonic() - start
     with log.open("wb") as out:

@@ -40,8 +40,7 @@ from musicrec_core.evaluation import (
     comparison_table,
     to_markdown,
 )
-from musicrec_core.serving import EXAMPLE_QUERY, read_only_query
-from musicrec_core.serving.layout import SERVING_FILE
+from musicrec_core.serving import EXAMPLE_QUERY, SERVING_FILE, read_only_query
 from musicrec_dagster.answer_commands import add_answer_commands
 
 if TYPE_CHECKING:

@@ -5,6 +5,7 @@ from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
 from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
 from musicrec_core.models.hybrid.item_item import ItemItemScores
+from musicrec_core.models.hybrid.item_item_cache import ITEM_ITEM_DIR
 from musicrec_core.models.hybrid.loss import EnhancedListNetLoss
 from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.recommender import Hybrid
@@ -15,6 +16,7 @@ from musicrec_core.models.hybrid.weight_choice import CONTENT_WEIGHTS, ITEM_ITEM
 
 __all__ = [
     "CONTENT_WEIGHTS",
+    "ITEM_ITEM_DIR",
     "ITEM_ITEM_WEIGHTS",
     "META_FILE",
     "MODEL_FORMAT",

@@ -27,7 +27,7 @@ from musicrec_core.models.hybrid.item_item import ItemItemScores
 
 logger = logging.getLogger(__name__)
 
-CACHE_DIR = "item_item"  # under the model's folder
+ITEM_ITEM_DIR = "item_item"  # under the model's folder
 KEEP = 2  # newest entries kept: the one being published and the one served before it
 
 
@@ -75,7 +75,7 @@ def cached_item_item(
     """The factors kept under ``folder`` for these plays and settings, else ``fit()``'s,
     written there for later loads when ``keep`` (write-then-rename; the oldest entries beyond
     ``KEEP`` are removed)."""
-    cache = Path(folder) / CACHE_DIR
+    cache = Path(folder) / ITEM_ITEM_DIR
     path = cache / f"{fingerprint(matrix, settings)}.pt"
     if path.is_file():
         saved = torch.load(path, map_location=device, weights_only=True)

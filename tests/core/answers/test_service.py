@@ -18,7 +18,7 @@ from musicrec_core.answers import (
 from musicrec_core.data import schema as s
 from musicrec_core.evaluation import FEW_PLAYS
 from musicrec_core.evaluation.audiences import WARM_USERS
-from musicrec_core.models.hybrid.item_item_cache import CACHE_DIR
+from musicrec_core.models.hybrid.item_item_cache import ITEM_ITEM_DIR
 from musicrec_core.serving import read_only_query
 from musicrec_core.serving.layout import ARTIFACTS_DIR, SERVING_FILE
 
@@ -144,7 +144,7 @@ def test_three_plays_of_one_genre_place_a_new_listener_mostly_in_that_genre(answ
 def test_the_served_hybrid_reads_the_item_item_factors_the_pipeline_kept(
     published_data_dir, caplog
 ):
-    kept = list((published_data_dir / ARTIFACTS_DIR).glob(f"hybrid/*/{CACHE_DIR}/*.pt"))
+    kept = list((published_data_dir / ARTIFACTS_DIR).glob(f"hybrid/*/{ITEM_ITEM_DIR}/*.pt"))
     assert len(kept) == 1
     with caplog.at_level(logging.INFO, logger="musicrec_core.models.hybrid.item_item_cache"):
         Answers.open(published_data_dir).model(WARM_USERS)

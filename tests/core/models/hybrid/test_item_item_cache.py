@@ -11,7 +11,7 @@ from musicrec_core.data import schema as s
 from musicrec_core.data.interactions import InteractionMatrix
 from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.item_item_cache import (
-    CACHE_DIR,
+    ITEM_ITEM_DIR,
     KEEP,
     cached_item_item,
     fingerprint,
@@ -78,8 +78,8 @@ def test_kept_factors_are_read_back_in_the_new_track_order_without_fitting(tmp_p
     first = _matrix(plays)
     fits = Fits(first)
     written = cached_item_item(tmp_path, first, SETTINGS, fits, CPU, keep=True)
-    (entry,) = (tmp_path / CACHE_DIR).glob("*.pt")
-    assert fits.calls == 1 and list((tmp_path / CACHE_DIR).iterdir()) == [entry]
+    (entry,) = (tmp_path / ITEM_ITEM_DIR).glob("*.pt")
+    assert fits.calls == 1 and list((tmp_path / ITEM_ITEM_DIR).iterdir()) == [entry]
     umask = os.umask(0)
     os.umask(umask)
     assert entry.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as any file written here
@@ -98,7 +98,7 @@ def test_kept_factors_are_read_back_in_the_new_track_order_without_fitting(tmp_p
 def test_without_keep_nothing_is_written_and_changed_plays_are_refitted(tmp_path):
     first = _matrix(_plays(0))
     cached_item_item(tmp_path, first, SETTINGS, Fits(first), CPU, keep=False)
-    assert not (tmp_path / CACHE_DIR).exists()
+    assert not (tmp_path / ITEM_ITEM_DIR).exists()
 
     cached_item_item(tmp_path, first, SETTINGS, Fits(first), CPU, keep=True)
     changed = _matrix(_plays(1))
@@ -112,7 +112,7 @@ def test_only_the_newest_entries_are_kept(tmp_path):
     for seed in range(entries):
         matrix = _matrix(_plays(seed))
         cached_item_item(tmp_path, matrix, SETTINGS, Fits(matrix), CPU, keep=True)
-    assert len(list((tmp_path / CACHE_DIR).glob("*.pt"))) == KEEP
+    assert len(list((tmp_path / ITEM_ITEM_DIR).glob("*.pt"))) == KEEP
     newest = _matrix(_plays(entries - 1))
     fits = Fits(newest)
     cached_item_item(tmp_path, newest, SETTINGS, fits, CPU, keep=False)
