@@ -25,6 +25,7 @@ from musicrec_api.docs_page import OPENAPI_VERSION, install_docs
 from musicrec_api.feedback import deliver, feedback_frames
 from musicrec_api.live import DEFAULT_RELOAD_INTERVAL, LiveAnswers, served_models
 from musicrec_api.messages import (
+    K_DESCRIPTION,
     Delivered,
     ExplanationBody,
     Feedback,
@@ -33,8 +34,10 @@ from musicrec_api.messages import (
     NewListener,
     NewListenerList,
     SimilarTracks,
+    Strength,
+    TrackCount,
 )
-from musicrec_core.answers import DEFAULT_K, MAX_K, Answers, InvalidQuestion, UnknownTrack
+from musicrec_core.answers import DEFAULT_K, Answers, InvalidQuestion, UnknownTrack
 
 MAX_BODY_BYTES = 1_000_000  # larger request bodies are refused with 413
 TITLE = "musicrec"
@@ -57,14 +60,10 @@ async def _served(request: Request) -> Answers:
 
 
 Served = Annotated[Answers, Depends(_served)]
-KQuery = Annotated[int, Query(ge=1, le=MAX_K, description="how many tracks to answer with")]
+KQuery = Annotated[TrackCount, Query(description=K_DESCRIPTION)]
 DiversityQuery = Annotated[
-    float | None,
-    Query(
-        ge=0.0,
-        le=1.0,
-        description="MMR strength (0: the model's order); omitted: the published list",
-    ),
+    Strength | None,
+    Query(description="MMR strength (0: the model's order); omitted: the published list"),
 ]
 
 

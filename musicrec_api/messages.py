@@ -46,12 +46,14 @@ Age = Annotated[
     int | None,
     Field(ge=s.AGE_RANGE[0], le=s.AGE_RANGE[1], description="age in years", examples=[24]),
 ]
-K = Annotated[int, Field(ge=1, le=MAX_K, description="how many tracks to answer with")]
+# The bounds of k and of a diversity, shared by the body fields here and the query parameters.
+TrackCount = Annotated[int, Field(ge=1, le=MAX_K)]
+Strength = Annotated[float, Field(ge=0.0, le=1.0)]
+K_DESCRIPTION = "how many tracks to answer with"
+K = Annotated[TrackCount, Field(description=K_DESCRIPTION)]
 Diversity = Annotated[
-    float | None,
+    Strength | None,
     Field(
-        ge=0.0,
-        le=1.0,
         description="MMR strength for a listener with evenly spread tastes (0: the model's "
         "order); omitted: the published lists' setting",
     ),
