@@ -31,7 +31,7 @@ from musicrec_core.answers.results import (
     Answer,
     Explanation,
 )
-from musicrec_core.answers.snapshot import PublishedLists, Snapshot
+from musicrec_core.answers.snapshot import PublishedLists, Snapshot, optional_text
 from musicrec_core.data import features
 from musicrec_core.data import schema as s
 from musicrec_core.data.preprocessing import MusicPreprocessor
@@ -316,7 +316,7 @@ class Answers:
     def model_of(self, audience: str) -> tuple[str, str | None]:
         """The name and artifact version (None: fitted on the snapshot) serving an audience."""
         row = self.served.loc[audience]
-        return str(row[s.MODEL_NAME]), _text(row[s.MODEL_VERSION])
+        return str(row[s.MODEL_NAME]), optional_text(row[s.MODEL_VERSION])
 
     def _segment_reason(self, row: int, track: int) -> Reason:
         """How many of the listener's segment, and of everyone, played the track."""
@@ -340,9 +340,9 @@ class Answers:
             {
                 s.RANK: rank,
                 s.TRACK_ID: str(self.track_ids[track]),
-                s.TRACK_NAME: _text(self.track_names[track]),
-                s.ARTIST_NAME: _text(self.track_artists[track]),
-                s.GENRE: _text(self.track_genres[track]),
+                s.TRACK_NAME: optional_text(self.track_names[track]),
+                s.ARTIST_NAME: optional_text(self.track_artists[track]),
+                s.GENRE: optional_text(self.track_genres[track]),
                 s.SCORE: round(float(score), 6),
                 REASON: reason.text,
             }
@@ -376,7 +376,3 @@ def _check_k(k: int) -> None:
 def _check_diversity(diversity: float | None) -> None:
     if diversity is not None and not 0.0 <= diversity <= 1.0:
         raise InvalidQuestion(f"diversity must be between 0 and 1, not {diversity:g}")
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or pd.isna(value) else str(value)

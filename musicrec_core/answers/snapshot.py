@@ -112,11 +112,15 @@ class PublishedLists:
             return None
         rows = slice(self.bounds[at], self.bounds[at + 1])
         known = self.tracks[rows] >= 0  # every published track is in the same snapshot
-        version = self.versions[rows.start]
         return PublishedList(
             self.tracks[rows][known],
             self.ranks[rows][known],
             self.scores[rows][known],
             str(self.names[rows.start]),
-            None if version is None or pd.isna(version) else str(version),
+            optional_text(self.versions[rows.start]),
         )
+
+
+def optional_text(value: object) -> str | None:
+    """A table cell as text, None where it is missing (None or NaN)."""
+    return None if value is None or pd.isna(value) else str(value)
