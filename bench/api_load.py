@@ -10,14 +10,19 @@ send it, record its latency and status, wait ``--think`` seconds.
 folder and publishes a new serving database, which the API loads in the background and swaps
 in. The load runs for ``--seconds`` and at least until the new snapshot is served.
 
+The API and the job each run in a session of their own, as separate services are started (where
+the kernel schedules sessions as groups, each group gets its share of the CPU however many
+threads the other runs); ``--shared-session`` starts both in this process's session instead.
+
 Prints Markdown with the date and the machine, for docs/benchmarks.md: per endpoint the
 requests, errors (any status but 2xx, or no answer), p50 and p99 latency over the whole run,
 p99 while the new database was published and loaded and p99 the rest of the time; the
-throughput; when the database was replaced and when /health's ``published_at`` showed the new
-snapshot; and the p99s against their targets (50 ms for a known listener, 150 ms for a new one).
+throughput; how the job shared the CPU (niceness, session, group scheduling); when the database
+was replaced and when /health's ``published_at`` showed the new snapshot; and the p99s against
+their targets (50 ms for a known listener, 150 ms for a new one).
 
 Usage: .venv/bin/python bench/api_load.py [--data-dir DIR] [--clients 50] [--seconds 30]
-[--think 0.5] [--publish-after 5] [--client-processes 5]
+[--think 0.5] [--publish-after 5] [--client-processes 5] [--job-nice N] [--shared-session]
 The data folder is the CLI's (``MUSICREC_DATA_DIR``, else ``data``); one without a serving
 database is built first with ``musicrec --data-dir DIR demo``. The serve job republishes its
 serving database from its warehouse, as a scheduled run would, refitting the served hybrid's
@@ -204,13 +209,13 @@ def _health(port: int) -> dict | None:
         return None
 
 
-def _publish(
-    data_dir: Path, after: float, nice: int, timeline: Timeline, start: float, log: Path
-) -> None:
-    """Run the serve job in its own process, ``nice`` steps below normal priority, once ``after``
-    seconds have passed, without the item-item factors kept from earlier runs, so it refits
-    them as it would after new plays."""
-    time.sleep(after)
+def _publish(args, timeline: Timeline, start: float, log: Path) -> None:
+    """Run the serve job in its own process (and session, unless ``args.shared_session``),
+    ``args.job_nice`` steps below normal priority, once ``args.publish_after`` seconds have
+    passed, without the item-item factors kept from earlier runs, so it refits them as it would
+    after new plays."""
+    data_dir, nice = args.data_dir, args.job_nice
+    time.sleep(args.publish_after)
     for kept in (data_dir / ARTIFACTS_DIR).glob(f"*/*/{ITEM_ITEM_DIR}/*.pt"):
         kept.unlink()
     timeline.job_started = time.monotonic() - start
@@ -222,6 +227,7 @@ def _publish(
             stderr=subprocess.STDOUT,
             check=False,
             preexec_fn=lambda: os.nice(nice),
+            start_new_session=not args.shared_session,
         )
     timeline.job_failed = job.returncode != 0
     timeline.job_finished = time.monotonic() - start
@@ -271,17 +277,7 @@ def _load(
     ready.wait()  # every client process has started its interpreter
     start = time.monotonic()
     helpers = [
-        threading.Thread(
-            target=_publish,
-            args=(
-                args.data_dir,
-                args.publish_after,
-                args.job_nice,
-                timeline,
-                start,
-                args.logs / "serve.log",
-            ),
-        ),
+        threading.Thread(target=_publish, args=(args, timeline, start, args.logs / "serve.log")),
         threading.Thread(
             target=_watch, args=(port, args.data_dir, published_at, timeline, start, stop)
         ),
@@ -329,6 +325,21 @@ def _moment(seconds: float | None) -> str:
     return "never, within the run" if seconds is None else f"+{seconds:.1f} s"
 
 
+def _sessions(args) -> str:
+    """Whether the API and the serve job shared a session, and how the kernel shares the CPU."""
+    if args.shared_session:
+        return "in one session with the API"
+    return f"in a session of its own, as is the API; {_autogroup()}"
+
+
+def _autogroup() -> str:
+    try:
+        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return "no autogroup scheduling on this kernel"
+    return f"autogroup scheduling {'on' if enabled else 'off'}"
+
+
 def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -354,8 +365,9 @@ def _report(
         lines.append("The serve job failed: no new snapshot was published.\n")
     else:
         lines.append(
-            f"The serve job (niceness {args.job_nice}) ran from +{timeline.job_started:.1f} s to "
-            f"+{timeline.job_finished:.1f} s; the serving database was replaced at "
+            f"The serve job (niceness {args.job_nice}, {_sessions(args)}) ran from "
+            f"+{timeline.job_started:.1f} s to +{timeline.job_finished:.1f} s; the serving "
+            f"database was replaced at "
             f"{_moment(timeline.replaced)}; /health said it was loading at "
             f"{_moment(timeline.loading)} and showed the new snapshot from "
             f"{_moment(timeline.served)}"
@@ -414,6 +426,12 @@ def main() -> int:
     parser.add_argument(
         "--job-nice", type=int, default=0, help="how far below normal the serve job's priority is"
     )
+    parser.add_argument(
+        "--shared-session",
+        action="store_true",
+        help="start the API and the serve job in this process's session instead of each in "
+        "its own, as separate services run",
+    )
     parser.add_argument("--samples", type=Path, help="write every request's sample to this CSV")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -428,6 +446,7 @@ def main() -> int:
             env=_environment(args.data_dir),
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=not args.shared_session,
         )
     try:
         startup, health = _wait_until_up(port, server, args.logs / "server.log")
