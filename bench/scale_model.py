@@ -7,8 +7,10 @@ it left on disk, as the assets do: wall time and the stage's peak resident memor
 reports each epoch's seconds and lists per second (``--epochs`` caps the epochs, early
 stopping may end sooner); evaluation ranks the default seeded sample of test users with the
 hybrid and popularity; recommend-all is timed against its floor in the same process, the bare
-product of the same user and item vectors with its top-k; publication writes the served lists
-(the recommendations asset's path: every user's plays so far, MMR) into a serving database.
+product of the same user and item vectors with its top-k; publication builds the served lists
+(the recommendations asset's path: every user's plays so far, MMR) and every user's list of the
+tracks nobody has played (the new_track_recommendations asset's), and writes them into a
+serving database.
 Prints Markdown with the date and the machine, for docs/benchmarks.md.
 
 Usage: .venv/bin/python bench/scale_model.py [--sizes 100000,1000000,10000000]
@@ -158,8 +160,10 @@ def publish(folder: Path) -> dict:
     from musicrec_core.evaluation import single_model_audiences
     from musicrec_core.models import segment_recommendations
     from musicrec_core.serving import (
+        NEW_TRACKS_K,
         SERVING_VIEWS,
         content_vectors,
+        new_track_recommendations,
         publish_serving_database,
         segment_popularity,
         served_recommendations,
@@ -175,14 +179,23 @@ def publish(folder: Path) -> dict:
         model, "bench", fallback, interactions, users, tracks, vectors, k=K, diversity=0.2
     )
     serve_s = time.perf_counter() - started
+    started = time.perf_counter()
+    new = new_track_recommendations(model, "bench", users, NEW_TRACKS_K)
+    new_s = time.perf_counter() - started
     cold = segment_recommendations(fallback, users, K)
     audiences = single_model_audiences(model.name, "bench", "benchmark")
-    tables = serving_tables(served, cold, users, tracks, interactions, audiences, "synthetic")
+    tables = serving_tables(served, new, cold, users, tracks, interactions, audiences, "synthetic")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         publish_serving_database(Path(tmp) / "musicrec.duckdb", tables, SERVING_VIEWS)
         publish_s = time.perf_counter() - started
-    return {"rows": len(served), "serve": serve_s, "publish": publish_s}
+    return {
+        "rows": len(served) + len(new),
+        "serve": serve_s,
+        "new_tracks": new_s,
+        "new_rows": len(new),
+        "publish": publish_s,
+    }
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -240,8 +253,9 @@ def _lines(plays: int, results: dict) -> list[str]:
             )
         elif stage == "publish":
             notes = (
-                f"served lists (MMR) {row['serve']:.1f} s; publishing {row['rows']:,} rows "
-                f"{row['publish']:.1f} s"
+                f"served lists (MMR) {row['serve']:.1f} s; new-track lists "
+                f"({row['new_rows']:,} rows) {row['new_tracks']:.1f} s; publishing "
+                f"{row['rows']:,} rows {row['publish']:.1f} s"
             )
         lines.append(
             f"| | {stage} | {row.get('rows', 0):,} | {row['seconds']:.1f} | "

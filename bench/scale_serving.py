@@ -15,7 +15,8 @@ Each round times, interleaved:
 - ``served_recommendations`` as the recommendations asset calls it: plays so far, 100
   candidates, MMR at strength 0.2, top 20, the fallback for users without plays.
 
-Then the served lists, cold-start lists, users and tracks are published (timed once) and one
+Then the served lists, the served users' new-track lists (the tracks nobody has played, ranked
+by the same model), cold-start lists, users and tracks are published (timed once) and one
 user's list is read back. When only some users are served (``--users``), the publication is
 timed on every user's list all the same: each user's segment list (the cold-start lists), in
 the recommendation table's columns.
@@ -42,8 +43,10 @@ from musicrec_core.models import TrainingData, segment_recommendations
 from musicrec_core.models.hybrid import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS, Hybrid, TrainConfig
 from musicrec_core.serving import (
     EXAMPLE_QUERY,
+    NEW_TRACKS_K,
     SERVING_VIEWS,
     content_vectors,
+    new_track_recommendations,
     publish_serving_database,
     read_only_query,
     segment_popularity,
@@ -147,8 +150,9 @@ def scale_report(plays: int, repeats: int, folder: str | None, n_users: int | No
         published = segment_lists(cold, data.users)
     source = f"synthetic, {plays:,} plays"
     audiences = single_model_audiences(model.name, "untrained", "benchmark")
+    new_lists = new_track_recommendations(model, "untrained", served_users, NEW_TRACKS_K)
     tables = serving_tables(
-        published, cold, data.users, data.tracks, data.interactions, audiences, source
+        published, new_lists, cold, data.users, data.tracks, data.interactions, audiences, source
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "musicrec.duckdb"
@@ -172,7 +176,8 @@ def scale_report(plays: int, repeats: int, folder: str | None, n_users: int | No
         f"{serve_s:.1f} s, **{serve_ratio:.2f}x** the floor\n"
         f"- publishing {len(published):,} recommendation rows "
         f"({'served' if published is served[0] else 'segment lists of every user'}) with "
-        f"{len(cold):,} cold-start rows, {len(data.users):,} users and {len(data.tracks):,} "
+        f"{len(new_lists):,} new-track rows, {len(cold):,} cold-start rows, "
+        f"{len(data.users):,} users and {len(data.tracks):,} "
         f"tracks: {publish_s:.1f} s "
         f"({size_mb:.0f} MB); the example query on it: {query_s * 1000:.0f} ms\n"
     )

@@ -33,6 +33,7 @@ from musicrec_api.messages import (
     ListenerList,
     NewListener,
     NewListenerList,
+    NewTrackList,
     SimilarTracks,
     Strength,
     TrackCount,
@@ -44,6 +45,7 @@ TITLE = "musicrec"
 DESCRIPTION = """Music recommendations from the published serving database.
 
 * A known listener's list, and why a track would reach them.
+* A known listener's pick of the tracks nobody has played yet.
 * A new listener's first list from their age, gender and a few plays, placed at once by the
   model serving their audience, without retraining.
 * Tracks like a track.
@@ -117,6 +119,17 @@ def _routes(app: FastAPI) -> None:
         """A known listener's top k, each with a reason: their published list, or ranked now
         for another diversity."""
         return answers.recommend(user_id, k, diversity).to_dict()
+
+    @app.get(
+        "/users/{user_id}/new-tracks",
+        response_model=NewTrackList,
+        responses=errors.responses(404, 422, 503),
+        tags=["listeners"],
+    )
+    async def new_tracks(user_id: str, answers: Served, k: KQuery = DEFAULT_K) -> dict[str, object]:
+        """A known listener's top k of the tracks nobody has played yet, ranked by the model
+        serving new tracks; empty when there are none or the model cannot place them."""
+        return answers.new_tracks(user_id, k).to_dict()
 
     @app.post(
         "/recommendations",

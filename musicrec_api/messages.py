@@ -152,6 +152,12 @@ class ListenerList(RankedList):
     diversity: float | None
 
 
+class NewTrackList(RankedList):
+    """A known listener's pick of the tracks nobody has played yet."""
+
+    user_id: str
+
+
 class NewListenerList(RankedList):
     """A new listener's list, from the model serving their audience."""
 

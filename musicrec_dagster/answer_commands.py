@@ -1,4 +1,4 @@
-"""``musicrec recommend | similar | cold-start | explain``: questions answered from the
+"""``musicrec recommend | new-tracks | similar | cold-start | explain``: questions answered from the
 published serving database, printed as a table, JSON or CSV."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pandas as pd
 
 from musicrec_core.answers import DEFAULT_K, Answer, Answers, Explanation
 from musicrec_core.data import schema as s
+from musicrec_core.evaluation import NEW_TRACKS
 
 FORMATS = ("table", "json", "csv")
 MAX_CELL = 90  # characters of a reason shown in a table cell
@@ -38,7 +39,9 @@ def heading(result: Answer | Explanation) -> str:
             f"({result.audience} listener, {result.model_name} model{played})"
         )
     question = result.question
-    if s.USER_ID in question:
+    if result.audience == NEW_TRACKS:
+        subject = f"new tracks for user {question[s.USER_ID]}"
+    elif s.USER_ID in question:
         subject = f"user {question[s.USER_ID]}"
     elif s.TRACK_ID in question:
         subject = f"tracks like {question[s.TRACK_ID]}"
@@ -68,6 +71,11 @@ def _answers(args: argparse.Namespace) -> Answers:
 def _recommend(args: argparse.Namespace) -> int:
     answer = _answers(args).recommend(args.user_id, k=args.k, diversity=args.diversity)
     sys.stdout.write(render(answer, args.format))
+    return 0
+
+
+def _new_tracks(args: argparse.Namespace) -> int:
+    sys.stdout.write(render(_answers(args).new_tracks(args.user_id, k=args.k), args.format))
     return 0
 
 
@@ -111,6 +119,14 @@ def add_answer_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         diversity,
     )
     recommend.add_argument("user_id")
+    new_tracks = add_command(
+        "new-tracks",
+        _new_tracks,
+        "a listener's pick of the tracks nobody has played yet",
+        output,
+        listing,
+    )
+    new_tracks.add_argument("user_id")
     similar = add_command(
         "similar", _similar, "tracks like a track (shared listeners, then sound)", output, listing
     )

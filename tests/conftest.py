@@ -33,6 +33,7 @@ def raw_frame(table: str, rows: list[dict], source: str = "test.csv") -> pd.Data
 
 
 PUBLISHED_PLAYS = 40_000
+PUBLISHED_NEW_TRACKS = 20  # delivered unplayed through the landing folder
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +44,15 @@ def published_data_dir(tmp_path_factory) -> Path:
     40,000 plays (500 listeners, 1,250 tracks): the smallest size at which a listener's few
     plays carry enough co-listening evidence to place them by taste (the tiny preset's
     3,000 plays do not). The trained hybrid is pinned to serve, so the questions exercise
-    the model that places new listeners by demographics and plays.
+    the model that places new listeners by demographics and plays. A delivery of new tracks
+    waits in the landing folder, so the catalogue holds tracks nobody has played.
     """
+    from musicrec_core.data import tracks_delivery
+    from musicrec_core.serving import LANDING_DIR
     from tests.dagster.conftest import load_defs, run_all
 
     data_dir = tmp_path_factory.mktemp("published") / "data"
+    tracks_delivery(PUBLISHED_NEW_TRACKS, seed=0).write(data_dir / LANDING_DIR)
     with pytest.MonkeyPatch.context() as patch:
         defs = load_defs(data_dir, patch, MUSICREC_SCALE_PLAYS=str(PUBLISHED_PLAYS))
         run_all(defs, ops={"serving_policy": {"model": "hybrid"}})

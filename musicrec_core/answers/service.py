@@ -38,6 +38,7 @@ from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.evaluation.audiences import (
     AUDIENCE,
     FEW_PLAYS,
+    NEW_TRACKS,
     NEW_USERS,
     NEW_USERS_GIVEN,
     WARM_USERS,
@@ -109,6 +110,7 @@ class Answers:
         self._models: dict[tuple[str, str | None], Recommender] = {}
         self._loading = threading.Lock()
         self.lists = PublishedLists(tables["recommendations"], self.track_index)
+        self.new_track_lists = PublishedLists(tables["new_track_recommendations"], self.track_index)
         self.track_ids = self.tracks[s.TRACK_ID].to_numpy(dtype=object)
         self.track_names = self.tracks[s.TRACK_NAME].to_numpy(dtype=object)
         self.track_artists = self.tracks[s.ARTIST_NAME].to_numpy(dtype=object)
@@ -144,6 +146,27 @@ class Answers:
         segment = _segment_words(self.age_groups[row], self.genders[row])
         reasons = self.evidence.for_listener(played, weights, tracks, _audience_text(name, segment))
         return Answer(question, audience, name, version, self._items(tracks, scores, reasons))
+
+    def new_tracks(self, user_id: str, k: int = DEFAULT_K) -> Answer:
+        """A known listener's top k of the tracks nobody has played yet, from their published
+        list of new tracks (empty when the catalogue has none, or the model serving new
+        tracks cannot place the listener)."""
+        _check_k(k)
+        row = self._user_row(user_id)
+        played, weights = self._played(row)
+        published = self.new_track_lists.get(user_id)
+        if published is None:
+            tracks, scores = np.empty(0, np.int64), np.empty(0)
+            name, version = self.model_of(NEW_TRACKS)
+        else:
+            tracks, scores = published.tracks[:k], published.scores[:k]
+            name, version = published.model_name, published.model_version
+        segment = _segment_words(self.age_groups[row], self.genders[row])
+        reasons = self.evidence.for_listener(
+            played, weights, tracks, _new_track_text(name, segment)
+        )
+        question = {s.USER_ID: user_id, "k": k}
+        return Answer(question, NEW_TRACKS, name, version, self._items(tracks, scores, reasons))
 
     def cold_start(
         self,
@@ -359,6 +382,13 @@ def _audience_text(model_name: str, segment: str) -> str:
     if model_name == "segment_popularity":
         return f"popular with {segment} listeners"
     return f"ranked by the {model_name} model for {segment} listeners"
+
+
+def _new_track_text(model_name: str, segment: str) -> str:
+    """The reason given for a new track when no play of the listener sounds like it."""
+    if model_name in POPULARITY_MODELS:
+        return "new in the catalogue: nobody has played it yet"
+    return f"new in the catalogue, ranked by the {model_name} model for {segment} listeners"
 
 
 def _segment_words(group: str, gender: str) -> str:

@@ -22,6 +22,7 @@ SNAPSHOT_TABLES = (
     "plays",
     "served_models",
     "recommendations",
+    "new_track_recommendations",
     "cold_start_recommendations",
     "about",
 )

@@ -35,6 +35,11 @@ SERVING_VIEWS = {
                t.{s.GENRE}, t.{s.RELEASE_YEAR}, r.{s.SCORE}, r.{s.MODEL_NAME}, r.{s.MODEL_VERSION},
                r.{s.GENERATED_AT}
         FROM recommendations r JOIN tracks t USING ({s.TRACK_ID})""",
+    "new_track_recommendations_named": f"""
+        SELECT n.{s.USER_ID}, n.{s.RANK}, n.{s.TRACK_ID}, t.{s.TRACK_NAME}, t.{s.ARTIST_NAME},
+               t.{s.GENRE}, t.{s.RELEASE_YEAR}, n.{s.SCORE}, n.{s.MODEL_NAME}, n.{s.MODEL_VERSION},
+               n.{s.GENERATED_AT}
+        FROM new_track_recommendations n JOIN tracks t USING ({s.TRACK_ID})""",
     "cold_start_recommendations_named": f"""
         SELECT c.{s.AGE_GROUP}, c.{s.GENDER}, c.{s.RANK}, c.{s.TRACK_ID}, t.{s.TRACK_NAME},
                t.{s.ARTIST_NAME}, t.{s.GENRE}, c.{s.SCORE}
@@ -68,7 +73,12 @@ def users_per_batch(model: Recommender) -> int:
     score rows within ``BATCH_SCORES`` (at most ``BATCH_USERS``)."""
     if isinstance(model, Hybrid):
         return HYBRID_BATCH_USERS
-    n_tracks = len(model.data.matrix.track_ids)
+    return dense_batch_users(len(model.data.matrix.track_ids))
+
+
+def dense_batch_users(n_tracks: int) -> int:
+    """Users whose full score rows over ``n_tracks`` fit ``BATCH_SCORES`` (1 to
+    ``BATCH_USERS``)."""
     return int(np.clip(BATCH_SCORES // max(n_tracks, 1), 1, BATCH_USERS))
 
 
@@ -172,6 +182,7 @@ def segment_popularity(
 
 def serving_tables(
     recommendations: pd.DataFrame,
+    new_tracks: pd.DataFrame,
     cold_start: pd.DataFrame,
     users: pd.DataFrame,
     tracks: pd.DataFrame,
@@ -182,7 +193,8 @@ def serving_tables(
     """The tables published for SQL users and for serving processes, with a one-row
     description of the publication.
 
-    Besides the lists, the database holds what a serving process needs to answer new
+    Besides the lists (each listener's, each listener's new tracks, each segment's for new
+    listeners), the database holds what a serving process needs to answer new
     questions from the same snapshot: every play so far, the users and tracks with their
     features, and which model serves each audience (``served_models``); ``about`` names the
     model serving listeners with plays.
@@ -200,6 +212,7 @@ def serving_tables(
     )
     return {
         "recommendations": recommendations,
+        "new_track_recommendations": new_tracks,
         "cold_start_recommendations": cold_start,
         "tracks": _published(tracks),
         "users": _published(users),

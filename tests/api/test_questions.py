@@ -27,6 +27,21 @@ def test_a_listeners_list_is_the_published_one(client, answers, published_data_d
     assert all(item["reason"] for item in body["items"])
 
 
+def test_a_listeners_new_tracks(client, answers):
+    user = warm_listener(answers)
+    response = client.get(f"/users/{user}/new-tracks", params={"k": 4})
+    assert response.status_code == 200
+    body = response.json()
+    assert body[s.USER_ID] == user and body["audience"] == "cold_track" and body["k"] == 4
+    assert [item[s.TRACK_ID] for item in body["items"]] == (
+        answers.new_tracks(user, 4).items[s.TRACK_ID].tolist()
+    )
+    assert len(body["items"]) == 4
+    assert not {item[s.TRACK_ID] for item in body["items"]} & set(
+        answers.data.interactions[s.TRACK_ID]
+    )
+
+
 def test_a_diversity_ranks_the_list_now(client, answers):
     user = warm_listener(answers)
     response = client.get(f"/users/{user}/recommendations", params={"k": 7, "diversity": 1.0})
@@ -94,6 +109,7 @@ def test_three_plays_of_one_genre_place_a_new_listener_in_that_genre(client, ans
     "path",
     [
         "/users/nobody/recommendations",
+        "/users/nobody/new-tracks",
         "/users/nobody/explanations/{track}",
         "/users/{user}/explanations/no-such-track",
         "/tracks/no-such-track/similar",
@@ -119,8 +135,13 @@ def test_an_unknown_id_in_the_path_is_404_naming_it(client, answers, path):
 )
 def test_k_and_diversity_out_of_range_are_422(client, answers, params, field):
     user = warm_listener(answers)
-    for url in (f"/users/{user}/recommendations", f"/tracks/{answers.track_index[0]}/similar"):
-        if field == "diversity" and "similar" in url:
+    urls = (
+        f"/users/{user}/recommendations",
+        f"/users/{user}/new-tracks",
+        f"/tracks/{answers.track_index[0]}/similar",
+    )
+    for url in urls:
+        if field == "diversity" and not url.endswith("recommendations"):
             continue
         response = client.get(url, params=params)
         assert response.status_code == 422
@@ -162,6 +183,7 @@ def test_the_openapi_page_documents_every_endpoint_and_its_limits(client):
     assert spec["info"]["title"] == "musicrec" and spec["info"]["version"]
     assert set(spec["paths"]) == {
         "/users/{user_id}/recommendations",
+        "/users/{user_id}/new-tracks",
         "/recommendations",
         "/tracks/{track_id}/similar",
         "/users/{user_id}/explanations/{track_id}",

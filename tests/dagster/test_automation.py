@@ -112,17 +112,19 @@ def test_new_data_refreshes_features_and_recommendations_but_not_the_model(serve
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
     keys = [node.key for node in defs.resolve_asset_graph().asset_nodes]
     requested = {key.to_user_string() for key in keys if after.get_num_requested(key)}
-    # The user shards of recommendations run apart from unpartitioned assets, so they follow
-    # at the next evaluation, once the features they read are written. The serving policy
-    # follows evaluations and promotions, not data.
-    assert requested == set(FOLLOWING_ASSETS) - {"recommendations", "serving_policy"}
+    # The user shards of the lists run apart from unpartitioned assets, so they follow at the
+    # next evaluation, once the features they read are written. The serving policy follows
+    # evaluations and promotions, not data.
+    sharded = {"recommendations", "new_track_recommendations"}
+    assert requested == set(FOLLOWING_ASSETS) - sharded - {"serving_policy"}
     assert {"validated_plays", "serving_database"} <= requested
     refresh = defs.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection={dg.AssetKey(a) for a in requested}
     )
     assert refresh.execute_in_process(instance=instance).success
     shards = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
-    assert shards.get_num_requested(dg.AssetKey("recommendations")) == N_USER_SHARDS
+    for asset in sharded:
+        assert shards.get_num_requested(dg.AssetKey(asset)) == N_USER_SHARDS
     requested |= {key.to_user_string() for key in keys if shards.get_num_requested(key)}
     assert requested == set(FOLLOWING_ASSETS) - {"serving_policy"}
     assert requested.isdisjoint(RETRAIN_ASSETS), "new data must not retrain by itself"

@@ -46,6 +46,10 @@ def _assert_served(data_dir) -> None:
     assert {s.TRACK_NAME, s.ARTIST_NAME}.issubset(named.columns)
     cold = read_only_query(serving, "SELECT * FROM cold_start_recommendations")
     assert not cold.empty
+    new_tracks = read_only_query(serving, "SELECT * FROM new_track_recommendations")
+    assert not new_tracks[s.TRACK_ID].isin(plays[s.TRACK_ID]).any()
+    assert new_tracks[s.USER_ID].isin(users[s.USER_ID]).all()
+    assert new_tracks.groupby(s.USER_ID).size().le(10).all()
 
 
 def test_synthetic_tiny_graph_materialises_with_every_check_passing(materialize_with):

@@ -1,5 +1,6 @@
 """serving_policy in the real graph: each audience is served by the model measured best on its
-test set, in the published served_models table and in the recommendation rows alike."""
+test set, in the published served_models table and in the recommendation and new-track rows
+alike."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import pytest
 
 from musicrec_core import metrics as m
 from musicrec_core.data import schema as s
+from musicrec_core.data import tracks_delivery
 from musicrec_core.evaluation import AUDIENCE, REASON, TEST_SET
-from musicrec_core.serving import read_only_query
+from musicrec_core.serving import LANDING_DIR, read_only_query
 from tests.dagster.conftest import load_defs, run_all
 
 pytestmark = pytest.mark.integration
 MODELS = ["popularity", "segment_popularity", "item_knn", "hybrid"]
+NEW_TRACKS = 5  # delivered through the landing folder, unplayed
 WARM, FEW, NEW = [f"user{u:03d}" for u in range(60)], [f"few{u}" for u in range(6)], ["new0"]
 
 
@@ -58,6 +61,9 @@ def _best(metrics: pd.DataFrame, audience: str, promoted: bool) -> str:
 def test_each_audience_is_served_by_its_best_measured_model(tmp_path, monkeypatch):
     _source(tmp_path / "source")
     data_dir = tmp_path / "data"
+    delivery = tracks_delivery(NEW_TRACKS, seed=1)
+    delivery.write(data_dir / LANDING_DIR)
+    delivered = delivery.frames["tracks"][s.TRACK_ID]
     env = {"MUSICREC_SOURCE": "files", "MUSICREC_SOURCE_PATH": str(tmp_path / "source")}
     result = run_all(load_defs(data_dir, monkeypatch, **env), MODELS)
     promoted = result.promotion_refused is None
@@ -97,3 +103,13 @@ def test_each_audience_is_served_by_its_best_measured_model(tmp_path, monkeypatc
     assert made["rows_by_audience_and_model"].value == {
         aud: counts[aud].to_dict() for aud in counts.index.unique(AUDIENCE)
     }
+
+    # New tracks: every listener's pick of the delivered tracks, from the cold_track model.
+    new = read_only_query(serving, "SELECT * FROM new_track_recommendations")
+    chosen = served.loc["cold_track"]
+    if chosen[REASON].startswith("best NDCG@10"):
+        assert chosen[s.MODEL_NAME] == _best(metrics, "cold_track", promoted)
+    assert set(new[s.MODEL_NAME]) == {chosen[s.MODEL_NAME]}
+    assert set(new[s.TRACK_ID]) <= set(delivered)
+    assert {*WARM, *FEW} <= set(new[s.USER_ID])  # and new0 where the model reads demographics
+    assert (new.groupby(s.USER_ID).size() == NEW_TRACKS).all()

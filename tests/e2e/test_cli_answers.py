@@ -1,5 +1,5 @@
-"""`musicrec recommend | similar | cold-start | explain` as a user runs them, in every format,
-and `musicrec api` with several workers."""
+"""`musicrec recommend | new-tracks | similar | cold-start | explain` as a user runs them, in
+every format, and `musicrec api` with several workers."""
 
 import csv
 import io
@@ -51,6 +51,15 @@ def test_recommend_as_json_and_csv_hold_the_same_tracks(catalogue):
     assert all(r["reason"] for r in rows)
 
 
+def test_new_tracks_lists_the_listeners_pick_of_unplayed_tracks(catalogue):
+    proc = _run(catalogue, "new-tracks", catalogue["user"], "--k", "3", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["audience"] == "cold_track" and len(answer["items"]) == 3
+    table = _run(catalogue, "new-tracks", catalogue["user"], "--k", "3")
+    assert table.stdout.startswith(f"new tracks for user {catalogue['user']}: cold_track")
+
+
 def test_similar_cold_start_and_explain_answer(catalogue):
     track = catalogue["tracks"][0]
     similar = _run(catalogue, "similar", track, "--k", "3", "--format", "json")
@@ -70,6 +79,7 @@ def test_similar_cold_start_and_explain_answer(catalogue):
     ("args", "code", "words"),
     [
         (["recommend", "nobody"], 4, "unknown user 'nobody'"),
+        (["new-tracks", "nobody"], 4, "unknown user 'nobody'"),
         (["similar", "no-track"], 5, "unknown track 'no-track'"),
         (["cold-start", "--played", "no-track"], 5, "unknown track 'no-track'"),
         (["cold-start", "--age", "300"], 7, "age 300"),

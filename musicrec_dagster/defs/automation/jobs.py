@@ -17,6 +17,7 @@ RETRAIN_ASSETS = (
 SERVE_ASSETS = (
     "serving_policy",
     "recommendations",
+    "new_track_recommendations",
     "cold_start_recommendations",
     "serving_database",
 )

@@ -8,7 +8,7 @@ from pydantic import Field
 from musicrec_core import serving
 from musicrec_core.data import MusicPreprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.evaluation import AUDIENCE, USER_AUDIENCES
+from musicrec_core.evaluation import AUDIENCE, NEW_TRACKS, REASON, USER_AUDIENCES
 from musicrec_core.models import (
     DEFAULT_DIVERSITY,
     DIVERSITY_CANDIDATES,
@@ -21,9 +21,11 @@ from musicrec_core.models import (
 from musicrec_core.models.hybrid import Hybrid
 from musicrec_core.reports import markdown_table
 from musicrec_core.serving import (
+    NEW_TRACKS_K,
     ArtifactStore,
     content_vectors,
     publish_serving_database,
+    unplayed_columns,
     user_shards,
 )
 from musicrec_dagster.automation import FOLLOW_NEW_DATA
@@ -48,6 +50,22 @@ class RecommendationSettings(dg.Config):
     n_candidates: int = Field(
         default=DIVERSITY_CANDIDATES, description="re-ranked tracks the diversity step sees"
     )
+
+
+class NewTrackSettings(dg.Config):
+    """How many new tracks each listener's list of them holds."""
+
+    top_k: int = Field(default=NEW_TRACKS_K, ge=1, description="new tracks per listener")
+
+
+def _shards(context: dg.AssetExecutionContext) -> list[int]:
+    """The user shards of the run."""
+    return [int(key) for key in context.partition_keys]
+
+
+def _shard_users(context: dg.AssetExecutionContext, users: pd.DataFrame) -> pd.DataFrame:
+    """The users of the run's user shards."""
+    return users[np.isin(user_shards(users[s.USER_ID], N_USER_SHARDS), _shards(context))]
 
 
 def _serving_model(
@@ -125,8 +143,7 @@ def recommendations(
     data = TrainingData(interactions, user_features, track_features)
     fallback = serving.segment_popularity(interactions, user_features, track_features)
     models = _audience_models(serving_policy, store, preprocessor, data, fallback)
-    shards = [int(key) for key in context.partition_keys]
-    users = user_features[np.isin(user_shards(user_features[s.USER_ID], N_USER_SHARDS), shards)]
+    users = _shard_users(context, user_features)
     audiences = serving.user_audiences(users, interactions)
     frame = serving.audience_recommendations(
         models,
@@ -160,7 +177,61 @@ def recommendations(
             "users_with_fewer_than_k": int((per_user < config.top_k).sum()),
             "k": config.top_k,
             "diversity": config.diversity,
-            "shards": dg.MetadataValue.json(shards),
+            "shards": dg.MetadataValue.json(_shards(context)),
+            "shard_count": N_USER_SHARDS,
+        }
+    )
+    return frame
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"pandas", "duckdb"},
+    partitions_def=user_shard_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
+    metadata={"partition_expr": SHARD_COLUMN},
+    automation_condition=FOLLOW_NEW_DATA,
+)
+def new_track_recommendations(
+    context: dg.AssetExecutionContext,
+    config: NewTrackSettings,
+    paths: PlatformPaths,
+    serving_policy: pd.DataFrame,
+    interactions: pd.DataFrame,
+    user_features: pd.DataFrame,
+    track_features: pd.DataFrame,
+) -> pd.DataFrame:
+    """Top-K tracks nobody has played yet per user of the run's user shards, ranked by the
+    model serving_policy chose for new tracks (cold_track), over every play so far.
+
+    New tracks are ranked among themselves, as model_evaluation measures that audience, so
+    they reach listeners even where the main lists rank played tracks above them.
+    """
+    store = paths.artifacts()
+    preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
+    data = TrainingData(interactions, user_features, track_features)
+    choice = serving_policy.set_index(AUDIENCE).loc[NEW_TRACKS]
+    version = choice[s.MODEL_VERSION]
+    model, version = _serving_model(
+        choice[s.MODEL_NAME],
+        None if pd.isna(version) else str(version),
+        store,
+        preprocessor,
+        data,
+    )
+    users = _shard_users(context, user_features)
+    frame = serving.new_track_recommendations(model, version, users, config.top_k)
+    frame[SHARD_COLUMN] = user_shards(frame[s.USER_ID], N_USER_SHARDS)
+    context.log.info(f"ranking new tracks with {model.name} (version {version})")
+    context.add_output_metadata(
+        {
+            **table_metadata(frame),
+            "new_tracks": len(unplayed_columns(data.matrix)),
+            "users": int(frame[s.USER_ID].nunique()),
+            "model": f"{model.name} {version}",
+            "why": str(choice[REASON]),
+            "k": config.top_k,
+            "shards": dg.MetadataValue.json(_shards(context)),
             "shard_count": N_USER_SHARDS,
         }
     )
@@ -191,7 +262,11 @@ def cold_start_recommendations(
             partition_mapping=dg.AllPartitionMapping(),
             # Read by one query over every shard, without the shard column.
             metadata={"columns": s.RECOMMENDATION_COLUMNS},
-        )
+        ),
+        "new_track_recommendations": dg.AssetIn(
+            partition_mapping=dg.AllPartitionMapping(),
+            metadata={"columns": s.RECOMMENDATION_COLUMNS},
+        ),
     },
     automation_condition=FOLLOW_NEW_DATA,
 )
@@ -200,6 +275,7 @@ def serving_database(
     paths: PlatformPaths,
     source: DataSource,
     recommendations: pd.DataFrame,
+    new_track_recommendations: pd.DataFrame,
     cold_start_recommendations: pd.DataFrame,
     interactions: pd.DataFrame,
     user_features: pd.DataFrame,
@@ -207,10 +283,11 @@ def serving_database(
     serving_policy: pd.DataFrame,
     model_evaluation: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """Publish recommendations of every user shard, cold-start lists, tracks, users, which
-    model serves each audience and model metrics for SQL."""
+    """Publish recommendations and new-track lists of every user shard, cold-start lists,
+    tracks, users, which model serves each audience and model metrics for SQL."""
     tables = serving.serving_tables(
         recommendations,
+        new_track_recommendations,
         cold_start_recommendations,
         user_features,
         track_features,

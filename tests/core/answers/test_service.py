@@ -53,6 +53,24 @@ def test_a_listeners_list_is_the_published_one_with_a_reason_per_track(answers, 
     assert answer.items[s.TRACK_NAME].notna().all()
 
 
+def test_a_listeners_new_tracks_are_their_published_pick_of_unplayed_tracks(
+    answers, published_data_dir
+):
+    user = _listener(answers)
+    answer = answers.new_tracks(user, k=3)
+    published = read_only_query(
+        published_data_dir / SERVING_FILE,
+        f"SELECT {s.TRACK_ID}, {s.MODEL_NAME} FROM new_track_recommendations "
+        f"WHERE {s.USER_ID} = '{user}' ORDER BY {s.RANK}",
+    )
+    assert len(published) > 3, "the published catalogue holds tracks nobody has played"
+    assert answer.items[s.TRACK_ID].tolist() == published[s.TRACK_ID].tolist()[:3]
+    assert answer.audience == "cold_track"
+    assert answer.model_name == published[s.MODEL_NAME].iloc[0] == answers.model_of("cold_track")[0]
+    assert not set(answer.items[s.TRACK_ID]) & set(answers.data.interactions[s.TRACK_ID])
+    assert answer.items["reason"].str.len().gt(0).all()
+
+
 def test_asking_for_a_diversity_ranks_now_and_never_returns_a_played_track(answers):
     user = _listener(answers)
     focused = answers.recommend(user, k=10, diversity=0.0)
@@ -97,6 +115,8 @@ def test_an_explanation_gives_the_rank_the_plays_and_the_segment(answers):
     ("question", "error", "words"),
     [
         (lambda a: a.recommend("no-such-user"), UnknownUser, "no-such-user"),
+        (lambda a: a.new_tracks("no-such-user"), UnknownUser, "no-such-user"),
+        (lambda a: a.new_tracks(_listener(a), k=0), InvalidQuestion, f"1 and {MAX_K}"),
         (lambda a: a.similar("no-such-track"), UnknownTrack, "no-such-track"),
         (lambda a: a.recommend(_listener(a), k=0), InvalidQuestion, f"1 and {MAX_K}"),
         (lambda a: a.recommend(_listener(a), k=MAX_K + 1), InvalidQuestion, "k must be"),
