@@ -3,9 +3,9 @@
 ``musicrec_api.server.serve`` runs in its own process (uvicorn, one worker, loopback) over a
 data folder. ``--clients`` clients, threads with a keep-alive ``http.client`` connection each,
 spread over ``--client-processes`` processes so that the clients' own interpreter does not
-delay the answers it times, each loop: pick an endpoint at random (a known listener's list, a
-new listener's list from an age, a gender and 0, 3 or 8 plays, tracks like a track, health),
-send it, record its latency and status, wait ``--think`` seconds.
+delay the answers it times, each loop: pick an endpoint at random (a known listener's list,
+their new tracks, a new listener's list from an age, a gender and 0, 3 or 8 plays, tracks like
+a track, health), send it, record its latency and status, wait ``--think`` seconds.
 ``--publish-after`` seconds in, the Dagster ``serve`` job runs in another process over the same
 folder and publishes a new serving database, which the API loads in the background and swaps
 in. The load runs for ``--seconds`` and at least until the new snapshot is served.
@@ -66,10 +66,12 @@ from musicrec_core.serving import ARTIFACTS_DIR, SERVING_FILE, read_only_query  
 logger = logging.getLogger("bench.api_load")
 
 KNOWN, NEW, SIMILAR, HEALTH = "known listener", "new listener", "similar tracks", "health"
-ENDPOINTS = (KNOWN, NEW, SIMILAR, HEALTH)
+NEW_TRACKS = "new tracks"
+ENDPOINTS = (KNOWN, NEW_TRACKS, NEW, SIMILAR, HEALTH)
 TARGET_P99_MS = {KNOWN: 50.0, NEW: 150.0}
 # A new listener's played tracks: none, a few, more than a few (one audience each).
 NEW_LISTENER_PLAYS = (0, 3, FEW_PLAYS + 3)
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
 STARTUP_LIMIT = 900.0  # seconds the server may take to load its first snapshot
 MAX_SECONDS = 900.0  # the load stops here even if the new snapshot was never served
 
@@ -150,6 +152,8 @@ def _request(rng: random.Random, users: list, tracks: list) -> tuple[str, str, s
     endpoint = rng.choice(ENDPOINTS)
     if endpoint == KNOWN:
         return endpoint, "GET", f"/users/{rng.choice(users)}/recommendations", None
+    if endpoint == NEW_TRACKS:
+        return endpoint, "GET", f"/users/{rng.choice(users)}/new-tracks", None
     if endpoint == NEW:
         body = {
             "age": rng.randint(16, 70),
@@ -209,6 +213,14 @@ def _health(port: int) -> dict | None:
         return None
 
 
+def _lower_priority(nice: int, own_session: bool) -> None:
+    """``nice`` steps below normal for this process and, in a session of its own, for the
+    session's scheduling group too: between groups only the group's niceness counts."""
+    os.nice(nice)
+    if own_session and nice and AUTOGROUP.exists():
+        Path("/proc/self/autogroup").write_text(str(nice))
+
+
 def _publish(args, timeline: Timeline, start: float, log: Path) -> None:
     """Run the serve job in its own process (and session, unless ``args.shared_session``),
     ``args.job_nice`` steps below normal priority, once ``args.publish_after`` seconds have
@@ -226,7 +238,7 @@ def _publish(args, timeline: Timeline, start: float, log: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
-            preexec_fn=lambda: os.nice(nice),
+            preexec_fn=lambda: _lower_priority(nice, own_session=not args.shared_session),
             start_new_session=not args.shared_session,
         )
     timeline.job_failed = job.returncode != 0
@@ -329,12 +341,13 @@ def _sessions(args) -> str:
     """Whether the API and the serve job shared a session, and how the kernel shares the CPU."""
     if args.shared_session:
         return "in one session with the API"
-    return f"in a session of its own, as is the API; {_autogroup()}"
+    group = f" whose group is at niceness {args.job_nice}" if args.job_nice else ""
+    return f"in a session of its own{group}, as is the API; {_autogroup()}"
 
 
 def _autogroup() -> str:
     try:
-        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+        enabled = AUTOGROUP.read_text().strip() == "1"
     except OSError:
         return "no autogroup scheduling on this kernel"
     return f"autogroup scheduling {'on' if enabled else 'off'}"
@@ -424,7 +437,10 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
-        "--job-nice", type=int, default=0, help="how far below normal the serve job's priority is"
+        "--job-nice",
+        type=int,
+        default=0,
+        help="how far below normal the serve job's priority is (its session's too)",
     )
     parser.add_argument(
         "--shared-session",
