@@ -178,7 +178,16 @@ def summary(data_dir: Path, result: PipelineResult, samples: int = 3) -> str:
         "(table 'quarantine' in the warehouse)",
     ]
     serving = data_dir / SERVING_FILE
-    lines += ["", f"serving database: {serving}", ""]
+    new_tracks = _metadata_value(
+        result, "new_track_recommendations", "new_track_recommendations", "new_tracks"
+    )
+    lines += [
+        "",
+        f"serving database: {serving}",
+        f"new tracks nobody has played yet: {new_tracks}, each listener's pick of them in "
+        "new_track_recommendations (musicrec new-tracks USER_ID)",
+        "",
+    ]
     users = read_only_query(
         serving,
         f"SELECT {s.USER_ID} FROM users WHERE n_tracks > 0 ORDER BY {s.USER_ID} LIMIT {samples}",

@@ -14,6 +14,7 @@ def test_demo_prints_counts_samples_and_a_query_that_works(tmp_path):
     out = proc.stdout
     assert "raw rows" in out and "validated rows" in out and "quarantine:" in out
     assert out.count("top-10 for user") == 3
+    assert "new tracks nobody has played yet: " in out
     assert str(tmp_path / "data" / "serving" / "musicrec.duckdb") in out
     query = next(line for line in out.splitlines() if "musicrec query" in line)
     sql = query.split('musicrec query "', 1)[1].rstrip('"')

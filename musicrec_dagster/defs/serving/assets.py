@@ -35,6 +35,16 @@ from musicrec_dagster.defs.training.assets import MODEL_KIND
 from musicrec_dagster.metadata import table_metadata
 
 GROUP = "serving"
+# The lists per listener: one partition per user shard, each shard a run of its own in a backfill,
+# and each shard's rows replacing that shard's rows in the warehouse.
+PER_USER_SHARD = {
+    "group_name": GROUP,
+    "kinds": {"pandas", "duckdb"},
+    "partitions_def": user_shard_partitions,
+    "backfill_policy": dg.BackfillPolicy.multi_run(1),
+    "metadata": {"partition_expr": SHARD_COLUMN},
+    "automation_condition": FOLLOW_NEW_DATA,
+}
 
 
 class RecommendationSettings(dg.Config):
@@ -112,14 +122,7 @@ def _audience_models(
     return chosen
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"pandas", "duckdb"},
-    partitions_def=user_shard_partitions,
-    backfill_policy=dg.BackfillPolicy.multi_run(1),
-    metadata={"partition_expr": SHARD_COLUMN},
-    automation_condition=FOLLOW_NEW_DATA,
-)
+@dg.asset(**PER_USER_SHARD)
 def recommendations(
     context: dg.AssetExecutionContext,
     config: RecommendationSettings,
@@ -184,14 +187,7 @@ def recommendations(
     return frame
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"pandas", "duckdb"},
-    partitions_def=user_shard_partitions,
-    backfill_policy=dg.BackfillPolicy.multi_run(1),
-    metadata={"partition_expr": SHARD_COLUMN},
-    automation_condition=FOLLOW_NEW_DATA,
-)
+@dg.asset(**PER_USER_SHARD)
 def new_track_recommendations(
     context: dg.AssetExecutionContext,
     config: NewTrackSettings,
