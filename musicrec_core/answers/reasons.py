@@ -128,9 +128,7 @@ class Evidence:
             listeners = self.by_track[:, track].nonzero()[0]
             shared = np.asarray(self.by_user[listeners].sum(axis=0)).ravel()
         colisten = shared / np.sqrt(np.maximum(self.listeners * self.listeners[track], 1.0))
-        # Co-listened tracks first (by cosine), the rest by content; never the track itself.
-        order = np.lexsort((-content, -colisten))
-        order = order[order != track][:k]
+        order = most_alike(colisten, content, track, k)
         reasons, scores = [], []
         for other in order:
             if colisten[other] > 0:
@@ -144,3 +142,26 @@ class Evidence:
                 reasons.append(Reason(CONTENT, text, float(content[other])))
                 scores.append(float(content[other]))
         return order, np.array(scores), reasons
+
+
+def most_alike(colisten: np.ndarray, content: np.ndarray, track: int, k: int) -> np.ndarray:
+    """The first ``k`` tracks other than ``track`` in the order of
+    ``np.lexsort((-content, -colisten))`` (co-listened tracks by cosine, then the rest by
+    content, ties in catalogue order), without sorting the whole catalogue."""
+    others = np.ones(len(colisten), dtype=bool)
+    others[track] = False
+    colistened = np.flatnonzero(others & (colisten > 0))
+    head = colistened[np.lexsort((-content[colistened], -colisten[colistened]))][:k]
+    if len(head) == k:
+        return head
+    rest = np.flatnonzero(others & ~(colisten > 0))
+    return np.concatenate([head, rest[_smallest(-content[rest], k - len(head))]])
+
+
+def _smallest(keys: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` smallest keys, in order, ties by position (a stable sort's)."""
+    if n >= len(keys):
+        return np.argsort(keys, kind="stable")
+    bound = np.partition(keys, n - 1)[n - 1]
+    candidates = np.flatnonzero(keys <= bound)
+    return candidates[np.argsort(keys[candidates], kind="stable")][:n]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from musicrec_core.answers.reasons import AUDIENCE, CO_LISTENING, CONTENT, Evidence
+from musicrec_core.answers.reasons import AUDIENCE, CO_LISTENING, CONTENT, Evidence, most_alike
 from musicrec_core.data import schema as s
 
 # Tracks 0 and 1 share two listeners; 2 sounds like 0 but nobody who played 0 played it;
@@ -66,3 +66,16 @@ def test_all_reasons_cite_each_linked_play():
     assert [r.kind for r in reasons] == [CO_LISTENING] and "(3 plays)" in reasons[0].text
     by_sound = evidence().all_reasons(np.array([1]), np.array([5.0]), 3)
     assert [r.kind for r in by_sound] == [CONTENT] and '"Beta" by Y (Jazz)' in by_sound[0].text
+
+
+def test_most_alike_is_the_full_sort_order_without_the_track():
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(2, 60))
+        # Few distinct values, so that ties in both keys are common.
+        colisten = rng.choice([0.0, 0.0, 0.0, 0.25, 0.5, 1.0], n)
+        content = rng.choice([-0.5, 0.0, 0.3, 0.3, 0.9], n).astype(np.float32)
+        track, k = int(rng.integers(n)), int(rng.integers(1, n + 2))
+        full = np.lexsort((-content, -colisten))
+        expected = full[full != track][:k]
+        np.testing.assert_array_equal(most_alike(colisten, content, track, k), expected, str(trial))
