@@ -38,11 +38,13 @@ def age_group(age: pd.Series) -> pd.Series:
 
     Missing ages, and ages above the last bound, get ``schema.AGE_GROUP_UNKNOWN``.
     """
-    bounds = [-np.inf, *(float(upper) for upper, _ in schema.AGE_GROUPS)]
-    labels = [label for _, label in schema.AGE_GROUPS]
-    numeric = pd.to_numeric(age, errors="coerce").astype(float)
-    groups = pd.cut(numeric, bins=bounds, labels=labels, right=True)
-    return groups.astype(object).fillna(schema.AGE_GROUP_UNKNOWN).rename(schema.AGE_GROUP)
+    uppers = np.array([float(upper) for upper, _ in schema.AGE_GROUPS])
+    labels = np.array([*(label for _, label in schema.AGE_GROUPS), schema.AGE_GROUP_UNKNOWN])
+    numeric = pd.to_numeric(age, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    # The first group whose upper bound the age does not exceed; missing, infinite or above
+    # every bound: the last label, unknown.
+    group = np.where(np.isfinite(numeric), np.searchsorted(uppers, numeric), len(uppers))
+    return pd.Series(labels[group].astype(object), index=age.index, name=schema.AGE_GROUP)
 
 
 def music_age(release_year: pd.Series, reference_year: int) -> pd.Series:

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.interactions import InteractionMatrix
-from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData, mask_played
+from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData
 
 
 class PlayIndependent(Recommender):
@@ -19,9 +18,22 @@ class PlayIndependent(Recommender):
         """Top-k for users known by the plays given here: those plays are only left out."""
         user_ids = np.asarray(user_ids, dtype=object)
         scores = self.score(user_ids).astype(np.float64, copy=True)
-        given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids)
-        mask_played(scores, given, user_ids)
+        self.leave_out(scores, user_ids, histories)
         return self.best(user_ids, scores, k)
+
+    def leave_out(self, scores: np.ndarray, user_ids: np.ndarray, histories: pd.DataFrame) -> None:
+        """Set the score of every play given in ``histories`` to -inf, in place (rows follow
+        ``user_ids``), with the catalogue's tracks indexed once per fit rather than per call."""
+        rows = pd.Index(user_ids, dtype=object).get_indexer(histories[s.USER_ID])
+        columns = self._track_index().get_indexer(histories[s.TRACK_ID])
+        known = (rows >= 0) & (columns >= 0)
+        scores[rows[known], columns[known]] = -np.inf
+
+    def _track_index(self) -> pd.Index:
+        matrix = self.data.matrix
+        if getattr(self, "_indexed", None) is not matrix:
+            self._tracks, self._indexed = pd.Index(matrix.track_ids, dtype=object), matrix
+        return self._tracks
 
 
 class Popularity(PlayIndependent):
@@ -88,8 +100,7 @@ class SegmentPopularity(PlayIndependent):
                 for group, gender in zip(listeners[s.AGE_GROUP], listeners[s.GENDER], strict=True)
             ]
         )
-        given = InteractionMatrix.build(histories, user_ids, self.data.matrix.track_ids)
-        mask_played(scores, given, user_ids)
+        self.leave_out(scores, user_ids, histories)
         return self.best(user_ids, scores, k)
 
     def score(self, user_ids: np.ndarray) -> np.ndarray:

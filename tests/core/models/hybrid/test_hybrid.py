@@ -29,6 +29,7 @@ from musicrec_core.models.hybrid.inputs import user_ages
 from musicrec_core.models.hybrid.network import AGE_CENTRES, age_basis
 from musicrec_core.models.hybrid.sampling import flat_history
 from musicrec_core.models.hybrid.two_stage import (
+    LIKELY_FIRST_MIN_USERS,
     build_retrieval,
     head_scores,
     two_stage,
@@ -134,6 +135,15 @@ def test_recommend_is_the_top_of_the_full_two_stage_ranking(fitted):
     got = fitted.recommend(user_ids, k=k)
     np.testing.assert_array_equal(got.track_ids, expected.track_ids)
     np.testing.assert_allclose(got.scores, expected.scores, rtol=1e-5)
+
+
+def test_a_listener_alone_gets_the_list_they_get_in_a_large_batch(fitted):
+    user_ids = fitted.data.matrix.user_ids[: 2 * LIKELY_FIRST_MIN_USERS]
+    batch = fitted.recommend(user_ids, k=CONFIG.n_candidates + 10)
+    for row in range(0, len(user_ids), 7):
+        alone = fitted.recommend(user_ids[row : row + 1], k=CONFIG.n_candidates + 10)
+        np.testing.assert_array_equal(alone.track_ids[0], batch.track_ids[row])
+        np.testing.assert_allclose(alone.scores[0], batch.scores[row], rtol=1e-5)
 
 
 def test_eval_head_with_folded_batchnorm_matches_the_modules(fitted):
