@@ -1,9 +1,17 @@
-"""The process's peak resident memory, resettable between stages (Linux), for the benchmarks."""
+"""The process's peak resident memory, resettable between stages (Linux), and a stage run in a
+process of its own so that its peak is its own, for the benchmarks."""
 
 from __future__ import annotations
 
+import json
+import logging
 import resource
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+logger = logging.getLogger("bench.memory")
 
 
 def reset_peak() -> None:
@@ -17,3 +25,15 @@ def peak_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_stage(script: str, stage: str, plays: int, out: Path, **options: object) -> dict:
+    """Run ``script --child STAGE --plays N --out OUT --OPTION VALUE ...`` in a new process and
+    return the JSON it wrote to ``out``; options are named as keywords (``epochs=2``)."""
+    command = [sys.executable, script, "--child", stage, "--plays", str(plays), "--out", str(out)]
+    for name, value in options.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    logger.info("%s at %d plays: %.0f s", stage, plays, time.perf_counter() - started)
+    return json.loads(out.read_text())

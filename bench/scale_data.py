@@ -20,7 +20,6 @@ import json
 import logging
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from memory import peak_mb, reset_peak
+from memory import peak_mb, reset_peak, run_stage
 
 logger = logging.getLogger("bench.scale_data")
 DELIVERY_ROWS = 10_000
@@ -217,26 +216,10 @@ def _child(args: argparse.Namespace) -> None:
 # --- the parent: runs the children and reports -----------------------------------------------
 def _run_child(kind: str, plays: int, folder: Path, workdir: Path, deliveries: int) -> dict:
     out = workdir / f"{kind}-{plays}.json"
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        kind,
-        "--plays",
-        str(plays),
-        "--folder",
-        str(folder),
-        "--out",
-        str(out),
-        "--database",
-        str(workdir / f"warehouse-{plays}" / "musicrec.duckdb"),
-        "--deliveries",
-        str(deliveries),
-    ]
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    logger.info("%s at %d plays: %.0f s", kind, plays, time.perf_counter() - started)
-    return json.loads(out.read_text())
+    database = workdir / f"warehouse-{plays}" / "musicrec.duckdb"
+    return run_stage(
+        __file__, kind, plays, out, folder=folder, database=database, deliveries=deliveries
+    )
 
 
 def _format(sizes: list[int], results: dict, baseline: dict, baseline_size: int) -> list[str]:

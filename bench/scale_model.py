@@ -23,12 +23,10 @@ import argparse
 import datetime as dt
 import json
 import logging
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from memory import peak_mb
+from memory import peak_mb, run_stage
 
 logger = logging.getLogger("bench.scale_model")
 K = 20
@@ -219,12 +217,7 @@ def _child(args: argparse.Namespace) -> None:
 # --- the parent: runs the children and reports -----------------------------------------------
 def _run(stage: str, plays: int, folder: Path, epochs: int) -> dict:
     out = folder / f"{stage}.json"
-    command = [sys.executable, __file__, "--child", stage, "--plays", str(plays)]
-    command += ["--folder", str(folder), "--out", str(out), "--epochs", str(epochs)]
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    logger.info("%s at %d plays: %.0f s", stage, plays, time.perf_counter() - started)
-    return json.loads(out.read_text())
+    return run_stage(__file__, stage, plays, out, folder=folder, epochs=epochs)
 
 
 def _lines(plays: int, results: dict) -> list[str]:
