@@ -43,6 +43,7 @@ from musicrec_core.evaluation.audiences import (
     NEW_USERS_GIVEN,
     WARM_USERS,
     audiences_of,
+    served_by,
 )
 from musicrec_core.models.diversity import (
     DEFAULT_DIVERSITY,
@@ -338,8 +339,7 @@ class Answers:
 
     def model_of(self, audience: str) -> tuple[str, str | None]:
         """The name and artifact version (None: fitted on the snapshot) serving an audience."""
-        row = self.served.loc[audience]
-        return str(row[s.MODEL_NAME]), optional_text(row[s.MODEL_VERSION])
+        return served_by(self.served, audience)
 
     def _segment_reason(self, row: int, track: int) -> Reason:
         """How many of the listener's segment, and of everyone, played the track."""

@@ -10,6 +10,7 @@ from musicrec_core.evaluation.audiences import (
     USER_AUDIENCES,
     audience_models,
     audiences_of,
+    served_by,
     single_model_audiences,
 )
 from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
@@ -103,6 +104,7 @@ __all__ = [
     "read_served",
     "sample_test_set",
     "sample_users",
+    "served_by",
     "single_model_audiences",
     "to_markdown",
     "warm_ndcg",

@@ -38,6 +38,14 @@ AUDIENCE_COLUMNS = [AUDIENCE, s.MODEL_NAME, s.MODEL_VERSION, REASON]
 PINNED = "pinned by configuration"
 
 
+def served_by(models: pd.DataFrame, audience: str) -> tuple[str, str | None]:
+    """The model name and artifact version (None: fitted on the data served over) that
+    ``models`` (``AUDIENCE_COLUMNS`` rows indexed by audience) name for an audience."""
+    row = models.loc[audience]
+    version = row[s.MODEL_VERSION]
+    return str(row[s.MODEL_NAME]), None if pd.isna(version) else str(version)
+
+
 def audiences_of(n_tracks: np.ndarray) -> np.ndarray:
     """The audience of each listener by their distinct tracks played: more than
     ``FEW_PLAYS`` warm, 1 to ``FEW_PLAYS`` cold_user_given, none cold_user."""

@@ -8,7 +8,7 @@ from pydantic import Field
 from musicrec_core import serving
 from musicrec_core.data import MusicPreprocessor
 from musicrec_core.data import schema as s
-from musicrec_core.evaluation import AUDIENCE, NEW_TRACKS, REASON, USER_AUDIENCES
+from musicrec_core.evaluation import AUDIENCE, NEW_TRACKS, REASON, USER_AUDIENCES, served_by
 from musicrec_core.models import (
     DEFAULT_DIVERSITY,
     DIVERSITY_CANDIDATES,
@@ -107,14 +107,13 @@ def _audience_models(
     fitted once."""
     loaded: dict[tuple[str, str | None], tuple[Recommender, str]] = {}
     chosen = {}
-    for audience, name, version in policy[[AUDIENCE, s.MODEL_NAME, s.MODEL_VERSION]].itertuples(
-        index=False
-    ):
+    by_audience = policy.set_index(AUDIENCE)
+    for audience in policy[AUDIENCE]:
         if audience not in USER_AUDIENCES:
             continue
-        key = (name, None if pd.isna(version) else str(version))
+        key = served_by(by_audience, audience)
         if key not in loaded:
-            if name == fallback.name:
+            if key[0] == fallback.name:
                 loaded[key] = (fallback, model_version())
             else:
                 loaded[key] = _serving_model(*key, store, preprocessor, data)
@@ -206,15 +205,8 @@ def new_track_recommendations(
     store = paths.artifacts()
     preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
     data = TrainingData(interactions, user_features, track_features)
-    choice = serving_policy.set_index(AUDIENCE).loc[NEW_TRACKS]
-    version = choice[s.MODEL_VERSION]
-    model, version = _serving_model(
-        choice[s.MODEL_NAME],
-        None if pd.isna(version) else str(version),
-        store,
-        preprocessor,
-        data,
-    )
+    by_audience = serving_policy.set_index(AUDIENCE)
+    model, version = _serving_model(*served_by(by_audience, NEW_TRACKS), store, preprocessor, data)
     users = _shard_users(context, user_features)
     frame = serving.new_track_recommendations(model, version, users, config.top_k)
     frame[SHARD_COLUMN] = user_shards(frame[s.USER_ID], N_USER_SHARDS)
@@ -225,7 +217,7 @@ def new_track_recommendations(
             "new_tracks": len(unplayed_columns(data.matrix)),
             "users": int(frame[s.USER_ID].nunique()),
             "model": f"{model.name} {version}",
-            "why": str(choice[REASON]),
+            "why": str(by_audience.loc[NEW_TRACKS, REASON]),
             "k": config.top_k,
             "shards": dg.MetadataValue.json(_shards(context)),
             "shard_count": N_USER_SHARDS,
