@@ -34,7 +34,8 @@ STAGES = ("split", "preprocessor", "training", "evaluation", "recommend_all", "p
 
 
 # --- child processes: one stage each ---------------------------------------------------------
-def _tables(folder: Path):
+def warehouse_tables(folder: Path):
+    """The split, user features, track features and plays in the folder's warehouse."""
     from musicrec_core.data import schema as s
     from musicrec_core.data import warehouse
 
@@ -71,7 +72,7 @@ def split(folder: Path) -> dict:
 def preprocessor(folder: Path) -> dict:
     from musicrec_core.data import fit_preprocessor
 
-    data, users, tracks, _ = _tables(folder)
+    data, users, tracks, _ = warehouse_tables(folder)
     fitted, _, _ = fit_preprocessor(data, users, tracks)
     fitted.save_preprocessors(folder / "preprocessor")
     return {"rows": len(tracks)}
@@ -83,7 +84,7 @@ def training(folder: Path, epochs: int) -> dict:
     from musicrec_core.models import TrainingData
     from musicrec_core.models.hybrid import Hybrid, TrainConfig
 
-    data, users, tracks, _ = _tables(folder)
+    data, users, tracks, _ = warehouse_tables(folder)
     model = Hybrid(
         TrainConfig(epochs=epochs, progress=False),
         MusicPreprocessor.load(folder / "preprocessor"),
@@ -116,7 +117,7 @@ def evaluation(folder: Path) -> dict:
     from musicrec_core.data import MusicPreprocessor
     from musicrec_core.evaluation import evaluate_models
 
-    data, users, tracks, _ = _tables(folder)
+    data, users, tracks, _ = warehouse_tables(folder)
     model = _hybrid(folder, data, users, tracks)
     comparison = evaluate_models(
         data,
@@ -135,7 +136,7 @@ def recommend_all(folder: Path) -> dict:
     from musicrec_core.data import schema as s
     from musicrec_core.models.hybrid import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS
 
-    data, users, tracks, interactions = _tables(folder)
+    data, users, tracks, interactions = warehouse_tables(folder)
     model = _hybrid(folder, data, users, tracks, interactions)
     user_ids = users[s.USER_ID].to_numpy(dtype=object)
     started = time.perf_counter()
@@ -168,7 +169,7 @@ def publish(folder: Path) -> dict:
         serving_tables,
     )
 
-    data, users, tracks, interactions = _tables(folder)
+    data, users, tracks, interactions = warehouse_tables(folder)
     model = _hybrid(folder, data, users, tracks, interactions)
     fallback = segment_popularity(interactions, users, tracks)
     vectors = content_vectors(tracks, MusicPreprocessor.load(folder / "preprocessor"))
@@ -215,7 +216,8 @@ def _child(args: argparse.Namespace) -> None:
 
 
 # --- the parent: runs the children and reports -----------------------------------------------
-def _run(stage: str, plays: int, folder: Path, epochs: int) -> dict:
+def run_model_stage(stage: str, plays: int, folder: Path, epochs: int) -> dict:
+    """One stage of this script in a process of its own, on the folder's files."""
     out = folder / f"{stage}.json"
     return run_stage(__file__, stage, plays, out, folder=folder, epochs=epochs)
 
@@ -277,8 +279,8 @@ def main() -> None:
     for plays in (int(x) for x in args.sizes.split(",")):
         folder = Path(args.workdir) / f"plays-{plays}"
         if not (folder / "musicrec.duckdb").exists():
-            _run("warehouse", plays, folder, args.epochs)
-        results = {stage: _run(stage, plays, folder, args.epochs) for stage in STAGES}
+            run_model_stage("warehouse", plays, folder, args.epochs)
+        results = {stage: run_model_stage(stage, plays, folder, args.epochs) for stage in STAGES}
         print()
         print("\n".join(_lines(plays, results)), flush=True)
 

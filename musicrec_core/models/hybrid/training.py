@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device, seed_everything
 from musicrec_core.models.hybrid.loss import EnhancedListNetLoss
 from musicrec_core.models.hybrid.network import HybridRecommender
+from musicrec_core.models.hybrid.optimiser import HybridOptimiser
 from musicrec_core.models.hybrid.sampling import ListSampler, batch_tensors, played_mask
 from musicrec_core.models.hybrid.validation import (
     VAL_CONTENT,
@@ -147,10 +148,7 @@ def _train(
     sampler = ListSampler(plays, config, rng)
     blocks = [torch.as_tensor(np.asarray(b, np.float32), device=device) for b in similarity]
     loss_fn = EnhancedListNetLoss(config.ils_weight, config.temperature)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", patience=1)
+    optimiser = HybridOptimiser(model, config.learning_rate, config.weight_decay)
     show = config.progress and sys.stderr.isatty()
     history: list[dict] = []
     best, best_state, stale = -np.inf, None, 0
@@ -168,10 +166,9 @@ def _train(
             part = None if parts_all is None else parts_all[start : start + config.batch_size]
             batch = batch_tensors(sampler.batch(rows, part), device)
             parts = _batch_loss(model, batch, plays[rows], loss_fn, blocks, config)
-            optimizer.zero_grad()
+            optimiser.zero_grad()
             parts["total"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            optimiser.step(config.grad_clip)
             for key in sums:
                 sums[key] += float(parts[key].detach())
             n_batches += 1
@@ -184,7 +181,7 @@ def _train(
                 model, plays, validation, config, device, content_only=True
             )
             metrics[VAL_STOP] = stopping_score(metrics)
-        metrics["lr"] = optimizer.param_groups[0]["lr"]
+        metrics["lr"] = optimiser.learning_rate
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         history.append(metrics)
         logger.info("hybrid epoch %d: %s", epoch, metrics)
@@ -197,7 +194,7 @@ def _train(
         else:
             stale += 1
         if validation is not None:
-            scheduler.step(score)
+            optimiser.end_epoch(score)
             if stale >= config.patience:
                 logger.info(
                     "hybrid: early stop after epoch %d (best %s %.4f)", epoch, VAL_STOP, best
