@@ -40,6 +40,16 @@ logger = logging.getLogger(__name__)
 EpochCallback = Callable[[int, dict], None]
 
 
+def unique_rows(rows: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(rows, return_inverse=True)`` for indices below ``n``, by marking them in
+    a mask of ``n`` instead of sorting ``rows`` (a batch's listed rows among its pooled ones,
+    which are already unique)."""
+    seen = torch.zeros(n, dtype=torch.bool, device=rows.device)
+    seen[rows] = True
+    position = torch.cumsum(seen, dim=0) - 1
+    return seen.nonzero().ravel(), position[rows]
+
+
 def _batch_loss(
     model: HybridRecommender,
     batch: dict[str, torch.Tensor],
@@ -76,7 +86,7 @@ def _batch_loss(
     retrieval = loss_fn(dot, batch["target"], batch["mask"], batch["positive"])
 
     with torch.no_grad():
-        candidates, slots = torch.unique(listed_rows, return_inverse=True)
+        candidates, slots = unique_rows(listed_rows, len(pool))
         tracks = pool[candidates]
         gains = torch.zeros((len(users), len(candidates)), device=dot.device)
         listed_gains = torch.where(batch["positive"], batch["target"], 0.0)

@@ -19,6 +19,7 @@ from musicrec_core.models.hybrid import (
 )
 from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.sampling import ListSampler
+from musicrec_core.models.hybrid.training import unique_rows
 from musicrec_core.models.hybrid.validation import validation_users
 
 KEYS = {
@@ -196,3 +197,12 @@ def test_validation_ranks_the_same_bounded_sample_of_users_each_time():
     assert set(first) <= set(np.flatnonzero(np.diff(validation.indptr) > 0))
     everyone = validation_users(validation, TrainConfig(validation_users=None))
     np.testing.assert_array_equal(everyone, np.flatnonzero(np.diff(validation.indptr) > 0))
+
+
+def test_unique_rows_equals_torch_unique():
+    generator = torch.Generator().manual_seed(0)
+    for n in (1, 7, 300):
+        rows = torch.randint(0, n, (16, 25), generator=generator)
+        expected = torch.unique(rows, return_inverse=True)
+        for mine, theirs in zip(unique_rows(rows, n), expected, strict=True):
+            assert torch.equal(mine, theirs)
