@@ -11,7 +11,12 @@ from musicrec_core.data.deliveries import (
     write_then_rename,
 )
 from musicrec_core.data.feature_tables import build_features
-from musicrec_core.data.interactions import InteractionMatrix, holdout
+from musicrec_core.data.interactions import (
+    InteractionMatrix,
+    holdout,
+    listeners_per_track,
+    played_columns,
+)
 from musicrec_core.data.landing import (
     IngestResult,
     file_sha256,
@@ -78,6 +83,8 @@ __all__ = [
     "imputed_counts",
     "ingest_landing",
     "is_pending",
+    "listeners_per_track",
+    "played_columns",
     "plays_delivery",
     "prepare",
     "raw_generation",

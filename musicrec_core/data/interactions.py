@@ -47,6 +47,17 @@ class InteractionMatrix:
         return out
 
 
+def listeners_per_track(plays: sparse.spmatrix | sparse.sparray) -> np.ndarray:
+    """How many users (rows) of a user x track matrix hold an entry in each track's column,
+    counted from the CSR column indices rather than through a CSC copy of every play."""
+    return sparse.csr_matrix(plays).getnnz(axis=0)
+
+
+def played_columns(plays: sparse.spmatrix | sparse.sparray) -> np.ndarray:
+    """Indices of the tracks (columns) somebody played."""
+    return np.flatnonzero(listeners_per_track(plays))
+
+
 # A holdout for choosing a model's settings without a validation split: this share of users
 # (with at least HOLDOUT_MIN_PLAYS plays) lend this share of their plays.
 HOLDOUT_USERS = 0.3

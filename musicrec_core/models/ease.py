@@ -12,7 +12,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from musicrec_core import metrics as m
-from musicrec_core.data.interactions import holdout
+from musicrec_core.data.interactions import holdout, played_columns
 from musicrec_core.models.play_rows import (
     WEIGHTINGS,
     PlayRowRecommender,
@@ -137,7 +137,7 @@ def ease_weights(x: sparse.csr_matrix, l2: float, max_items: int) -> tuple[np.nd
     Raises CatalogueTooLarge, before allocating, when more than ``max_items`` tracks were
     played.
     """
-    items = np.flatnonzero(np.diff(sparse.csc_matrix(x).indptr) > 0)
+    items = played_columns(x)
     n = len(items)
     if n > max_items:
         raise CatalogueTooLarge(

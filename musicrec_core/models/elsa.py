@@ -11,6 +11,7 @@ import torch
 from scipy import sparse
 from torch.nn import functional as F
 
+from musicrec_core.data.interactions import played_columns
 from musicrec_core.models.play_rows import PlayRowRecommender, weighted_matrix
 from musicrec_core.models.recommender import TrainingData
 
@@ -112,7 +113,7 @@ def elsa_factors(
     """The played-track columns of ``x`` (users x tracks, binary) and ELSA's row-normalised A
     over them (float32, on ``device``), trained as ``ELSA`` describes in batches of at least
     ``batch_users`` users."""
-    items = np.flatnonzero(np.diff(sparse.csc_matrix(x).indptr) > 0)
+    items = played_columns(x)
     x = sparse.csr_matrix(x[:, items])
     x = x[np.flatnonzero(np.diff(x.indptr) > 0)]  # users without plays carry no loss
     generator = torch.Generator().manual_seed(seed)

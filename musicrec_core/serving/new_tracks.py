@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.interactions import InteractionMatrix
+from musicrec_core.data.interactions import InteractionMatrix, listeners_per_track
 from musicrec_core.evaluation.audiences import NEW_USERS
 from musicrec_core.models.recommender import Recommendations, Recommender, top_k
 from musicrec_core.serving.tables import dense_batch_users, servable_users
@@ -18,7 +18,7 @@ NEW_TRACKS_K = 10  # new tracks listed per listener by default
 
 def unplayed_columns(matrix: InteractionMatrix) -> np.ndarray:
     """Catalogue columns of the tracks that no listener in ``matrix`` has played."""
-    return np.flatnonzero(matrix.matrix.getnnz(axis=0) == 0)
+    return np.flatnonzero(listeners_per_track(matrix.matrix) == 0)
 
 
 def new_track_recommendations(

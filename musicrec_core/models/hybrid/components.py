@@ -8,10 +8,11 @@ import pandas as pd
 import torch
 from scipy import sparse
 
+from musicrec_core.data.interactions import played_columns
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
-from musicrec_core.models.hybrid.item_item import ItemItemScores, played_tracks
+from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.network import HybridRecommender
 
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
@@ -43,7 +44,7 @@ def item_item_scores(
     the largest rank it chooses from), or ELSA above the config's ``item_item_max_tracks`` or
     without ``l2``, then truncated to ``rank`` if given: a model loaded later gets the same
     factors as the one trained."""
-    elsa = l2 is None or played_tracks(plays) > config.item_item_max_tracks
+    elsa = l2 is None or len(played_columns(plays)) > config.item_item_max_tracks
     fitted_rank = config.item_item_rank or (
         config.item_item_elsa_rank if elsa else max(ITEM_ITEM_RANKS)
     )

@@ -27,6 +27,7 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 from torch.nn import functional as F
 
+from musicrec_core.data.interactions import played_columns
 from musicrec_core.models.ease import ease_weights
 from musicrec_core.models.elsa import (
     ELSA_BATCH_USERS,
@@ -38,11 +39,6 @@ from musicrec_core.models.hybrid.fusion import ItemItemEvidence
 from musicrec_core.models.play_rows import weighted_matrix
 
 logger = logging.getLogger(__name__)
-
-
-def played_tracks(plays: sparse.csr_matrix) -> int:
-    """How many tracks (columns) of a user x track play matrix somebody played."""
-    return int(np.count_nonzero(sparse.csr_matrix(plays).getnnz(axis=0)))
 
 
 class ItemItemScores:
@@ -76,7 +72,7 @@ class ItemItemScores:
         ``epochs`` instead when ``l2`` is None or more than ``max_tracks`` tracks were played
         (the dense weights would not fit)."""
         x = weighted_matrix(plays, "binary")
-        played = played_tracks(x)
+        played = len(played_columns(x))
         if l2 is not None and played <= max_tracks:
             kind, (items, source, target) = "ease", _ease_factors(x, l2, max_tracks, rank, seed)
         else:

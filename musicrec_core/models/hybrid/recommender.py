@@ -27,7 +27,12 @@ import torch
 from scipy import sparse
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.interactions import InteractionMatrix, holdout
+from musicrec_core.data.interactions import (
+    InteractionMatrix,
+    holdout,
+    listeners_per_track,
+    played_columns,
+)
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.ease import choose_ease_l2
 from musicrec_core.models.hybrid.catalogue_rows import CatalogueRows
@@ -48,7 +53,7 @@ from musicrec_core.models.hybrid.fusion import (
     retrieval_items,
 )
 from musicrec_core.models.hybrid.inputs import CatalogueInputs, listener_demographics
-from musicrec_core.models.hybrid.item_item import ItemItemScores, played_tracks
+from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.network import Demographics
 from musicrec_core.models.hybrid.sampling import flat_history, played_mask
 from musicrec_core.models.hybrid.storage import load_model, save_model
@@ -156,7 +161,7 @@ class Hybrid(Recommender):
         if cfg.item_item_weight == 0 and cfg.item_item_retrieval_weight == 0:
             return
         self.item_item_l2 = cfg.item_item_l2
-        if self.item_item_l2 is None and played_tracks(plays) <= cfg.item_item_max_tracks:
+        if self.item_item_l2 is None and len(played_columns(plays)) <= cfg.item_item_max_tracks:
             self.item_item_l2, self.item_item_l2_validation = choose_ease_l2(
                 weighted_matrix(plays, "binary"), validation, cfg.item_item_max_tracks
             )
@@ -286,7 +291,7 @@ class Hybrid(Recommender):
         content alone, rank by their dot scores and co-play evidence instead, and do not take
         the places of tracks that have no plays at all."""
         if self._unplayed is None:
-            listeners = np.diff(sparse.csc_matrix(self.data.matrix.matrix).indptr)
+            listeners = listeners_per_track(self.data.matrix.matrix)
             unplayed = (listeners == 0) & ~self.model.item_known.cpu().numpy()
             self._unplayed = torch.as_tensor(np.flatnonzero(unplayed), device=self.device)
         return self._unplayed

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from musicrec_core.data.interactions import listeners_per_track
 from musicrec_core.models.hybrid.config import TrainConfig
 
 
@@ -54,7 +55,7 @@ class ListSampler:
         self.plays = sparse.csr_matrix(plays)
         self.config = config
         self.rng = rng
-        listeners = np.diff(sparse.csc_matrix(self.plays).indptr).astype(float)
+        listeners = listeners_per_track(self.plays).astype(float)
         self.known = np.flatnonzero(listeners > 0)
         self.popularity = listeners[self.known] / listeners.sum()
         share = config.popular_negative_share

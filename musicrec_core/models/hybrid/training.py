@@ -21,6 +21,7 @@ import torch
 from scipy import sparse
 from tqdm.auto import tqdm
 
+from musicrec_core.data.interactions import listeners_per_track
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device, seed_everything
 from musicrec_core.models.hybrid.loss import EnhancedListNetLoss
 from musicrec_core.models.hybrid.network import HybridRecommender
@@ -154,7 +155,7 @@ def _train(
     seed_everything(config.seed)
     rng = np.random.default_rng(config.seed)
     model.to(device)
-    model.item_known[:] = torch.as_tensor(np.diff(sparse.csc_matrix(plays).indptr) > 0)
+    model.item_known[:] = torch.as_tensor(listeners_per_track(plays) > 0)
     sampler = ListSampler(plays, config, rng)
     blocks = [torch.as_tensor(np.asarray(b, np.float32), device=device) for b in similarity]
     loss_fn = EnhancedListNetLoss(config.ils_weight, config.temperature)
