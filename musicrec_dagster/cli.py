@@ -236,6 +236,8 @@ def _op_config(args: argparse.Namespace) -> dict[str, dict]:
             config[name] = {"top_k": args.top_k}
     if getattr(args, "full_refresh", False):
         config["raw_catalogue"] = {"full_refresh": True}
+    if getattr(args, "epochs", None) is not None:
+        config["hybrid_model"] = {"epochs": args.epochs}
     evaluation = {}
     if getattr(args, "models", None):
         evaluation["models"] = args.models.split(",")
@@ -246,6 +248,17 @@ def _op_config(args: argparse.Namespace) -> dict[str, dict]:
     if evaluation:
         config["model_evaluation"] = evaluation
     return config
+
+
+def positive(value: str) -> int:
+    """A whole number above zero, for counts such as ``--epochs``."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {value!r}")
+    return number
 
 
 def eval_users(value: str) -> int:
@@ -416,6 +429,12 @@ def _source_options() -> argparse.ArgumentParser:
     options.add_argument("--scale-plays", type=int, help="synthetic catalogue with this many plays")
     options.add_argument("--seed", type=int, help="synthetic generator seed")
     options.add_argument("--dirty-rate", type=float, help="share of dirty synthetic rows")
+    options.add_argument(
+        "--epochs",
+        type=positive,
+        metavar="N",
+        help="most epochs to train the hybrid (default 20; early stopping may end sooner)",
+    )
     options.add_argument("--models", help="comma-separated models to evaluate")
     options.add_argument(
         "--ks", type=cutoffs, metavar="K,K,...", help="comma-separated cutoffs, e.g. 5,10,20"
