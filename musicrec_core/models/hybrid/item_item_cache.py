@@ -64,6 +64,18 @@ def fingerprint(matrix: InteractionMatrix, settings: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def item_item_settings(config: dict, l2: float | None, rank: int) -> dict:
+    """What the factors depend on besides the plays: the model's config, λ and rank."""
+    return {"config": config, "l2": l2, "rank": rank}
+
+
+def keep_item_item(
+    folder: Path, matrix: InteractionMatrix, settings: dict, scores: ItemItemScores
+) -> None:
+    """Keep factors fitted on ``matrix`` with ``settings`` under ``folder``, for later loads."""
+    _write(Path(folder) / ITEM_ITEM_DIR / f"{fingerprint(matrix, settings)}.pt", matrix, scores)
+
+
 def cached_item_item(
     folder: Path,
     matrix: InteractionMatrix,
@@ -86,7 +98,7 @@ def cached_item_item(
             return ItemItemScores(saved["sources"][at], saved["targets"][at], saved["kind"])
     scores = fit()
     if keep:
-        _write(path, matrix, scores)
+        keep_item_item(folder, matrix, settings, scores)
     return scores
 
 

@@ -17,7 +17,11 @@ from musicrec_core.models.hybrid.components import item_item_scores, new_network
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
 from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
-from musicrec_core.models.hybrid.item_item_cache import cached_item_item
+from musicrec_core.models.hybrid.item_item_cache import (
+    cached_item_item,
+    item_item_settings,
+    keep_item_item,
+)
 from musicrec_core.models.recommender import TrainingData
 
 if TYPE_CHECKING:
@@ -36,7 +40,8 @@ MODEL_FORMAT = 3
 
 def save_model(model: Hybrid, folder: Path | str, metrics: dict | None = None) -> Path:
     """Weights (``torch.save`` of the state dict), config, id maps, training history and the
-    model's own fitted preprocessor (sub-folder ``preprocessor``)."""
+    model's own fitted preprocessor (sub-folder ``preprocessor``); fused item-item factors are
+    kept as a load over the training plays would fit them, so that such a load reads them."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.model.state_dict(), folder / WEIGHTS_FILE)
@@ -65,6 +70,11 @@ def save_model(model: Hybrid, folder: Path | str, metrics: dict | None = None) -
         "content_validation": {str(w): v for w, v in model.content_validation.items()},
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=1))
+    if model.item_item is not None and (
+        model.item_item_weight > 0 or model.item_item_retrieval_weight > 0
+    ):
+        settings = item_item_settings(meta["config"], model.item_item_l2, model.item_item_rank)
+        keep_item_item(folder, model.data.matrix, settings, model.item_item)
     if metrics is not None:
         (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1, default=str))
     logger.info("saved hybrid model to %s", folder)
@@ -146,7 +156,7 @@ def load_model(
         model.item_item = cached_item_item(
             folder,
             data.matrix,
-            {"config": meta["config"], "l2": l2, "rank": rank},
+            item_item_settings(meta["config"], l2, rank),
             lambda: item_item_scores(config, data.matrix.matrix, model.device, l2, rank),
             model.device,
             keep_item_item,

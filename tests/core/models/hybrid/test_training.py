@@ -15,8 +15,10 @@ from musicrec_core.models.hybrid import (
     VAL_STOP,
     Hybrid,
     TrainConfig,
+    storage,
     validation_ndcg,
 )
+from musicrec_core.models.hybrid.components import item_item_scores
 from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.sampling import ListSampler
 from musicrec_core.models.hybrid.training import unique_rows
@@ -101,10 +103,34 @@ def test_save_and_load_round_trip_gives_identical_scores(fitted, tmp_path, monke
     )
     model.save(tmp_path / "hybrid", metrics={"ndcg@10": 0.1})
     loaded = Hybrid.load(tmp_path / "hybrid", model.data, model.preprocessor)
-    assert calls == [True]
+    assert calls and all(calls)  # the weights, and the kept item-item factors
     users = model.data.matrix.user_ids[:6]
     np.testing.assert_array_equal(model.score(users), loaded.score(users))
     assert (tmp_path / "hybrid" / "metrics.json").exists()
+
+
+def test_a_load_over_the_training_plays_reads_the_factors_saved_with_the_model(
+    fitted, tmp_path, monkeypatch
+):
+    model, _ = fitted
+    assert model.item_item is not None and model.item_item_weight > 0
+    refit = item_item_scores(
+        model.config,
+        model.data.matrix.matrix,
+        model.device,
+        model.item_item_l2,
+        model.item_item_rank,
+    )  # what a load would fit: the same factors as training's
+    torch.testing.assert_close(refit.sources, model.item_item.sources)
+    torch.testing.assert_close(refit.targets, model.item_item.targets)
+    model.save(tmp_path / "hybrid")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the factors were refitted")
+
+    monkeypatch.setattr(storage, "item_item_scores", no_fit)
+    loaded = Hybrid.load(tmp_path / "hybrid", model.data, model.preprocessor)
+    torch.testing.assert_close(loaded.item_item.sources, model.item_item.sources)
 
 
 def test_recommend_with_history_for_a_new_user(fitted):
