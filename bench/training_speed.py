@@ -1,15 +1,17 @@
-"""Training speed with the id tables updated sparsely (lazy Adam) against dense Adam, at scale.
+"""Adam's step at scale: torch's default on the CPU against the fused kernel the models use.
 
-A training step reads a few thousand rows of the item, history and user id tables, but dense
-Adam writes every row of them (with gradients and moments) on every step, a cost that grows with
-the catalogue. To time steps over the full catalogue's tables without a full epoch at each size,
-the hybrid trains one epoch on the plays of a seeded share of the users, over every user and
-track of the synthetic catalogue (tables of full size), once per optimiser, alternating, with
-the item-item and content fusions off. Reported: lists per second of the epoch (its steps, not
-the validation after it) for each, and their ratio; the warehouse and preprocessor are
-bench/scale_model.py's, built first when missing.
+A training step of the hybrid reads a few thousand rows of its item, history and user id
+tables, but Adam updates every row of them; torch's default Adam does that as about ten
+separate passes per parameter, the fused kernel in one. For each size, the hybrid trains one
+epoch on the plays of a seeded share of the users, over every user and track of the synthetic
+catalogue (so its tables have their full size; item-item and content fusions off), which gives
+the epoch's lists per second and seconds per step. Then both Adams step over that network's
+parameters (random gradients, ``--steps`` steps each, alternating rounds), and over ELSA's
+tracks x rank factors for the catalogue's played tracks, as ELSA's fit steps them: milliseconds
+per step, their ratio, and the default's time as a share of a measured training step. The
+warehouse and preprocessor are bench/scale_model.py's, built first when missing.
 Usage: .venv/bin/python bench/training_speed.py [--sizes 1000000,10000000] [--share 0.1]
-[--rounds 2] [--workdir DIR]
+[--steps 5] [--rounds 2] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -18,19 +20,22 @@ import argparse
 import datetime as dt
 import logging
 import statistics
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from common import machine
 from scale_model import STAGES, run_model_stage, warehouse_tables
 
-from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor
+from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor, played_columns
 from musicrec_core.data import schema as s
-from musicrec_core.models import TrainingData
+from musicrec_core.models import ELSA, TrainingData, adam
 from musicrec_core.models.hybrid import Hybrid, TrainConfig
 
 logger = logging.getLogger("bench.training_speed")
 PREPARED = STAGES[:2]  # the split and the preprocessor
+CPU = torch.device("cpu")
 
 
 def _prepared(folder: Path, plays: int) -> None:
@@ -41,19 +46,16 @@ def _prepared(folder: Path, plays: int) -> None:
             run_model_stage(stage, plays, folder, epochs=1)
 
 
-def lists_per_second(folder: Path, share: float, sparse_ids: bool) -> float:
-    """Lists per second of one epoch on a seeded share of the users' plays."""
+def one_epoch(folder: Path, share: float) -> tuple[Hybrid, dict, int]:
+    """The hybrid after one epoch on a seeded share of the users' plays, that epoch's record,
+    and how many tracks the whole training split played."""
     data, users, tracks, _ = warehouse_tables(folder)
-    rng = np.random.default_rng(0)
-    chosen = users[s.USER_ID][rng.random(len(users)) < share]
+    train = data[data[s.SPLIT] == TRAIN]
+    played = len(played_columns(TrainingData(train, users, tracks).matrix.matrix))
+    chosen = users[s.USER_ID][np.random.default_rng(0).random(len(users)) < share]
     data = data[data[s.USER_ID].isin(chosen)]
     config = TrainConfig(
-        epochs=1,
-        sparse_ids=sparse_ids,
-        item_item_weight=0,
-        item_item_retrieval_weight=0,
-        content_weight=0,
-        progress=False,
+        epochs=1, item_item_weight=0, item_item_retrieval_weight=0, content_weight=0, progress=False
     )
     model = Hybrid(
         config,
@@ -61,34 +63,69 @@ def lists_per_second(folder: Path, share: float, sparse_ids: bool) -> float:
         validation=data[data[s.SPLIT] == VALIDATION],
     )
     model.fit(TrainingData(data[data[s.SPLIT] == TRAIN], users, tracks))
-    return model.history[0]["lists_per_second"]
+    return model, model.history[0], played
+
+
+def step_ms(parameters: list[torch.nn.Parameter], fused: bool, steps: int, lr: float) -> float:
+    """Milliseconds per Adam step over ``parameters`` (their gradients set)."""
+    if fused:
+        optimiser = adam(parameters, CPU, lr, TrainConfig.weight_decay)
+    else:
+        optimiser = torch.optim.Adam(parameters, lr=lr, weight_decay=TrainConfig.weight_decay)
+    optimiser.step()  # allocates the moments
+    started = time.perf_counter()
+    for _ in range(steps):
+        optimiser.step()
+    return (time.perf_counter() - started) / steps * 1e3
+
+
+def compare(parameters: list[torch.nn.Parameter], steps: int, rounds: int, lr: float):
+    for parameter in parameters:
+        parameter.grad = torch.randn_like(parameter)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for fused in (False, True):
+            times[fused].append(step_ms(parameters, fused, steps, lr))
+    return statistics.median(times[False]), statistics.median(times[True])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--share", type=float, default=0.1, help="share of the users trained")
+    parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workdir", default="/tmp/musicrec-scale-model")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     print(f"### Record of {dt.date.today()}, {machine()}")
     print()
-    print("| plays | users trained | dense Adam (lists/s) | sparse ids (lists/s) | ratio |")
-    print("|---|---|---|---|---|")
+    print(
+        "| plays | parameters | default Adam (ms/step) | fused (ms/step) | ratio "
+        "| default's share of a training step |"
+    )
+    print("|---|---|---|---|---|---|")
     for plays in (int(x) for x in args.sizes.split(",")):
         folder = Path(args.workdir) / f"plays-{plays}"
         _prepared(folder, plays)
-        speeds: dict[bool, list[float]] = {False: [], True: []}
-        for _ in range(args.rounds):
-            for sparse_ids in (False, True):
-                speed = lists_per_second(folder, args.share, sparse_ids)
-                speeds[sparse_ids].append(speed)
-                logger.info("%d plays, sparse ids %s: %.0f lists/s", plays, sparse_ids, speed)
-        dense, sparse = statistics.median(speeds[False]), statistics.median(speeds[True])
+        model, epoch, played = one_epoch(folder, args.share)
+        step_s = model.config.batch_size / epoch["lists_per_second"]  # a step is a batch
+        logger.info("%d plays: %.0f ms a training step", plays, step_s * 1e3)
+        network = list(model.model.parameters())
+        sizes = f"hybrid: {sum(p.numel() for p in network):,}"
+        default, fused = compare(network, args.steps, args.rounds, TrainConfig.learning_rate)
+        share = default / (step_s * 1e3)
         print(
-            f"| {plays:,} | {args.share:.0%} | {dense:,.0f} | {sparse:,.0f} | "
-            f"**{sparse / dense:.2f}x** |",
+            f"| {plays:,} | {sizes} | {default:,.1f} | {fused:,.1f} | **{default / fused:.1f}x** "
+            f"| {share:.0%} of {step_s * 1e3:,.0f} ms (epoch at "
+            f"{epoch['lists_per_second']:,.0f} lists/s, fused) |",
+            flush=True,
+        )
+        factors = [torch.nn.Parameter(torch.empty(played, ELSA().rank))]
+        default, fused = compare(factors, args.steps, args.rounds, ELSA().learning_rate)
+        print(
+            f"| {plays:,} | ELSA: {played:,} played tracks x {ELSA().rank} | {default:,.1f} | "
+            f"{fused:,.1f} | **{default / fused:.1f}x** | |",
             flush=True,
         )
 

@@ -2,6 +2,7 @@
 scalable form ELSA, and the hybrid deep model (in ``models.hybrid``), with MMR diversity
 re-ranking and the registry."""
 
+from musicrec_core.models.adam import adam
 from musicrec_core.models.content_knn import ContentKNN
 from musicrec_core.models.diversity import (
     DEFAULT_DIVERSITY,
@@ -41,6 +42,7 @@ __all__ = [
     "Recommender",
     "SegmentPopularity",
     "TrainingData",
+    "adam",
     "build_models",
     "choose_ease_l2",
     "elsa_factors",

@@ -12,6 +12,7 @@ from scipy import sparse
 from torch.nn import functional as F
 
 from musicrec_core.data.interactions import played_columns
+from musicrec_core.models.adam import adam
 from musicrec_core.models.play_rows import PlayRowRecommender, weighted_matrix
 from musicrec_core.models.recommender import TrainingData
 
@@ -120,7 +121,7 @@ def elsa_factors(
     weights = torch.empty(len(items), rank)
     torch.nn.init.xavier_uniform_(weights, generator=generator)
     weights = weights.to(device).requires_grad_()
-    optimiser = torch.optim.Adam([weights], lr=learning_rate)
+    optimiser = adam([weights], device, learning_rate)
     rng = np.random.default_rng(seed)
     batch_users = max(batch_users, -(-x.shape[0] // ELSA_STEPS_PER_EPOCH))
     for epoch in range(epochs):

@@ -29,7 +29,6 @@ def new_network(inputs: CatalogueInputs, config: TrainConfig) -> HybridRecommend
         n_blocks=config.n_blocks,
         dropout=config.dropout,
         head_dim=config.head_dim,
-        sparse_ids=config.sparse_ids,
     ).to(resolve_device(config.device))
 
 

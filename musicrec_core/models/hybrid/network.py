@@ -106,11 +106,9 @@ class HybridRecommender(nn.Module):
         n_blocks: int = 2,
         dropout: float = 0.1,
         head_dim: int | None = None,
-        sparse_ids: bool = True,
     ) -> None:
         """``hidden_dim``: width of the towers; ``head_dim`` (default ``hidden_dim``) and
-        ``n_blocks``: width and residual blocks of the re-ranking head; ``sparse_ids``: the id
-        and text tables give sparse gradients."""
+        ``n_blocks``: width and residual blocks of the re-ranking head."""
         super().__init__()
         d, h = embedding_dim, hidden_dim
         self.dim = d  # vector width before the item bias
@@ -127,14 +125,12 @@ class HybridRecommender(nn.Module):
         self.register_buffer("item_known", torch.zeros(inputs.n_items, dtype=torch.bool))
 
         # item tower
-        # Id tables (last row: unknown / new) give sparse gradients: a step updates the rows it
-        # read (musicrec_core.models.hybrid.optimiser).
-        self.item_embedding = nn.Embedding(inputs.n_items + 1, d, sparse=sparse_ids)
+        self.item_embedding = nn.Embedding(inputs.n_items + 1, d)  # last: unknown / new track
         self.music_fc = nn.Sequential(nn.BatchNorm1d(d), nn.ReLU())
         self.release_year_embedding = nn.Embedding(N_YEARS + 1, d)
         self.text_embedding = nn.ModuleDict(
             {
-                col: nn.EmbeddingBag(inputs.text_vocab[col], d, mode="sum", sparse=sparse_ids)
+                col: nn.EmbeddingBag(inputs.text_vocab[col], d, mode="sum")
                 for col in self.text_columns
             }
         )
@@ -145,8 +141,8 @@ class HybridRecommender(nn.Module):
         self.item_wide = nn.Linear(n_item_parts * d, d + 1)
 
         # user tower
-        self.history_embedding = nn.Embedding(inputs.n_items + 1, d, sparse=sparse_ids)
-        self.user_embedding = nn.Embedding(inputs.n_users + 1, d, sparse=sparse_ids)
+        self.history_embedding = nn.Embedding(inputs.n_items + 1, d)  # last: unknown / new track
+        self.user_embedding = nn.Embedding(inputs.n_users + 1, d)  # last: unknown / new user
         self.gender_embedding = nn.Embedding(len(s.GENDER_VALUES) + 1, d)
         self.age_group_embedding = nn.Embedding(len(s.age_group_labels()) + 1, d)
         self.user_tower = _mlp(5 * d + 1 + len(AGE_CENTRES), h, d, 1, dropout)

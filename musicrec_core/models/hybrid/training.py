@@ -22,10 +22,10 @@ from scipy import sparse
 from tqdm.auto import tqdm
 
 from musicrec_core.data.interactions import listeners_per_track
+from musicrec_core.models.adam import adam
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device, seed_everything
 from musicrec_core.models.hybrid.loss import EnhancedListNetLoss
 from musicrec_core.models.hybrid.network import HybridRecommender
-from musicrec_core.models.hybrid.optimiser import HybridOptimiser
 from musicrec_core.models.hybrid.sampling import ListSampler, batch_tensors, played_mask
 from musicrec_core.models.hybrid.validation import (
     VAL_CONTENT,
@@ -159,7 +159,8 @@ def _train(
     sampler = ListSampler(plays, config, rng)
     blocks = [torch.as_tensor(np.asarray(b, np.float32), device=device) for b in similarity]
     loss_fn = EnhancedListNetLoss(config.ils_weight, config.temperature)
-    optimiser = HybridOptimiser(model, config.learning_rate, config.weight_decay)
+    optimizer = adam(model.parameters(), device, config.learning_rate, config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", patience=1)
     show = config.progress and sys.stderr.isatty()
     history: list[dict] = []
     best, best_state, stale = -np.inf, None, 0
@@ -177,9 +178,10 @@ def _train(
             part = None if parts_all is None else parts_all[start : start + config.batch_size]
             batch = batch_tensors(sampler.batch(rows, part), device)
             parts = _batch_loss(model, batch, plays[rows], loss_fn, blocks, config)
-            optimiser.zero_grad()
+            optimizer.zero_grad()
             parts["total"].backward()
-            optimiser.step(config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
             for key in sums:
                 sums[key] += float(parts[key].detach())
             n_batches += 1
@@ -192,7 +194,7 @@ def _train(
                 model, plays, validation, config, device, content_only=True
             )
             metrics[VAL_STOP] = stopping_score(metrics)
-        metrics["lr"] = optimiser.learning_rate
+        metrics["lr"] = optimizer.param_groups[0]["lr"]
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         history.append(metrics)
         logger.info("hybrid epoch %d: %s", epoch, metrics)
@@ -205,7 +207,7 @@ def _train(
         else:
             stale += 1
         if validation is not None:
-            optimiser.end_epoch(score)
+            scheduler.step(score)
             if stale >= config.patience:
                 logger.info(
                     "hybrid: early stop after epoch %d (best %s %.4f)", epoch, VAL_STOP, best
