@@ -103,6 +103,9 @@ def training(folder: Path, epochs: int) -> dict:
 
 
 def _hybrid(folder: Path, data, users, tracks, interactions=None):
+    """The saved hybrid over the training plays (evaluation) or every play (serving): as the
+    assets load it, reading the item-item factors kept for those plays, else fitting and
+    keeping them."""
     from musicrec_core.data import TRAIN, MusicPreprocessor
     from musicrec_core.data import schema as s
     from musicrec_core.models import TrainingData
@@ -110,7 +113,8 @@ def _hybrid(folder: Path, data, users, tracks, interactions=None):
 
     plays = data[data[s.SPLIT] == TRAIN] if interactions is None else interactions
     preprocessor = MusicPreprocessor.load(folder / "preprocessor")
-    return Hybrid.load(folder / "hybrid", TrainingData(plays, users, tracks), preprocessor)
+    data = TrainingData(plays, users, tracks)
+    return Hybrid.load(folder / "hybrid", data, preprocessor, keep_item_item=True)
 
 
 def evaluation(folder: Path) -> dict:
