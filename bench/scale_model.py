@@ -35,7 +35,8 @@ STAGES = ("split", "preprocessor", "training", "evaluation", "recommend_all", "p
 
 # --- child processes: one stage each ---------------------------------------------------------
 def warehouse_tables(folder: Path):
-    """The split, user features, track features and plays in the folder's warehouse."""
+    """The split, user features and track features in the folder's warehouse: what the
+    preprocessor, training and evaluation assets read."""
     from musicrec_core.data import schema as s
     from musicrec_core.data import warehouse
 
@@ -44,8 +45,16 @@ def warehouse_tables(folder: Path):
             warehouse.table_frame(con, s.SPLITS_TABLE),
             warehouse.table_frame(con, s.USER_FEATURES_TABLE),
             warehouse.table_frame(con, s.TRACK_FEATURES_TABLE),
-            warehouse.table_frame(con, s.INTERACTIONS_TABLE),
         )
+
+
+def warehouse_plays(folder: Path):
+    """Every play in the folder's warehouse, which the serving assets read besides."""
+    from musicrec_core.data import schema as s
+    from musicrec_core.data import warehouse
+
+    with warehouse.connect(folder / "musicrec.duckdb") as con:
+        return warehouse.table_frame(con, s.INTERACTIONS_TABLE)
 
 
 def build_warehouse(folder: Path, plays: int) -> dict:
@@ -72,7 +81,7 @@ def split(folder: Path) -> dict:
 def preprocessor(folder: Path) -> dict:
     from musicrec_core.data import fit_preprocessor
 
-    data, users, tracks, _ = warehouse_tables(folder)
+    data, users, tracks = warehouse_tables(folder)
     fitted, _, _ = fit_preprocessor(data, users, tracks)
     fitted.save_preprocessors(folder / "preprocessor")
     return {"rows": len(tracks)}
@@ -84,7 +93,7 @@ def training(folder: Path, epochs: int) -> dict:
     from musicrec_core.models import TrainingData
     from musicrec_core.models.hybrid import Hybrid, TrainConfig
 
-    data, users, tracks, _ = warehouse_tables(folder)
+    data, users, tracks = warehouse_tables(folder)
     model = Hybrid(
         TrainConfig(epochs=epochs, progress=False),
         MusicPreprocessor.load(folder / "preprocessor"),
@@ -121,7 +130,7 @@ def evaluation(folder: Path) -> dict:
     from musicrec_core.data import MusicPreprocessor
     from musicrec_core.evaluation import evaluate_models
 
-    data, users, tracks, _ = warehouse_tables(folder)
+    data, users, tracks = warehouse_tables(folder)
     model = _hybrid(folder, data, users, tracks)
     comparison = evaluate_models(
         data,
@@ -140,7 +149,8 @@ def recommend_all(folder: Path) -> dict:
     from musicrec_core.data import schema as s
     from musicrec_core.models.hybrid import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS
 
-    data, users, tracks, interactions = warehouse_tables(folder)
+    data, users, tracks = warehouse_tables(folder)
+    interactions = warehouse_plays(folder)
     model = _hybrid(folder, data, users, tracks, interactions)
     user_ids = users[s.USER_ID].to_numpy(dtype=object)
     started = time.perf_counter()
@@ -173,7 +183,8 @@ def publish(folder: Path) -> dict:
         serving_tables,
     )
 
-    data, users, tracks, interactions = warehouse_tables(folder)
+    data, users, tracks = warehouse_tables(folder)
+    interactions = warehouse_plays(folder)
     model = _hybrid(folder, data, users, tracks, interactions)
     fallback = segment_popularity(interactions, users, tracks)
     vectors = content_vectors(tracks, MusicPreprocessor.load(folder / "preprocessor"))

@@ -49,7 +49,7 @@ def _prepared(folder: Path, plays: int) -> None:
 def one_epoch(folder: Path, share: float) -> tuple[Hybrid, dict, int]:
     """The hybrid after one epoch on a seeded share of the users' plays, that epoch's record,
     and how many tracks the whole training split played."""
-    data, users, tracks, _ = warehouse_tables(folder)
+    data, users, tracks = warehouse_tables(folder)
     train = data[data[s.SPLIT] == TRAIN]
     played = len(played_columns(TrainingData(train, users, tracks).matrix.matrix))
     chosen = users[s.USER_ID][np.random.default_rng(0).random(len(users)) < share]
