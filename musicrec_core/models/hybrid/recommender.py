@@ -26,13 +26,8 @@ import pandas as pd
 import torch
 from scipy import sparse
 
+from musicrec_core.data import InteractionMatrix, holdout, listeners_per_track, played_columns
 from musicrec_core.data import schema as s
-from musicrec_core.data.interactions import (
-    InteractionMatrix,
-    holdout,
-    listeners_per_track,
-    played_columns,
-)
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.ease import choose_ease_l2
 from musicrec_core.models.hybrid.catalogue_rows import CatalogueRows
