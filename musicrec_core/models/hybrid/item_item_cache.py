@@ -73,7 +73,11 @@ def keep_item_item(
     folder: Path, matrix: InteractionMatrix, settings: dict, scores: ItemItemScores
 ) -> None:
     """Keep factors fitted on ``matrix`` with ``settings`` under ``folder``, for later loads."""
-    _write(Path(folder) / ITEM_ITEM_DIR / f"{fingerprint(matrix, settings)}.pt", matrix, scores)
+    _write(_entry(folder, matrix, settings), matrix, scores)
+
+
+def _entry(folder: Path, matrix: InteractionMatrix, settings: dict) -> Path:
+    return Path(folder) / ITEM_ITEM_DIR / f"{fingerprint(matrix, settings)}.pt"
 
 
 def cached_item_item(
@@ -87,8 +91,7 @@ def cached_item_item(
     """The factors kept under ``folder`` for these plays and settings, else ``fit()``'s,
     written there for later loads when ``keep`` (write-then-rename; the oldest entries beyond
     ``KEEP`` are removed)."""
-    cache = Path(folder) / ITEM_ITEM_DIR
-    path = cache / f"{fingerprint(matrix, settings)}.pt"
+    path = _entry(folder, matrix, settings)  # the fingerprint hashes every play: once
     if path.is_file():
         saved = torch.load(path, map_location=device, weights_only=True)
         rows = pd.Index(saved["track_ids"]).get_indexer(matrix.track_ids.astype(str))
@@ -98,7 +101,7 @@ def cached_item_item(
             return ItemItemScores(saved["sources"][at], saved["targets"][at], saved["kind"])
     scores = fit()
     if keep:
-        keep_item_item(folder, matrix, settings, scores)
+        _write(path, matrix, scores)
     return scores
 
 

@@ -70,9 +70,7 @@ def save_model(model: Hybrid, folder: Path | str, metrics: dict | None = None) -
         "content_validation": {str(w): v for w, v in model.content_validation.items()},
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=1))
-    if model.item_item is not None and (
-        model.item_item_weight > 0 or model.item_item_retrieval_weight > 0
-    ):
+    if model._fuses_item_item():
         settings = item_item_settings(meta["config"], model.item_item_l2, model.item_item_rank)
         keep_item_item(folder, model.data.matrix, settings, model.item_item)
     if metrics is not None:
