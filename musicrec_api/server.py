@@ -25,10 +25,6 @@ logger = logging.getLogger(__name__)
 DATA_DIR_VARIABLE = "MUSICREC_API_DATA_DIR"
 RELOAD_VARIABLE = "MUSICREC_API_RELOAD_INTERVAL"
 SWITCH_INTERVAL = 0.001  # seconds a thread may hold the interpreter while another waits
-# uvicorn pings each worker and kills one that has not answered within this many seconds (its
-# default is 5). A worker loading a snapshot on a busy machine, beside the pipeline, can miss
-# that, and a killed worker starts its load again from the beginning.
-WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def app_from_environment() -> FastAPI:
@@ -75,5 +71,4 @@ def serve(
         port=port,
         workers=workers,
         access_log=access_log,
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
