@@ -4,6 +4,7 @@ every format, and `musicrec api` with several workers."""
 import csv
 import io
 import json
+import time
 import urllib.request
 
 import duckdb
@@ -100,12 +101,24 @@ def test_without_a_published_database_each_question_says_so(tmp_path):
     assert proc.returncode == 3 and "musicrec demo" in proc.stderr
 
 
+def _wait_for_log(path, words: str, count: int, timeout: float) -> str:
+    """The log at ``path`` once ``words`` appear ``count`` times in it, or TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while (log := path.read_text()).count(words) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(log[-3000:])
+        time.sleep(0.5)
+    return log
+
+
 def test_api_workers_each_serve_the_snapshot(catalogue, published_data_dir, api_server, tmp_path):
     url = api_server(published_data_dir, workers=2)
+    # Workers start one after another, each importing torch: on a busy machine the first can
+    # answer long before the second has started, so wait for both before asking.
+    log = _wait_for_log(tmp_path / "api.log", "Application startup complete", 2, timeout=300)
+    assert log.count("Started server process") == 2, log[-3000:]
     for _ in range(20):  # both workers have loaded the snapshot: /health is 200 from either
         wait_for_http(f"{url}/health", timeout=120)
     for _ in range(10):
         with urllib.request.urlopen(f"{url}/users/{catalogue['user']}/recommendations") as answer:
             assert answer.status == 200 and len(json.load(answer)["items"]) == 10
-    log = (tmp_path / "api.log").read_text()
-    assert log.count("Started server process") == 2, log[-3000:]
