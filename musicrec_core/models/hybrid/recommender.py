@@ -59,7 +59,11 @@ from musicrec_core.models.hybrid.two_stage import (
     two_stage,
     two_stage_top,
 )
-from musicrec_core.models.hybrid.validation import item_item_validation_ndcg, validation_ndcg
+from musicrec_core.models.hybrid.validation import (
+    content_validation_ndcgs,
+    item_item_validation_ndcg,
+    validation_ndcg,
+)
 from musicrec_core.models.hybrid.weight_choice import (
     CONTENT_WEIGHTS,
     ITEM_ITEM_WEIGHTS,
@@ -172,7 +176,8 @@ class Hybrid(Recommender):
                 ),
             )
         self.item_item, self.item_item_rank = fitted.truncated(rank), rank
-        measure = self._validation(plays, validation, item_item=self.item_item)
+        trained = (self.model, plays, validation, cfg, self.device)
+        measure = partial(validation_ndcg, *trained, item_item=self.item_item)
         if cfg.item_item_weight is None:
             self.item_item_weight, self.item_item_validation = best_choice(
                 "item-item weight",
@@ -218,18 +223,11 @@ class Hybrid(Recommender):
         if cfg.content_weight is not None:
             self.content_weight = cfg.content_weight
             return
-        measure = self._validation(plays, validation, content_only=True, content=self.content)
-        self.content_weight, self.content_validation = best_choice(
-            "content weight", CONTENT_WEIGHTS, lambda weight: measure(content_weight=weight)
+        measured = content_validation_ndcgs(
+            self.model, plays, validation, cfg, self.device, self.content, CONTENT_WEIGHTS
         )
-
-    def _validation(
-        self, plays: sparse.csr_matrix, validation: sparse.csr_matrix, **fixed
-    ) -> Callable[..., float]:
-        """The trained model's validation NDCG@10 with the ``fixed`` options, as a function of
-        the option a weight search sweeps."""
-        return partial(
-            validation_ndcg, self.model, plays, validation, self.config, self.device, **fixed
+        self.content_weight, self.content_validation = best_choice(
+            "content weight", CONTENT_WEIGHTS, measured.__getitem__
         )
 
     # --- vectors and scores ------------------------------------------------------------------

@@ -3,8 +3,6 @@ and the learning-rate schedule follow."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import torch
 from scipy import sparse
@@ -12,7 +10,7 @@ from scipy import sparse
 from musicrec_core.metrics import ndcg_of_rows
 from musicrec_core.models.hybrid.config import TrainConfig
 from musicrec_core.models.hybrid.content_similarity import ContentSimilarity
-from musicrec_core.models.hybrid.fusion import ContentBoost
+from musicrec_core.models.hybrid.fusion import standardise
 from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.sampling import flat_history, played_mask
@@ -46,15 +44,12 @@ def validation_ndcg(
     item_item_weight: float = 0.0,
     item_item_retrieval_weight: float = 0.0,
     content_only: bool = False,
-    content: ContentSimilarity | None = None,
-    content_weight: float = 0.0,
 ) -> float:
     """Mean binary NDCG@10 of the two-stage ranking over users with validation plays (see
     ``validation_users``), the head
     fused with ``item_item`` scores at ``item_item_weight`` and retrieval at
     ``item_item_retrieval_weight``. With ``content_only``: of the towers' dot product alone
-    with every track's vector from content alone, as new tracks are ranked, fused with
-    ``content`` similarity at ``content_weight``."""
+    with every track's vector from content alone, as new tracks are ranked."""
     model.eval()
     users = validation_users(validation, config)
     if not len(users):
@@ -79,16 +74,52 @@ def validation_ndcg(
             evidence = item_item.evidence(
                 index, offsets, item_item_weight, item_item_retrieval_weight
             )
-        boost = None
-        if content_only and content is not None and content_weight > 0:
-            every = torch.arange(model.n_items, device=device)
-            similarity = partial(content.scores, block, every.cpu().numpy(), device)
-            boost = ContentBoost(every, similarity, content_weight)
-        top = two_stage_top(
-            model, vectors, candidates, exclude, n_candidates, VAL_K, evidence, boost
-        )[0]
+        top = two_stage_top(model, vectors, candidates, exclude, n_candidates, VAL_K, evidence)[0]
         total += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
     return total / len(users)
+
+
+@torch.no_grad()
+def content_validation_ndcgs(
+    model: HybridRecommender,
+    plays: sparse.csr_matrix,
+    validation: sparse.csr_matrix,
+    config: TrainConfig,
+    device: torch.device,
+    content: ContentSimilarity,
+    weights: tuple[float, ...],
+) -> dict[float, float]:
+    """``validation_ndcg`` with ``content_only`` for each of the ``weights`` at which the
+    ``content`` similarity is fused, in one pass.
+
+    With every track ranked by content alone, serving's boost (``boost_content``) re-orders
+    all of them by ``z(dot) + weight * z(similarity)``, so the top is that sum's: both z-scores
+    are computed once per block of users and only the sum is taken per weight.
+    """
+    model.eval()
+    users = validation_users(validation, config)
+    if not len(users):
+        return dict.fromkeys(weights, float("nan"))
+    candidates = model.item_vectors(id_dropout=1.0)
+    every = np.arange(model.n_items)
+    table = model.item_vectors()
+    totals = dict.fromkeys(weights, 0.0)
+    for start in range(0, len(users), config.val_batch_size):
+        rows = users[start : start + config.val_batch_size]
+        block = plays[rows]
+        index, offsets, weight = flat_history(block, device)
+        users_t = torch.as_tensor(rows, device=device)
+        vectors = model.user_vectors_flat(users_t, index, offsets, weight, table)
+        ones = torch.ones(len(vectors), 1, device=device)
+        own = torch.cat([vectors, ones], dim=1) @ candidates.T
+        valid = ~played_mask(block, device)
+        dot = standardise(own, valid)
+        similarity = standardise(content.scores(block, every, device), valid)
+        for w in weights:
+            fused = (dot + w * similarity).masked_fill_(~valid, float("-inf"))
+            top = fused.topk(min(VAL_K, fused.shape[1]), dim=1).indices
+            totals[w] += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
+    return {w: total / len(users) for w, total in totals.items()}
 
 
 @torch.no_grad()
