@@ -63,6 +63,7 @@ from musicrec_core.models.hybrid.validation import (
     content_validation_ndcgs,
     item_item_validation_ndcg,
     validation_ndcg,
+    validation_ndcgs,
 )
 from musicrec_core.models.hybrid.weight_choice import (
     CONTENT_WEIGHTS,
@@ -176,23 +177,20 @@ class Hybrid(Recommender):
                 ),
             )
         self.item_item, self.item_item_rank = fitted.truncated(rank), rank
-        trained = (self.model, plays, validation, cfg, self.device)
-        measure = partial(validation_ndcg, *trained, item_item=self.item_item)
+        trained = (self.model, plays, validation, cfg, self.device, self.item_item)
         if cfg.item_item_weight is None:
+            head = validation_ndcgs(*trained, ITEM_ITEM_WEIGHTS)  # one pass for every weight
             self.item_item_weight, self.item_item_validation = best_choice(
-                "item-item weight",
-                ITEM_ITEM_WEIGHTS,
-                lambda weight: measure(item_item_weight=weight),
+                "item-item weight", ITEM_ITEM_WEIGHTS, head.__getitem__
             )
         else:
             self.item_item_weight = cfg.item_item_weight
         if cfg.item_item_retrieval_weight is None:
+            weight = self.item_item_weight
             self.item_item_retrieval_weight, self.item_item_retrieval_validation = best_choice(
                 "item-item retrieval weight",
                 ITEM_ITEM_WEIGHTS,
-                lambda weight: measure(
-                    item_item_weight=self.item_item_weight, item_item_retrieval_weight=weight
-                ),
+                lambda w: validation_ndcg(*trained, weight, item_item_retrieval_weight=w),
             )
         else:
             self.item_item_retrieval_weight = cfg.item_item_retrieval_weight

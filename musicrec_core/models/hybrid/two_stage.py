@@ -116,6 +116,28 @@ def build_retrieval(
     )
 
 
+def _head_and_prior(
+    model: HybridRecommender,
+    user_vectors: torch.Tensor,
+    item_table: torch.Tensor,
+    retrieval: Retrieval,
+    candidates: torch.Tensor,
+    scores: torch.Tensor,
+    evidence: ItemItemEvidence | None,
+    fuses_evidence: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The head's scores of the candidates from their retrieval ``scores``, and their
+    item-item ``evidence`` when retrieval or ``fuses_evidence`` (the re-ranking) needs it."""
+    fused = retrieval.evidence_weight is not None
+    needed = evidence if fused or fuses_evidence else None
+    head, prior = head_scores(
+        model, user_vectors, item_table, candidates, retrieval.scaled_dot(scores), needed
+    )
+    if fused:  # the head adds to the dot scores alone
+        head = head - retrieval.evidence_weight * prior
+    return head, prior
+
+
 def _rerank(
     model: HybridRecommender,
     user_vectors: torch.Tensor,
@@ -127,14 +149,10 @@ def _rerank(
 ) -> torch.Tensor:
     """The head's scores of the candidates from their retrieval ``scores``, fused with
     their item-item ``evidence`` at its re-ranking weight; -inf where ``scores`` are."""
-    fused = retrieval.evidence_weight is not None
     weight = 0.0 if evidence is None else evidence.rerank_weight
-    needed = evidence if fused or weight > 0 else None
-    head, prior = head_scores(
-        model, user_vectors, item_table, candidates, retrieval.scaled_dot(scores), needed
+    head, prior = _head_and_prior(
+        model, user_vectors, item_table, retrieval, candidates, scores, evidence, weight > 0
     )
-    if fused:  # the head adds to the dot scores alone
-        head = head - retrieval.evidence_weight * prior
     valid = torch.isfinite(scores)
     return fuse(head, prior, valid, weight).masked_fill(~valid, float("-inf"))
 
@@ -280,17 +298,49 @@ def two_stage_top(
     ``exclude``: (rows, columns) of tracks never to return; the head runs on the
     ``n_candidates`` best retrieval scores only.
     """
+    weight = 0.0 if evidence is None else evidence.rerank_weight
+    tops = two_stage_tops(
+        model, user_vectors, item_table, exclude, n_candidates, k, evidence, boost, (weight,)
+    )
+    return tops[weight]
+
+
+def two_stage_tops(
+    model: HybridRecommender,
+    user_vectors: torch.Tensor,
+    item_table: torch.Tensor,
+    exclude: tuple[torch.Tensor, torch.Tensor],
+    n_candidates: int,
+    k: int,
+    evidence: ItemItemEvidence | None,
+    boost: ContentBoost | None,
+    rerank_weights: tuple[float, ...],
+) -> dict[float, tuple[torch.Tensor, torch.Tensor]]:
+    """``two_stage_top`` with the head fused with ``evidence`` at each of the
+    ``rerank_weights`` (its own ``rerank_weight`` aside): retrieval and the head's scores are
+    computed once, only their fusion per weight."""
     retrieval = build_retrieval(model, user_vectors, item_table, evidence)
     n = min(max(n_candidates, k), item_table.shape[0])
     top, candidates, ceiling = _retrieve(retrieval, exclude, n, boost)
     c = min(n_candidates, n)
     if c == 0:
-        return candidates[:, :k], top[:, :k]
-    head = _rerank(
-        model, user_vectors, item_table, retrieval, candidates[:, :c], top[:, :c], evidence
+        return dict.fromkeys(rerank_weights, (candidates[:, :k], top[:, :k]))
+    head, prior = _head_and_prior(
+        model,
+        user_vectors,
+        item_table,
+        retrieval,
+        candidates[:, :c],
+        top[:, :c],
+        evidence,
+        any(weight > 0 for weight in rerank_weights),
     )
     valid = torch.isfinite(top[:, :c])
-    floor = head.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
-    band = torch.where(valid, head - floor + ceiling + 1.0, float("-inf"))
-    values, order = torch.cat([band, top[:, c:]], dim=1).topk(min(k, n), dim=1)
-    return candidates.gather(1, order), values
+    tops = {}
+    for weight in rerank_weights:
+        fused = fuse(head, prior, valid, weight)
+        floor = fused.masked_fill(~valid, float("inf")).min(dim=1, keepdim=True).values
+        band = torch.where(valid, fused - floor + ceiling + 1.0, float("-inf"))
+        values, order = torch.cat([band, top[:, c:]], dim=1).topk(min(k, n), dim=1)
+        tops[weight] = (candidates.gather(1, order), values)
+    return tops

@@ -14,7 +14,7 @@ from musicrec_core.models.hybrid.fusion import standardise
 from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.network import HybridRecommender
 from musicrec_core.models.hybrid.sampling import flat_history, played_mask
-from musicrec_core.models.hybrid.two_stage import two_stage_top
+from musicrec_core.models.hybrid.two_stage import two_stage_tops
 
 VAL_K = 10
 VAL_NDCG = f"val_ndcg@{VAL_K}"
@@ -33,7 +33,6 @@ def validation_users(validation: sparse.csr_matrix, config: TrainConfig) -> np.n
     return users
 
 
-@torch.no_grad()
 def validation_ndcg(
     model: HybridRecommender,
     plays: sparse.csr_matrix,
@@ -50,13 +49,41 @@ def validation_ndcg(
     fused with ``item_item`` scores at ``item_item_weight`` and retrieval at
     ``item_item_retrieval_weight``. With ``content_only``: of the towers' dot product alone
     with every track's vector from content alone, as new tracks are ranked."""
+    weights = (item_item_weight,)
+    return validation_ndcgs(
+        model,
+        plays,
+        validation,
+        config,
+        device,
+        item_item,
+        weights,
+        item_item_retrieval_weight,
+        content_only,
+    )[item_item_weight]
+
+
+@torch.no_grad()
+def validation_ndcgs(
+    model: HybridRecommender,
+    plays: sparse.csr_matrix,
+    validation: sparse.csr_matrix,
+    config: TrainConfig,
+    device: torch.device,
+    item_item: ItemItemScores | None,
+    item_item_weights: tuple[float, ...],
+    item_item_retrieval_weight: float = 0.0,
+    content_only: bool = False,
+) -> dict[float, float]:
+    """``validation_ndcg`` at each of the ``item_item_weights`` fusing the head with the
+    item-item scores, in one pass: retrieval and the head's scores do not depend on it."""
     model.eval()
     users = validation_users(validation, config)
     if not len(users):
-        return float("nan")
+        return dict.fromkeys(item_item_weights, float("nan"))
     table = model.item_vectors()
     candidates = model.item_vectors(id_dropout=1.0) if content_only else table
-    total = 0.0
+    totals = dict.fromkeys(item_item_weights, 0.0)
     for start in range(0, len(users), config.val_batch_size):
         rows = users[start : start + config.val_batch_size]
         block = plays[rows]
@@ -71,12 +98,22 @@ def validation_ndcg(
         n_candidates = 0 if content_only else config.n_candidates
         evidence = None
         if item_item is not None and not content_only:
-            evidence = item_item.evidence(
-                index, offsets, item_item_weight, item_item_retrieval_weight
-            )
-        top = two_stage_top(model, vectors, candidates, exclude, n_candidates, VAL_K, evidence)[0]
-        total += float(ndcg_of_rows(top.cpu().numpy(), validation[rows]).sum())
-    return total / len(users)
+            evidence = item_item.evidence(index, offsets, 0.0, item_item_retrieval_weight)
+        tops = two_stage_tops(
+            model,
+            vectors,
+            candidates,
+            exclude,
+            n_candidates,
+            VAL_K,
+            evidence,
+            None,
+            item_item_weights,
+        )
+        relevant = validation[rows]
+        for w, (top, _) in tops.items():
+            totals[w] += float(ndcg_of_rows(top.cpu().numpy(), relevant).sum())
+    return {w: total / len(users) for w, total in totals.items()}
 
 
 @torch.no_grad()
