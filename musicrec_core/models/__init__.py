@@ -1,6 +1,6 @@
 """Recommenders behind one interface: popularity, item and content neighbours, EASE and its
-scalable form ELSA, and the hybrid deep model (in ``models.hybrid``), with MMR diversity
-re-ranking and the registry."""
+scalable forms low-rank EASE and ELSA, and the hybrid deep model (in ``models.hybrid``), with
+MMR diversity re-ranking and the registry."""
 
 from musicrec_core.models.adam import adam
 from musicrec_core.models.content_knn import ContentKNN
@@ -13,6 +13,7 @@ from musicrec_core.models.diversity import (
 from musicrec_core.models.ease import EASE, EASE_FALLBACK_L2, EASE_L2_CHOICES, choose_ease_l2
 from musicrec_core.models.elsa import ELSA, elsa_factors
 from musicrec_core.models.item_knn import ItemKNN
+from musicrec_core.models.low_rank_ease import LowRankEASE, choose_low_rank_l2
 from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
 from musicrec_core.models.recommender import (
@@ -37,6 +38,7 @@ __all__ = [
     "CatalogueTooLarge",
     "ContentKNN",
     "ItemKNN",
+    "LowRankEASE",
     "Popularity",
     "Recommendations",
     "Recommender",
@@ -45,6 +47,7 @@ __all__ = [
     "adam",
     "build_models",
     "choose_ease_l2",
+    "choose_low_rank_l2",
     "elsa_factors",
     "mask_played",
     "mmr_rerank",

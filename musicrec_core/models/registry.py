@@ -10,10 +10,18 @@ from musicrec_core.models.ease import EASE
 from musicrec_core.models.elsa import ELSA
 from musicrec_core.models.hybrid.recommender import Hybrid
 from musicrec_core.models.item_knn import ItemKNN
+from musicrec_core.models.low_rank_ease import LowRankEASE
 from musicrec_core.models.popularity import Popularity, SegmentPopularity
 from musicrec_core.models.recommender import Recommender
 
-BASELINES = ("popularity", "segment_popularity", "content_knn", "item_knn", "ease")
+BASELINES = (
+    "popularity",
+    "segment_popularity",
+    "content_knn",
+    "item_knn",
+    "ease",
+    "low_rank_ease",
+)
 
 _FACTORIES: dict[str, Callable[[MusicPreprocessor | None], Recommender]] = {
     "popularity": lambda _: Popularity(),
@@ -21,6 +29,7 @@ _FACTORIES: dict[str, Callable[[MusicPreprocessor | None], Recommender]] = {
     "content_knn": lambda pre: ContentKNN(preprocessor=pre),
     "item_knn": lambda _: ItemKNN(),
     "ease": lambda _: EASE(),
+    "low_rank_ease": lambda _: LowRankEASE(),
     "elsa": lambda _: ELSA(),
     "hybrid": lambda pre: Hybrid(preprocessor=pre),
 }
