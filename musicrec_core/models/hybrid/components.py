@@ -10,10 +10,13 @@ from scipy import sparse
 
 from musicrec_core.data.interactions import played_columns
 from musicrec_core.data.preprocessing import MusicPreprocessor
+from musicrec_core.models.ease import choose_ease_l2
 from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
 from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.network import HybridRecommender
+from musicrec_core.models.low_rank_ease import choose_low_rank_l2
+from musicrec_core.models.play_rows import weighted_matrix
 
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
 # EASE ranks tried on the validation plays (by EASE's own NDCG@10) when the config leaves it
@@ -40,28 +43,33 @@ def item_item_scores(
     rank: int | None = None,
 ) -> ItemItemScores:
     """EASE (``l2``) on the plays, factored as training factors it (to the config's rank, or to
-    the largest rank it chooses from), or ELSA above the config's ``item_item_max_tracks`` or
-    without ``l2``, then truncated to ``rank`` if given: a model loaded later gets the same
-    factors as the one trained."""
-    elsa = l2 is None or len(played_columns(plays)) > config.item_item_max_tracks
+    the largest rank it chooses from), or low-rank EASE of the config's ``item_item_low_rank``
+    above its ``item_item_max_tracks``, then truncated to ``rank`` if given: a model loaded
+    later gets the same factors as the one trained."""
+    low_rank = len(played_columns(plays)) > config.item_item_max_tracks
     fitted_rank = config.item_item_rank or (
-        config.item_item_elsa_rank if elsa else max(ITEM_ITEM_RANKS)
+        config.item_item_low_rank if low_rank else max(ITEM_ITEM_RANKS)
     )
     scores = ItemItemScores.fit(
-        plays,
-        l2,
-        config.item_item_max_tracks,
-        fitted_rank,
-        device,
-        config.seed,
-        config.item_item_elsa_epochs,
+        plays, l2, config.item_item_max_tracks, fitted_rank, device, config.seed
     )
     return scores if rank is None else scores.truncated(rank)
 
 
+def item_item_l2(
+    config: TrainConfig, plays: sparse.csr_matrix, validation: sparse.csr_matrix
+) -> tuple[float, dict[float, float]]:
+    """The λ of the item-item model ``item_item_scores`` fits on the plays, chosen on the
+    validation plays, and every choice's validation NDCG@10."""
+    binary = weighted_matrix(plays, "binary")
+    if len(played_columns(plays)) <= config.item_item_max_tracks:
+        return choose_ease_l2(binary, validation, config.item_item_max_tracks)
+    return choose_low_rank_l2(binary, validation, config.item_item_low_rank, config.seed)
+
+
 def item_item_ranks(config: TrainConfig, fitted: ItemItemScores) -> tuple[int, ...]:
     """The ranks to choose from on validation plays: the config's, or ``ITEM_ITEM_RANKS`` (for
-    ELSA those below its own rank, and that rank)."""
+    low-rank EASE those below its own rank, and that rank)."""
     if config.item_item_rank is not None:
         return (config.item_item_rank,)
     if fitted.kind == "ease":

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from musicrec_core.models.elsa import ELSA_EPOCHS, ELSA_RANK
+from musicrec_core.models.low_rank_ease import LOW_RANK_EASE_RANK
 
 
 @dataclass
@@ -24,7 +24,7 @@ class TrainConfig:
     user and re-ranks the ``n_candidates`` best when serving. EASE item-item scores
     (``item_item_l2``, factored to ``item_item_rank``, None: the λ and then the rank with the
     best EASE NDCG@10 on the validation plays) are, above ``item_item_max_tracks`` played tracks,
-    ELSA's (rank ``item_item_elsa_rank``, ``item_item_elsa_epochs`` epochs, no λ), and are
+    low-rank EASE's (rank ``item_item_low_rank``, λ chosen likewise), and are
     fused with the head's scores of the candidates at ``item_item_weight`` and into retrieval at
     ``item_item_retrieval_weight`` (None: the best on the validation plays, chosen in that
     order; 0: not in that stage). Tracks known by content alone (new tracks) are ranked by
@@ -87,8 +87,7 @@ class TrainConfig:
     item_item_l2: float | None = None
     item_item_rank: int | None = None
     item_item_max_tracks: int = 16_384
-    item_item_elsa_rank: int = ELSA_RANK
-    item_item_elsa_epochs: int = ELSA_EPOCHS
+    item_item_low_rank: int = LOW_RANK_EASE_RANK
     content_weight: float | None = None
     seed: int = 0
     device: str = "auto"

@@ -8,9 +8,10 @@ track, candidate) pair, which cost more than the rest of serving together. How m
 needs depends on the data: 64 did better than the full B on the demo catalogue (the
 truncation regularises), while Echo Nest's B needs about 1,024 (docs/benchmarks.md), so the
 hybrid chooses it on validation plays. Above ``max_tracks`` played tracks dense B does not
-fit, and ELSA's ``A Aᵀ`` (Vančura et al. 2022) stands in for it: orthogonalised by a thin SVD
-``A = U σ Vᵀ``, the sources are ``U σ²`` and the targets ``U``, ordered the same way (its ``-I``
-only lowers a user's own plays, which are never candidates). Users without plays have no
+fit, and low-rank EASE (:mod:`musicrec_core.models.low_rank_ease`) stands in for it: its
+factors are already this form, sources ``V diag(d)`` and targets ``V / (1 - q)``, ordered by
+eigenvalue (its ``-x q / (1 - q)`` only lowers a user's own plays, which are never
+candidates). Users without plays have no
 evidence, and tracks
 without plays have no co-plays: their target factors are the mean of the played tracks', so
 each user's evidence for them is that user's average, which leaves their place to the towers
@@ -28,21 +29,17 @@ from sklearn.utils.extmath import randomized_svd
 from torch.nn import functional as F
 
 from musicrec_core.data.interactions import played_columns
-from musicrec_core.models.ease import ease_weights
-from musicrec_core.models.elsa import (
-    ELSA_BATCH_USERS,
-    ELSA_EPOCHS,
-    ELSA_LEARNING_RATE,
-    elsa_factors,
-)
+from musicrec_core.models.ease import EASE_FALLBACK_L2, ease_weights
 from musicrec_core.models.hybrid.fusion import ItemItemEvidence
+from musicrec_core.models.low_rank_ease import low_rank_ease_factors, low_rank_gram
 from musicrec_core.models.play_rows import weighted_matrix
 
 logger = logging.getLogger(__name__)
 
 
 class ItemItemScores:
-    """Source and target factors of the item-item weights (``kind``: "ease" or "elsa") for
+    """Source and target factors of the item-item weights (``kind``: "ease" or
+    "low_rank_ease") for
     every catalogue track, ordered by singular value, so that their first columns are a
     truncation of lower rank. Unplayed tracks have zero sources and the played tracks' mean
     target."""
@@ -65,21 +62,23 @@ class ItemItemScores:
         rank: int,
         device: torch.device,
         seed: int = 0,
-        epochs: int = ELSA_EPOCHS,
     ) -> ItemItemScores:
-        """EASE (binary plays, ``l2``) on a user x track play matrix, factored to ``rank`` (at
-        most the number of played tracks, which keeps B whole); ELSA of ``rank`` trained for
-        ``epochs`` instead when ``l2`` is None or more than ``max_tracks`` tracks were played
-        (the dense weights would not fit)."""
+        """EASE (binary plays, ``l2``; None: ``EASE_FALLBACK_L2``) on a user x track play
+        matrix, factored to ``rank`` (at most the number of played tracks, which keeps B
+        whole); low-rank EASE of ``rank`` instead when more than ``max_tracks`` tracks were
+        played (the dense weights would not fit)."""
         x = weighted_matrix(plays, "binary")
         played = len(played_columns(x))
-        if l2 is not None and played <= max_tracks:
+        l2 = EASE_FALLBACK_L2 if l2 is None else l2
+        if played <= max_tracks:
             kind, (items, source, target) = "ease", _ease_factors(x, l2, max_tracks, rank, seed)
         else:
-            kind, (items, source, target) = "elsa", _elsa_factors(x, rank, epochs, seed, device)
+            gram = low_rank_gram(x, rank, seed)
+            kind, items = "low_rank_ease", gram.items
+            source, target = low_rank_ease_factors(gram, l2)
         logger.info(
             "item-item evidence from %s: %d played tracks (dense EASE up to %d), rank %d",
-            kind.upper(),
+            kind,
             played,
             max_tracks,
             source.shape[1],
@@ -120,14 +119,3 @@ def _ease_factors(
     else:
         u, s, vt = randomized_svd(weights, rank, random_state=seed)
     return items, u * s, vt.T
-
-
-def _elsa_factors(
-    x: sparse.csr_matrix, rank: int, epochs: int, seed: int, device: torch.device
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ELSA's played tracks and ``A Aᵀ`` as sources ``U σ²`` and targets ``U`` (thin SVD of A,
-    tracks x rank², ordered by σ)."""
-    items, a = elsa_factors(x, rank, epochs, ELSA_BATCH_USERS, ELSA_LEARNING_RATE, seed, device)
-    u, sigma, _ = torch.linalg.svd(a, full_matrices=False)
-    u, sigma = u.cpu().numpy(), sigma.cpu().numpy()
-    return items, u * sigma**2, u

@@ -26,12 +26,12 @@ import pandas as pd
 import torch
 from scipy import sparse
 
-from musicrec_core.data import InteractionMatrix, holdout, listeners_per_track, played_columns
+from musicrec_core.data import InteractionMatrix, holdout, listeners_per_track
 from musicrec_core.data import schema as s
 from musicrec_core.data.preprocessing import MusicPreprocessor
-from musicrec_core.models.ease import choose_ease_l2
 from musicrec_core.models.hybrid.catalogue_rows import CatalogueRows
 from musicrec_core.models.hybrid.components import (
+    item_item_l2,
     item_item_ranks,
     item_item_scores,
     new_network,
@@ -70,7 +70,6 @@ from musicrec_core.models.hybrid.weight_choice import (
     ITEM_ITEM_WEIGHTS,
     best_choice,
 )
-from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.recommender import Recommendations, Recommender, TrainingData
 
 logger = logging.getLogger(__name__)
@@ -150,9 +149,10 @@ class Hybrid(Recommender):
             )
 
     def _fit_item_item(self, plays: sparse.csr_matrix, validation: sparse.csr_matrix) -> None:
-        """EASE on the training plays (ELSA above ``item_item_max_tracks`` played tracks), its
-        λ, rank and the weights fusing it into either stage: the config's, or the best λ
-        (``choose_ease_l2``, EASE only) and then the best of ``item_item_ranks`` by its own
+        """EASE on the training plays (low-rank EASE above ``item_item_max_tracks`` played
+        tracks), its λ, rank and the weights fusing it into either stage: the config's, or the
+        best λ (``choose_ease_l2``, ``choose_low_rank_l2``) and then the best of
+        ``item_item_ranks`` by its own
         NDCG@10 on the validation plays, then the best of ``ITEM_ITEM_WEIGHTS`` for the
         hybrid's there, with the head first and then in retrieval (0 where none helps)."""
         cfg = self.config
@@ -161,10 +161,8 @@ class Hybrid(Recommender):
         if cfg.item_item_weight == 0 and cfg.item_item_retrieval_weight == 0:
             return
         self.item_item_l2 = cfg.item_item_l2
-        if self.item_item_l2 is None and len(played_columns(plays)) <= cfg.item_item_max_tracks:
-            self.item_item_l2, self.item_item_l2_validation = choose_ease_l2(
-                weighted_matrix(plays, "binary"), validation, cfg.item_item_max_tracks
-            )
+        if self.item_item_l2 is None:
+            self.item_item_l2, self.item_item_l2_validation = item_item_l2(cfg, plays, validation)
         fitted = item_item_scores(cfg, plays, self.device, self.item_item_l2)
         ranks = item_item_ranks(cfg, fitted)
         rank = ranks[0]
@@ -197,7 +195,8 @@ class Hybrid(Recommender):
 
     @property
     def item_item_kind(self) -> str:
-        """Which model's factors give the item-item evidence: "ease", "elsa" or "none"."""
+        """Which model's factors give the item-item evidence: "ease", "low_rank_ease" or
+        "none"."""
         return "none" if self.item_item is None else self.item_item.kind
 
     def _fuses_item_item(self) -> bool:

@@ -1,4 +1,5 @@
-"""Item-item scores (EASE, ELSA above the cap) of candidates and their fusion with the head."""
+"""Item-item scores (EASE, low-rank EASE above the cap) of candidates and their fusion with the
+head."""
 
 import numpy as np
 import pandas as pd
@@ -9,11 +10,17 @@ from scipy import sparse
 from musicrec_core.data import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.evaluation import EvaluationData
-from musicrec_core.models import EASE, TrainingData, weighted_matrix
-from musicrec_core.models.elsa import ELSA_BATCH_USERS, elsa_factors
+from musicrec_core.models import (
+    EASE,
+    EASE_FALLBACK_L2,
+    EASE_L2_CHOICES,
+    TrainingData,
+    weighted_matrix,
+)
 from musicrec_core.models.hybrid import Hybrid, ItemItemScores, TrainConfig
 from musicrec_core.models.hybrid.fusion import fuse, standardise
 from musicrec_core.models.hybrid.sampling import flat_history
+from musicrec_core.models.low_rank_ease import low_rank_ease_factors, low_rank_gram
 
 CPU = torch.device("cpu")
 
@@ -98,20 +105,21 @@ def test_a_truncation_keeps_the_leading_factors_of_the_fit(plays):
 
 
 @pytest.mark.parametrize("l2", [2.0, None])
-def test_above_the_cap_or_without_l2_the_factors_are_elsas_ordered_by_weight(plays, l2):
-    scorer = ItemItemScores.fit(plays, l2=l2, max_tracks=3, rank=4, device=CPU, epochs=3)
-    assert scorer.kind == "elsa" and scorer.rank == 4
-    _, a = elsa_factors(weighted_matrix(plays, "binary"), 4, 3, ELSA_BATCH_USERS, 0.1, 0, CPU)
+def test_above_the_cap_the_factors_are_low_rank_eases_ordered_by_eigenvalue(plays, l2):
+    scorer = ItemItemScores.fit(plays, l2=l2, max_tracks=3, rank=4, device=CPU)
+    assert scorer.kind == "low_rank_ease" and scorer.rank == 4
+    gram = low_rank_gram(weighted_matrix(plays, "binary"), 4)
+    sources, targets = low_rank_ease_factors(gram, EASE_FALLBACK_L2 if l2 is None else l2)
     played = slice(0, 7)  # track 7 is unplayed: no sources, the mean target
     product = scorer.sources[played] @ scorer.targets[played].T
-    torch.testing.assert_close(product, a @ a.T, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(product, torch.as_tensor(sources @ targets.T))
     assert (scorer.sources[7] == 0).all()
     weights = scorer.sources.norm(dim=0)
     assert (weights[:-1] >= weights[1:]).all()  # first columns: the best lower-rank truncation
-    assert scorer.truncated(2).kind == "elsa"
+    assert scorer.truncated(2).kind == "low_rank_ease"
 
 
-def test_the_hybrid_takes_elsas_factors_above_its_cap_without_choosing_l2(tiny_training, tmp_path):
+def test_the_hybrid_takes_low_rank_factors_above_its_cap_with_l2_chosen(tiny_training, tmp_path):
     train, preprocessor = tiny_training
     config = TrainConfig(
         epochs=1,
@@ -120,20 +128,20 @@ def test_the_hybrid_takes_elsas_factors_above_its_cap_without_choosing_l2(tiny_t
         n_candidates=20,
         progress=False,
         item_item_max_tracks=10,
-        item_item_elsa_rank=80,
-        item_item_elsa_epochs=2,
+        item_item_low_rank=72,
         item_item_weight=1.0,
         item_item_retrieval_weight=1.0,
         content_weight=0.0,
     )
     model = Hybrid(config, preprocessor).fit(train)
-    assert model.item_item_kind == "elsa" and model.item_item_rank in (64, 80)
-    assert model.item_item_l2 is None and model.item_item_l2_validation == {}
-    assert set(model.item_item_rank_validation) == {64, 80}  # no EASE rank above ELSA's own
+    assert model.item_item_kind == "low_rank_ease" and model.item_item_rank in (64, 72)
+    assert model.item_item_l2 in EASE_L2_CHOICES
+    assert list(model.item_item_l2_validation) == list(EASE_L2_CHOICES)
+    assert set(model.item_item_rank_validation) == {64, 72}  # no EASE rank above its own
     scores = model.score(train.matrix.user_ids[:3])
     assert scores.shape == (3, len(train.matrix.track_ids)) and np.isfinite(scores).all()
-    loaded = Hybrid.load(model.save(tmp_path / "model"), model.data)  # ELSA fitted again
-    assert loaded.item_item_kind == "elsa"
+    loaded = Hybrid.load(model.save(tmp_path / "model"), model.data)  # factors found again
+    assert loaded.item_item_kind == "low_rank_ease"
     np.testing.assert_array_equal(loaded.score(train.matrix.user_ids[:3]), scores)
 
 
