@@ -1,11 +1,13 @@
-"""The scalable item-item model (ELSA) against exact dense EASE, measured in the same run.
+"""The scalable item-item models (low-rank EASE, ELSA) against exact dense EASE, measured in
+the same run.
 
-Per data set (the demo catalogue, Echo Nest): both fitted on the split's training plays, warm
-NDCG@10 by the evaluation protocol with its bootstrap interval, the paired difference over the
-same users, fit seconds and the fit's peak RSS (the process's high-water mark, reset before
-each fit), and ELSA's ratios to EASE. Then ELSA alone on a synthetic catalogue of
+Per data set (the demo catalogue, Echo Nest): each fitted on the split's training plays, warm
+NDCG@10 by the evaluation protocol with its bootstrap interval, the paired difference to EASE
+over the same users, fit seconds and the fit's peak RSS (the process's high-water mark, reset
+before each fit), and the ratios to EASE. Then both alone on a synthetic catalogue of
 ``--scale-plays`` plays (about 312,000 tracks at 10 M), where dense EASE would need
-~12 bytes x tracks² (1.2 TB): fit seconds per epoch and peak RSS. Usage:
+~12 bytes x tracks² (1.2 TB): low-rank EASE's fit at the default λ, and ELSA's seconds per
+epoch, with peak RSS. Usage:
 .venv/bin/python bench/item_item.py [--datasets demo,echonest] [--scale-plays 10000000]
 [--scale-epochs 1] [--scale-batch-users 8192]
 """
@@ -33,9 +35,17 @@ from musicrec_core.data import prepare
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.data.sources.synthetic import SyntheticConfig, generate
-from musicrec_core.evaluation import TEST_SET, EvaluationData, evaluate_models, paired_differences
-from musicrec_core.models import EASE, ELSA, Recommender, elsa_factors
+from musicrec_core.evaluation import EvaluationData, evaluate_models, paired_differences
+from musicrec_core.models import (
+    EASE,
+    EASE_FALLBACK_L2,
+    ELSA,
+    LowRankEASE,
+    Recommender,
+    elsa_factors,
+)
 from musicrec_core.models.hybrid import resolve_device
+from musicrec_core.models.low_rank_ease import low_rank_ease_factors, low_rank_gram
 
 logger = logging.getLogger("bench.item_item")
 
@@ -49,10 +59,14 @@ def _measured(fit: Callable[[], object]) -> tuple[float, float]:
 
 
 def compare(name: str, source: SourceConfig, elsa: Callable[[], ELSA]) -> list[str]:
-    """EASE and ELSA on one data set's warm test set, as markdown lines."""
+    """EASE, low-rank EASE and ELSA on one data set's warm test set, as markdown lines."""
     data = prepare(source)
     train = EvaluationData.from_split(data.split, data.users, data.tracks).train
-    models: dict[str, Recommender] = {"ease": EASE(), "elsa": elsa()}
+    models: dict[str, Recommender] = {
+        "ease": EASE(),
+        "low_rank_ease": LowRankEASE(),
+        "elsa": elsa(),
+    }
     costs = {key: _measured(lambda model=model: model.fit(train)) for key, model in models.items()}
     result = evaluate_models(
         data.split,
@@ -64,36 +78,43 @@ def compare(name: str, source: SourceConfig, elsa: Callable[[], ELSA]) -> list[s
         test_sets=["warm"],
     ).result
     ndcg = ndcg_at_10(result.summary).set_index(s.MODEL_NAME)
-    paired = paired_differences(result.per_user, "elsa").iloc[0]
     played = len(models["ease"].items)
     lines = [
         f"#### {name} ({source.describe()}; {played:,} played tracks)",
         "",
-        "| model | warm NDCG@10 | fit s | peak RSS (MB) |",
-        "|---|---|---|---|",
+        "| model | warm NDCG@10 | fit s | peak RSS (MB) | vs EASE: NDCG@10, paired difference, "
+        "fit time, peak RSS |",
+        "|---|---|---|---|---|",
     ]
     for key in models:
         row = ndcg.loc[key]
+        versus = ""
+        if key != "ease":
+            ratio = row[m.MEAN] / ndcg.loc["ease", m.MEAN]
+            paired = paired_differences(result.per_user, key)
+            diff = paired[paired["other_model"] == "ease"].iloc[0]
+            versus = (
+                f"{ratio:.3f}x ({ratio - 1:+.1%}), {diff[m.MEAN]:+.4f} "
+                f"[{diff[m.CI_LOW]:+.4f}, {diff[m.CI_HIGH]:+.4f}] over "
+                f"{diff[m.N_USERS]:,} users, {costs[key][0] / costs['ease'][0]:.2f}x, "
+                f"{costs[key][1] / costs['ease'][1]:.2f}x"
+            )
         lines.append(
             f"| {key} | {row[m.MEAN]:.4f} [{row[m.CI_LOW]:.4f}, {row[m.CI_HIGH]:.4f}] "
-            f"| {costs[key][0]:.1f} | {costs[key][1]:,.0f} |"
+            f"| {costs[key][0]:.1f} | {costs[key][1]:,.0f} | {versus} |"
         )
-    ratio = ndcg.loc["elsa", m.MEAN] / ndcg.loc["ease", m.MEAN]
     lines += [
         "",
-        f"ELSA / EASE: NDCG@10 {ratio:.3f}x ({ratio - 1:+.1%}), fit time "
-        f"{costs['elsa'][0] / costs['ease'][0]:.2f}x, peak RSS "
-        f"{costs['elsa'][1] / costs['ease'][1]:.2f}x; paired ELSA - EASE over the same "
-        f"{getattr(paired, TEST_SET)} users {paired['mean']:+.4f} "
-        f"[{paired['ci_low']:+.4f}, {paired['ci_high']:+.4f}]. EASE chose λ "
-        f"{models['ease'].l2:g}.",
+        f"λ chosen: EASE {models['ease'].l2:g}, low-rank EASE {models['low_rank_ease'].l2:g} "
+        f"(rank {models['low_rank_ease'].sources.shape[1]}).",
         "",
     ]
     return lines
 
 
 def scale(n_plays: int, rank: int, epochs: int, batch_users: int) -> list[str]:
-    """ELSA's fit on a synthetic catalogue of about ``n_plays`` plays, as markdown lines."""
+    """Low-rank EASE's and ELSA's fits on a synthetic catalogue of about ``n_plays`` plays, as
+    markdown lines."""
     started = time.perf_counter()
     plays = generate(SyntheticConfig.scaled(n_plays, dirty_rate=0.0)).raw.plays
     users, user_ids = pd.factorize(plays[s.USER_ID])
@@ -106,12 +127,20 @@ def scale(n_plays: int, rank: int, epochs: int, batch_users: int) -> list[str]:
     del plays, users, tracks
     built = time.perf_counter() - started
     device = resolve_device("auto")
+    low_rank = LowRankEASE().rank
+    low_rank_s, low_rank_peak = _measured(
+        lambda: low_rank_ease_factors(low_rank_gram(x, low_rank), EASE_FALLBACK_L2)
+    )
     seconds, peak = _measured(lambda: elsa_factors(x, rank, epochs, batch_users, 0.1, 0, device))
     n_users, n_tracks = x.shape
     return [
-        f"#### ELSA alone at {x.nnz:,} plays ({n_users:,} users, {n_tracks:,} tracks)",
+        f"#### Alone at {x.nnz:,} plays ({n_users:,} users, {n_tracks:,} tracks)",
         "",
-        f"Rank {rank}, {epochs} epoch(s) of {batch_users:,}-user batches on {device}: "
+        f"Low-rank EASE at rank {low_rank} (λ {EASE_FALLBACK_L2:g}; the λ search repeats only "
+        f"the scoring): {low_rank_s:.0f} s, peak RSS {low_rank_peak:,.0f} MB (the play matrix "
+        f"included; its two factor matrices are {8 * n_tracks * low_rank / 1e6:,.0f} MB).",
+        "",
+        f"ELSA at rank {rank}, {epochs} epoch(s) of {batch_users:,}-user batches on {device}: "
         f"{seconds:.0f} s ({seconds / epochs:.0f} s per epoch, "
         f"{-(-n_users // batch_users)} steps each), peak RSS {peak:,.0f} MB (the play matrix "
         f"included; A alone is {n_tracks * rank * 4 / 1e6:,.0f} MB, Adam keeps two more). "
@@ -133,7 +162,8 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     sys.stdout.write(
         f"### Record of {dt.date.today().isoformat()}, {machine()}\n\n"
-        f"ELSA rank {args.rank}, {args.epochs} epochs.\n\n"
+        f"Low-rank EASE rank {LowRankEASE().rank}; ELSA rank {args.rank}, {args.epochs} "
+        "epochs.\n\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for name, source in sources(args.datasets.split(","), Path(tmp)).items():
