@@ -48,7 +48,7 @@ class EASE(PlayRowRecommender):
     column and score 0 anyway), so the dense cost is ``n_played_tracks²``: about 12 bytes per
     entry at the peak of fitting (3 GB at 15k tracks, 4.8 GB at 20k) and 4 bytes per entry
     kept. ``max_items`` bounds that count (16,384 by default, 3.2 GB while fitting): above it
-    fitting raises ValueError before allocating; use ``ELSA`` there.
+    fitting raises ValueError before allocating; use ``LowRankEASE`` there.
 
     ``l2`` (λ) is absolute, not scaled: diag(XᵀX) counts listeners per track, so how much a
     given λ regularises depends on the data (500 was best on the demo catalogue, 50 on Echo
@@ -158,7 +158,7 @@ def _checked_items(x: sparse.csr_matrix, max_items: int) -> np.ndarray:
     if n > max_items:
         raise CatalogueTooLarge(
             f"EASE needs a dense {n} x {n} item-item matrix (~{12 * n * n / 1e9:.1f} GB while "
-            f"fitting) for {n} played tracks, above max_items={max_items}; use ELSA "
+            f"fitting) for {n} played tracks, above max_items={max_items}; use low_rank_ease "
             "for a catalogue this size, or raise max_items if the memory is there"
         )
     return items

@@ -120,7 +120,7 @@ def test_ease_diagonal_is_zero_and_unplayed_tracks_score_zero():
 
 
 def test_ease_refuses_more_items_than_max_items():
-    with pytest.raises(ValueError, match="8 played tracks, above max_items=5; use ELSA"):
+    with pytest.raises(ValueError, match="8 played tracks, above max_items=5; use low_rank_ease"):
         EASE(max_items=5).fit(_block_data())
 
 
