@@ -17,6 +17,7 @@ import logging
 from typing import NamedTuple
 
 import numpy as np
+import torch
 from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 
@@ -24,7 +25,7 @@ from musicrec_core import metrics as m
 from musicrec_core.data.interactions import holdout, played_columns
 from musicrec_core.models.ease import EASE_FALLBACK_L2, EASE_L2_CHOICES, VALIDATION_K
 from musicrec_core.models.play_rows import PlayRowRecommender, weighted_matrix
-from musicrec_core.models.recommender import TrainingData, top_k
+from musicrec_core.models.recommender import TrainingData
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ LOW_RANK_EASE_RANK = 512
 POWER_ITERATIONS = 4  # randomized SVD's, enough for the leading spectrum of sparse plays
 # λ is chosen on at most this many held-out users, ranked a block of this many at a time.
 L2_SEARCH_USERS = 5_000
-SCORE_BLOCK_USERS = 512
+SCORE_BLOCK_USERS = 256
 
 
 class LowRankGram(NamedTuple):
@@ -86,9 +87,9 @@ def choose_low_rank_l2(
     choices: tuple[float, ...] = EASE_L2_CHOICES,
 ) -> tuple[float, dict[float, float]]:
     """The λ of ``choices`` whose low-rank EASE on ``x`` ranks a seeded sample of at most
-    ``L2_SEARCH_USERS`` users' ``validation`` plays best (mean NDCG@10 among the tracks they
-    have not played), and every choice's score. The eigenpairs do not depend on λ: they are
-    found once."""
+    ``L2_SEARCH_USERS`` users' ``validation`` plays best (mean NDCG@10 among the played tracks
+    they have not played: the others score 0), and every choice's score. The eigenpairs do not
+    depend on λ: they are found once."""
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if not len(users):
         logger.info("low-rank EASE: no held-out plays to choose l2 by; l2 %g", EASE_FALLBACK_L2)
@@ -103,12 +104,11 @@ def choose_low_rank_l2(
         total = 0.0
         for start in range(0, len(users), SCORE_BLOCK_USERS):
             rows = users[start : start + SCORE_BLOCK_USERS]
-            known = x[rows]
-            predicted = np.zeros(known.shape, dtype=np.float32)
-            predicted[:, gram.items] = (known[:, gram.items] @ sources) @ targets.T
-            predicted[known.nonzero()] = -np.inf
-            top = top_k(predicted, min(VALIDATION_K, predicted.shape[1]))[0]
-            total += float(m.ndcg_of_rows(top, validation[rows]).sum())
+            known = x[rows][:, gram.items]
+            predicted = torch.from_numpy((known @ sources) @ targets.T)
+            predicted[known.nonzero()] = -torch.inf
+            top = predicted.topk(min(VALIDATION_K, predicted.shape[1]), dim=1).indices
+            total += float(m.ndcg_of_rows(gram.items[top.numpy()], validation[rows]).sum())
         scores[l2] = total / len(users)
     best = max(scores, key=scores.get)
     logger.info(

@@ -1,11 +1,12 @@
 """Item-item factors kept beside a saved hybrid, keyed by the plays they were fitted on.
 
 Loading a hybrid refits its item-item factors on the plays it serves (seconds for EASE on a
-few thousand tracks, a minute or more for low-rank EASE at scale). The pipeline loads the same model over the
-same plays once per user shard, and every process answering from the published snapshot
-(the HTTP API on each publication) loads it again: with the factors kept under the model's
-folder, only the first load fits them. The key is independent of the order of users, tracks
-and plays, so a snapshot read back from the serving database finds what the pipeline wrote.
+few thousand tracks, a minute or more for low-rank EASE at scale). The pipeline loads the
+same model over the same plays once per user shard, and every process answering from the
+published snapshot (the HTTP API on each publication) loads it again: with the factors kept
+under the model's folder, only the first load fits them. The key is independent of the order
+of users, tracks and plays, so a snapshot read back from the serving database finds what the
+pipeline wrote.
 """
 
 from __future__ import annotations
