@@ -43,15 +43,12 @@ from musicrec_core.models import (
     ELSA,
     LowRankEASE,
     Recommender,
-    elsa_factors,
-)
-from musicrec_core.models.hybrid import resolve_device
-from musicrec_core.models.low_rank_ease import (
-    L2_SEARCH_USERS,
     choose_low_rank_l2,
+    elsa_factors,
     low_rank_ease_factors,
     low_rank_gram,
 )
+from musicrec_core.models.hybrid import resolve_device
 
 logger = logging.getLogger("bench.item_item")
 
@@ -145,7 +142,7 @@ def scale(n_plays: int, rank: int, epochs: int, batch_users: int) -> list[str]:
         f"#### Alone at {x.nnz:,} plays ({n_users:,} users, {n_tracks:,} tracks)",
         "",
         f"Low-rank EASE at rank {low_rank}: its λ search on a holdout of the plays (one "
-        f"factorisation, then {len(EASE_L2_CHOICES)} rankings of at most {L2_SEARCH_USERS:,} "
+        f"factorisation, then {len(EASE_L2_CHOICES)} rankings of a sample of held-out "
         f"users) {search_s:.0f} s, peak RSS {search_peak:,.0f} MB; the fit at one λ "
         f"{low_rank_s:.0f} s, peak RSS {low_rank_peak:,.0f} MB (the play matrix included; the "
         f"two factor matrices are {8 * n_tracks * low_rank / 1e6:,.0f} MB).",

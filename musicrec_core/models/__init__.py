@@ -13,7 +13,12 @@ from musicrec_core.models.diversity import (
 from musicrec_core.models.ease import EASE, EASE_FALLBACK_L2, EASE_L2_CHOICES, choose_ease_l2
 from musicrec_core.models.elsa import ELSA, elsa_factors
 from musicrec_core.models.item_knn import ItemKNN
-from musicrec_core.models.low_rank_ease import LowRankEASE, choose_low_rank_l2
+from musicrec_core.models.low_rank_ease import (
+    LowRankEASE,
+    choose_low_rank_l2,
+    low_rank_ease_factors,
+    low_rank_gram,
+)
 from musicrec_core.models.play_rows import weighted_matrix
 from musicrec_core.models.popularity import Popularity, SegmentPopularity, segment_recommendations
 from musicrec_core.models.recommender import (
@@ -49,6 +54,8 @@ __all__ = [
     "choose_ease_l2",
     "choose_low_rank_l2",
     "elsa_factors",
+    "low_rank_ease_factors",
+    "low_rank_gram",
     "mask_played",
     "mmr_rerank",
     "model_version",
