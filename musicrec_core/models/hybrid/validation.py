@@ -3,6 +3,8 @@ and the learning-rate schedule follow."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from scipy import sparse
@@ -63,6 +65,24 @@ def validation_ndcg(
     )[item_item_weight]
 
 
+def _user_blocks(
+    model: HybridRecommender,
+    plays: sparse.csr_matrix,
+    users: np.ndarray,
+    config: TrainConfig,
+    device: torch.device,
+    table: torch.Tensor,
+) -> Iterator[tuple[np.ndarray, sparse.csr_matrix, tuple, torch.Tensor]]:
+    """The ``users`` a validation batch at a time: their rows, plays, plays in
+    ``flat_history`` layout and user vectors."""
+    for start in range(0, len(users), config.val_batch_size):
+        rows = users[start : start + config.val_batch_size]
+        block = plays[rows]
+        history = flat_history(block, device)
+        users_t = torch.as_tensor(rows, device=device)
+        yield rows, block, history, model.user_vectors_flat(users_t, *history, table)
+
+
 @torch.no_grad()
 def validation_ndcgs(
     model: HybridRecommender,
@@ -84,12 +104,9 @@ def validation_ndcgs(
     table = model.item_vectors()
     candidates = model.item_vectors(id_dropout=1.0) if content_only else table
     totals = dict.fromkeys(item_item_weights, 0.0)
-    for start in range(0, len(users), config.val_batch_size):
-        rows = users[start : start + config.val_batch_size]
-        block = plays[rows]
-        index, offsets, weight = flat_history(block, device)
-        users_t = torch.as_tensor(rows, device=device)
-        vectors = model.user_vectors_flat(users_t, index, offsets, weight, table)
+    for rows, block, (index, offsets, _), vectors in _user_blocks(
+        model, plays, users, config, device, table
+    ):
         coo = block.tocoo()
         exclude = (
             torch.as_tensor(coo.row.astype(np.int64), device=device),
@@ -141,12 +158,7 @@ def content_validation_ndcgs(
     every = np.arange(model.n_items)
     table = model.item_vectors()
     totals = dict.fromkeys(weights, 0.0)
-    for start in range(0, len(users), config.val_batch_size):
-        rows = users[start : start + config.val_batch_size]
-        block = plays[rows]
-        index, offsets, weight = flat_history(block, device)
-        users_t = torch.as_tensor(rows, device=device)
-        vectors = model.user_vectors_flat(users_t, index, offsets, weight, table)
+    for rows, block, _, vectors in _user_blocks(model, plays, users, config, device, table):
         ones = torch.ones(len(vectors), 1, device=device)
         own = torch.cat([vectors, ones], dim=1) @ candidates.T
         valid = ~played_mask(block, device)
