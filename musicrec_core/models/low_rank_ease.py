@@ -29,7 +29,7 @@ from musicrec_core.models.recommender import TrainingData
 
 logger = logging.getLogger(__name__)
 
-# Eigenvectors kept. Warm NDCG@10 against exact EASE: 0.990x on the demo and 0.989x on Echo
+# Eigenvectors kept. Warm NDCG@10 against exact EASE: 0.990x on the demo and 0.988x on Echo
 # Nest at 512, 0.98x and 0.90x at 256 (docs/benchmarks.md); memory is 8 bytes per track and
 # rank (the two factor matrices), with float32 working copies of the same size while fitting.
 LOW_RANK_EASE_RANK = 512
