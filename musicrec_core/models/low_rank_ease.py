@@ -67,16 +67,17 @@ def low_rank_ease_factors(gram: LowRankGram, l2: float) -> tuple[np.ndarray, np.
     """Sources ``V diag(d)`` and targets ``V / (1 - q)`` (played tracks x rank, float32) of
     low-rank EASE at λ ``l2``: a user's scores of the tracks they have not played are the
     sum of their plays' sources dotted with each track's target."""
-    shrink = gram.eigenvalues / (gram.eigenvalues + l2)
-    own = _own_weight(gram, shrink)
+    shrink, own = _shrink_and_own(gram, l2)
     sources = (gram.vectors * shrink).astype(np.float32)
     targets = (gram.vectors / (1.0 - own)[:, None]).astype(np.float32)
     return sources, targets
 
 
-def _own_weight(gram: LowRankGram, shrink: np.ndarray) -> np.ndarray:
-    """``q``: each played track's ``(V diag(d) Vᵀ)`` diagonal, below 1 for λ > 0."""
-    return (gram.vectors.astype(np.float64) ** 2) @ shrink
+def _shrink_and_own(gram: LowRankGram, l2: float) -> tuple[np.ndarray, np.ndarray]:
+    """``d = s² / (s² + λ)`` per eigenvector and ``q``, each played track's
+    ``(V diag(d) Vᵀ)`` diagonal, below 1 for λ > 0."""
+    shrink = gram.eigenvalues / (gram.eigenvalues + l2)
+    return shrink, (gram.vectors.astype(np.float64) ** 2) @ shrink
 
 
 def choose_low_rank_l2(
@@ -151,8 +152,7 @@ class LowRankEASE(PlayRowRecommender):
         gram = low_rank_gram(x, self.rank, self.seed)
         self.items = gram.items
         self.sources, self.targets = low_rank_ease_factors(gram, self.l2)
-        shrink = gram.eigenvalues / (gram.eigenvalues + self.l2)
-        own = _own_weight(gram, shrink)
+        own = _shrink_and_own(gram, self.l2)[1]
         self.own_scale = (own / (1.0 - own)).astype(np.float32)
         logger.info(
             "low-rank EASE: %d of %d tracks played, rank %d, l2=%g",
