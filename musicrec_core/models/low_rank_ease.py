@@ -37,6 +37,7 @@ POWER_ITERATIONS = 4  # randomized SVD's, enough for the leading spectrum of spa
 # λ is chosen on at most this many held-out users, ranked a block of this many at a time.
 L2_SEARCH_USERS = 5_000
 SCORE_BLOCK_USERS = 256
+OWN_BLOCK_TRACKS = 16_384  # tracks per float64 block of each track's own-play weight
 
 
 class LowRankGram(NamedTuple):
@@ -75,9 +76,14 @@ def low_rank_ease_factors(gram: LowRankGram, l2: float) -> tuple[np.ndarray, np.
 
 def _shrink_and_own(gram: LowRankGram, l2: float) -> tuple[np.ndarray, np.ndarray]:
     """``d = s² / (s² + λ)`` per eigenvector and ``q``, each played track's
-    ``(V diag(d) Vᵀ)`` diagonal, below 1 for λ > 0."""
+    ``(V diag(d) Vᵀ)`` diagonal, below 1 for λ > 0: in float64 a block of tracks at a time,
+    so the working copy stays small beside the eigenvectors."""
     shrink = gram.eigenvalues / (gram.eigenvalues + l2)
-    return shrink, (gram.vectors.astype(np.float64) ** 2) @ shrink
+    own = np.empty(len(gram.vectors))
+    for start in range(0, len(own), OWN_BLOCK_TRACKS):
+        block = gram.vectors[start : start + OWN_BLOCK_TRACKS].astype(np.float64)
+        own[start : start + OWN_BLOCK_TRACKS] = np.square(block, out=block) @ shrink
+    return shrink, own
 
 
 def choose_low_rank_l2(
@@ -86,11 +92,12 @@ def choose_low_rank_l2(
     rank: int,
     seed: int = 0,
     choices: tuple[float, ...] = EASE_L2_CHOICES,
+    gram: LowRankGram | None = None,
 ) -> tuple[float, dict[float, float]]:
     """The λ of ``choices`` whose low-rank EASE on ``x`` ranks a seeded sample of at most
     ``L2_SEARCH_USERS`` users' ``validation`` plays best (mean NDCG@10 among the played tracks
     they have not played: the others score 0), and every choice's score. The eigenpairs do not
-    depend on λ: they are found once."""
+    depend on λ: they are found once, or taken from ``gram`` (``x``'s, of this rank)."""
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     if not len(users):
         logger.info("low-rank EASE: no held-out plays to choose l2 by; l2 %g", EASE_FALLBACK_L2)
@@ -98,7 +105,7 @@ def choose_low_rank_l2(
     if len(users) > L2_SEARCH_USERS:
         rng = np.random.default_rng(seed)
         users = np.sort(rng.choice(users, L2_SEARCH_USERS, replace=False))
-    gram = low_rank_gram(x, rank, seed)
+    gram = low_rank_gram(x, rank, seed) if gram is None else gram
     scores = {}
     for l2 in choices:
         sources, targets = low_rank_ease_factors(gram, l2)

@@ -15,7 +15,7 @@ from musicrec_core.models.hybrid.config import TrainConfig, resolve_device
 from musicrec_core.models.hybrid.inputs import CatalogueInputs
 from musicrec_core.models.hybrid.item_item import ItemItemScores
 from musicrec_core.models.hybrid.network import HybridRecommender
-from musicrec_core.models.low_rank_ease import choose_low_rank_l2
+from musicrec_core.models.low_rank_ease import LowRankGram, choose_low_rank_l2, low_rank_gram
 from musicrec_core.models.play_rows import weighted_matrix
 
 SIMILARITY_DIM = 64  # random projection of the wide TF-IDF blocks for the ILS term
@@ -41,30 +41,52 @@ def item_item_scores(
     device: torch.device,
     l2: float | None,
     rank: int | None = None,
+    gram: LowRankGram | None = None,
 ) -> ItemItemScores:
     """EASE (``l2``) on the plays, factored as training factors it (to the config's rank, or to
     the largest rank it chooses from), or low-rank EASE of the config's ``item_item_low_rank``
-    above its ``item_item_max_tracks``, then truncated to ``rank`` if given: a model loaded
-    later gets the same factors as the one trained."""
-    low_rank = len(played_columns(plays)) > config.item_item_max_tracks
+    above its ``item_item_max_tracks`` (from ``gram``, ``item_item_gram``'s of these plays,
+    when given), then truncated to ``rank`` if given: a model loaded later gets the same
+    factors as the one trained."""
+    low_rank = uses_low_rank(config, plays)
     fitted_rank = config.item_item_rank or (
         config.item_item_low_rank if low_rank else max(ITEM_ITEM_RANKS)
     )
+    reused = gram if fitted_rank == config.item_item_low_rank else None
     scores = ItemItemScores.fit(
-        plays, l2, config.item_item_max_tracks, fitted_rank, device, config.seed
+        plays, l2, config.item_item_max_tracks, fitted_rank, device, config.seed, reused
     )
     return scores if rank is None else scores.truncated(rank)
 
 
+def uses_low_rank(config: TrainConfig, plays: sparse.csr_matrix) -> bool:
+    """Whether the plays take low-rank EASE: more played tracks than dense EASE's cap."""
+    return len(played_columns(plays)) > config.item_item_max_tracks
+
+
+def item_item_gram(config: TrainConfig, plays: sparse.csr_matrix) -> LowRankGram | None:
+    """Low-rank EASE's eigenpairs of the binary plays at the config's ``item_item_low_rank``,
+    which the λ search and the fit both use, when the plays take low-rank EASE; else None."""
+    if not uses_low_rank(config, plays):
+        return None
+    binary = weighted_matrix(plays, "binary")
+    return low_rank_gram(binary, config.item_item_low_rank, config.seed)
+
+
 def item_item_l2(
-    config: TrainConfig, plays: sparse.csr_matrix, validation: sparse.csr_matrix
+    config: TrainConfig,
+    plays: sparse.csr_matrix,
+    validation: sparse.csr_matrix,
+    gram: LowRankGram | None = None,
 ) -> tuple[float, dict[float, float]]:
     """The λ of the item-item model ``item_item_scores`` fits on the plays, chosen on the
-    validation plays, and every choice's validation NDCG@10."""
+    validation plays, and every choice's validation NDCG@10 (low-rank EASE's from ``gram``,
+    ``item_item_gram``'s of these plays, when given)."""
     binary = weighted_matrix(plays, "binary")
-    if len(played_columns(plays)) <= config.item_item_max_tracks:
+    if not uses_low_rank(config, plays):
         return choose_ease_l2(binary, validation, config.item_item_max_tracks)
-    return choose_low_rank_l2(binary, validation, config.item_item_low_rank, config.seed)
+    rank, seed = config.item_item_low_rank, config.seed
+    return choose_low_rank_l2(binary, validation, rank, seed, gram=gram)
 
 
 def item_item_ranks(config: TrainConfig, fitted: ItemItemScores) -> tuple[int, ...]:

@@ -31,7 +31,11 @@ from torch.nn import functional as F
 from musicrec_core.data.interactions import played_columns
 from musicrec_core.models.ease import EASE_FALLBACK_L2, ease_weights
 from musicrec_core.models.hybrid.fusion import ItemItemEvidence
-from musicrec_core.models.low_rank_ease import low_rank_ease_factors, low_rank_gram
+from musicrec_core.models.low_rank_ease import (
+    LowRankGram,
+    low_rank_ease_factors,
+    low_rank_gram,
+)
 from musicrec_core.models.play_rows import weighted_matrix
 
 logger = logging.getLogger(__name__)
@@ -62,18 +66,20 @@ class ItemItemScores:
         rank: int,
         device: torch.device,
         seed: int = 0,
+        gram: LowRankGram | None = None,
     ) -> ItemItemScores:
         """EASE (binary plays, ``l2``; None: ``EASE_FALLBACK_L2``) on a user x track play
         matrix, factored to ``rank`` (at most the number of played tracks, which keeps B
         whole); low-rank EASE of ``rank`` instead when more than ``max_tracks`` tracks were
-        played (the dense weights would not fit)."""
+        played (the dense weights would not fit), from ``gram`` when its eigenpairs of these
+        plays at this rank were already found."""
         x = weighted_matrix(plays, "binary")
         played = len(played_columns(x))
         l2 = EASE_FALLBACK_L2 if l2 is None else l2
         if played <= max_tracks:
             kind, (items, source, target) = "ease", _ease_factors(x, l2, max_tracks, rank, seed)
         else:
-            gram = low_rank_gram(x, rank, seed)
+            gram = low_rank_gram(x, rank, seed) if gram is None else gram
             kind, items = "low_rank_ease", gram.items
             source, target = low_rank_ease_factors(gram, l2)
         logger.info(

@@ -31,6 +31,7 @@ from musicrec_core.data import schema as s
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.models.hybrid.catalogue_rows import CatalogueRows
 from musicrec_core.models.hybrid.components import (
+    item_item_gram,
     item_item_l2,
     item_item_ranks,
     item_item_scores,
@@ -161,9 +162,13 @@ class Hybrid(Recommender):
         if cfg.item_item_weight == 0 and cfg.item_item_retrieval_weight == 0:
             return
         self.item_item_l2 = cfg.item_item_l2
+        gram = item_item_gram(cfg, plays)  # low-rank EASE's eigenpairs, found once
         if self.item_item_l2 is None:
-            self.item_item_l2, self.item_item_l2_validation = item_item_l2(cfg, plays, validation)
-        fitted = item_item_scores(cfg, plays, self.device, self.item_item_l2)
+            self.item_item_l2, self.item_item_l2_validation = item_item_l2(
+                cfg, plays, validation, gram
+            )
+        fitted = item_item_scores(cfg, plays, self.device, self.item_item_l2, gram=gram)
+        del gram
         ranks = item_item_ranks(cfg, fitted)
         rank = ranks[0]
         if len(ranks) > 1:

@@ -17,7 +17,7 @@ from musicrec_core.models import (
     TrainingData,
     weighted_matrix,
 )
-from musicrec_core.models.hybrid import Hybrid, ItemItemScores, TrainConfig
+from musicrec_core.models.hybrid import Hybrid, ItemItemScores, TrainConfig, components, item_item
 from musicrec_core.models.hybrid.fusion import fuse, standardise
 from musicrec_core.models.hybrid.sampling import flat_history
 from musicrec_core.models.low_rank_ease import low_rank_ease_factors, low_rank_gram
@@ -119,8 +119,18 @@ def test_above_the_cap_the_factors_are_low_rank_eases_ordered_by_eigenvalue(play
     assert scorer.truncated(2).kind == "low_rank_ease"
 
 
-def test_the_hybrid_takes_low_rank_factors_above_its_cap_with_l2_chosen(tiny_training, tmp_path):
+def test_the_hybrid_takes_low_rank_factors_above_its_cap_with_l2_chosen(
+    tiny_training, tmp_path, monkeypatch
+):
     train, preprocessor = tiny_training
+    found = []  # the plays whose eigenpairs were found: the λ search's are the fit's
+
+    def counted_gram(x, rank, seed=0):
+        found.append((x.shape, x.nnz))
+        return low_rank_gram(x, rank, seed)
+
+    monkeypatch.setattr(components, "low_rank_gram", counted_gram)
+    monkeypatch.setattr(item_item, "low_rank_gram", counted_gram)
     config = TrainConfig(
         epochs=1,
         embedding_dim=8,
@@ -134,6 +144,8 @@ def test_the_hybrid_takes_low_rank_factors_above_its_cap_with_l2_chosen(tiny_tra
         content_weight=0.0,
     )
     model = Hybrid(config, preprocessor).fit(train)
+    assert len(found) == len(set(found)) == 2  # the training plays', then every play's
+    monkeypatch.undo()
     assert model.item_item_kind == "low_rank_ease" and model.item_item_rank in (64, 72)
     assert model.item_item_l2 in EASE_L2_CHOICES
     assert list(model.item_item_l2_validation) == list(EASE_L2_CHOICES)
