@@ -159,7 +159,7 @@ def scale(n_plays: int, rank: int, epochs: int, batch_users: int) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--datasets", default="demo,echonest")
+    parser.add_argument("--datasets", default="demo,echonest", help="empty: the scale part only")
     parser.add_argument("--rank", type=int, default=ELSA().rank)
     parser.add_argument("--epochs", type=int, default=ELSA().epochs)
     parser.add_argument("--scale-plays", type=int, default=10_000_000, help="0: skip")
@@ -172,8 +172,9 @@ def main() -> int:
         f"Low-rank EASE rank {LowRankEASE().rank}; ELSA rank {args.rank}, {args.epochs} "
         "epochs.\n\n"
     )
+    names = [name for name in args.datasets.split(",") if name]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, source in sources(args.datasets.split(","), Path(tmp)).items():
+        for name, source in sources(names, Path(tmp)).items():
             elsa = partial(ELSA, rank=args.rank, epochs=args.epochs)
             sys.stdout.write("\n".join(compare(name, source, elsa)) + "\n")
             sys.stdout.flush()

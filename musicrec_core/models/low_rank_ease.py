@@ -61,16 +61,18 @@ def low_rank_gram(x: sparse.csr_matrix, rank: int, seed: int = 0) -> LowRankGram
     _, singular, vt = randomized_svd(
         played, width, n_iter=POWER_ITERATIONS, random_state=seed, flip_sign=False
     )
-    return LowRankGram(items, np.ascontiguousarray(vt.T), singular.astype(np.float64) ** 2)
+    vectors = np.ascontiguousarray(vt.T, dtype=np.float32)
+    return LowRankGram(items, vectors, singular.astype(np.float64) ** 2)
 
 
 def low_rank_ease_factors(gram: LowRankGram, l2: float) -> tuple[np.ndarray, np.ndarray]:
     """Sources ``V diag(d)`` and targets ``V / (1 - q)`` (played tracks x rank, float32) of
     low-rank EASE at λ ``l2``: a user's scores of the tracks they have not played are the
-    sum of their plays' sources dotted with each track's target."""
+    sum of their plays' sources dotted with each track's target. Computed in float32, so that
+    no float64 copy of the eigenvectors is made."""
     shrink, own = _shrink_and_own(gram, l2)
-    sources = (gram.vectors * shrink).astype(np.float32)
-    targets = (gram.vectors / (1.0 - own)[:, None]).astype(np.float32)
+    sources = gram.vectors * shrink.astype(np.float32)
+    targets = gram.vectors / (1.0 - own).astype(np.float32)[:, None]
     return sources, targets
 
 
