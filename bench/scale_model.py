@@ -48,13 +48,18 @@ def warehouse_tables(folder: Path):
         )
 
 
-def warehouse_plays(folder: Path):
-    """Every play in the folder's warehouse, which the serving assets read besides."""
+def serving_tables(folder: Path):
+    """Every play, the user features and the track features in the folder's warehouse: what
+    the serving assets read (not the split)."""
     from musicrec_core.data import schema as s
     from musicrec_core.data import warehouse
 
     with warehouse.connect(folder / "musicrec.duckdb") as con:
-        return warehouse.table_frame(con, s.INTERACTIONS_TABLE)
+        return (
+            warehouse.table_frame(con, s.INTERACTIONS_TABLE),
+            warehouse.table_frame(con, s.USER_FEATURES_TABLE),
+            warehouse.table_frame(con, s.TRACK_FEATURES_TABLE),
+        )
 
 
 def build_warehouse(folder: Path, plays: int) -> dict:
@@ -111,27 +116,26 @@ def training(folder: Path, epochs: int) -> dict:
     }
 
 
-def _hybrid(folder: Path, data, users, tracks, interactions=None):
+def _hybrid(folder: Path, plays, users, tracks):
     """The saved hybrid over the training plays (evaluation) or every play (serving): as the
     assets load it, reading the item-item factors kept for those plays, else fitting and
     keeping them."""
-    from musicrec_core.data import TRAIN, MusicPreprocessor
-    from musicrec_core.data import schema as s
+    from musicrec_core.data import MusicPreprocessor
     from musicrec_core.models import TrainingData
     from musicrec_core.models.hybrid import Hybrid
 
-    plays = data[data[s.SPLIT] == TRAIN] if interactions is None else interactions
     preprocessor = MusicPreprocessor.load(folder / "preprocessor")
     data = TrainingData(plays, users, tracks)
     return Hybrid.load(folder / "hybrid", data, preprocessor, keep_item_item=True)
 
 
 def evaluation(folder: Path) -> dict:
-    from musicrec_core.data import MusicPreprocessor
+    from musicrec_core.data import TRAIN, MusicPreprocessor
+    from musicrec_core.data import schema as s
     from musicrec_core.evaluation import evaluate_models
 
     data, users, tracks = warehouse_tables(folder)
-    model = _hybrid(folder, data, users, tracks)
+    model = _hybrid(folder, data[data[s.SPLIT] == TRAIN], users, tracks)
     comparison = evaluate_models(
         data,
         users,
@@ -149,9 +153,8 @@ def recommend_all(folder: Path) -> dict:
     from musicrec_core.data import schema as s
     from musicrec_core.models.hybrid import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS
 
-    data, users, tracks = warehouse_tables(folder)
-    interactions = warehouse_plays(folder)
-    model = _hybrid(folder, data, users, tracks, interactions)
+    interactions, users, tracks = serving_tables(folder)
+    model = _hybrid(folder, interactions, users, tracks)
     user_ids = users[s.USER_ID].to_numpy(dtype=object)
     started = time.perf_counter()
     model.recommend(user_ids, k=K)
@@ -183,9 +186,8 @@ def publish(folder: Path) -> dict:
         serving_tables,
     )
 
-    data, users, tracks = warehouse_tables(folder)
-    interactions = warehouse_plays(folder)
-    model = _hybrid(folder, data, users, tracks, interactions)
+    interactions, users, tracks = serving_tables(folder)
+    model = _hybrid(folder, interactions, users, tracks)
     fallback = segment_popularity(interactions, users, tracks)
     vectors = content_vectors(tracks, MusicPreprocessor.load(folder / "preprocessor"))
     started = time.perf_counter()
