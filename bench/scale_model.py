@@ -48,7 +48,7 @@ def warehouse_tables(folder: Path):
         )
 
 
-def serving_tables(folder: Path):
+def served_inputs(folder: Path):
     """Every play, the user features and the track features in the folder's warehouse: what
     the serving assets read (not the split)."""
     from musicrec_core.data import schema as s
@@ -153,7 +153,7 @@ def recommend_all(folder: Path) -> dict:
     from musicrec_core.data import schema as s
     from musicrec_core.models.hybrid import RETRIEVAL_BLOCK, RETRIEVAL_MIN_USERS
 
-    interactions, users, tracks = serving_tables(folder)
+    interactions, users, tracks = served_inputs(folder)
     model = _hybrid(folder, interactions, users, tracks)
     user_ids = users[s.USER_ID].to_numpy(dtype=object)
     started = time.perf_counter()
@@ -186,7 +186,7 @@ def publish(folder: Path) -> dict:
         serving_tables,
     )
 
-    interactions, users, tracks = serving_tables(folder)
+    interactions, users, tracks = served_inputs(folder)
     model = _hybrid(folder, interactions, users, tracks)
     fallback = segment_popularity(interactions, users, tracks)
     vectors = content_vectors(tracks, MusicPreprocessor.load(folder / "preprocessor"))
