@@ -13,15 +13,7 @@ from musicrec_core.evaluation.audiences import (
     served_by,
     single_model_audiences,
 )
-from musicrec_core.evaluation.comparison import (
-    Comparison,
-    FittedModels,
-    evaluate_models,
-    evaluation_data,
-    figures,
-    fit_models,
-    sample_sizes,
-)
+from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
 from musicrec_core.evaluation.held_out import (
     COLD_USER_GIVEN,
     RELEVANT,
@@ -51,17 +43,11 @@ from musicrec_core.evaluation.protocol import (
     POPULATION_USERS,
     PR_CURVE_COLUMNS,
     SAMPLE_USERS,
+    SCORE_SAMPLE_COLUMNS,
     SUMMARY_COLUMNS,
     EvaluationResult,
     compare,
     evaluate,
-    summarise,
-)
-from musicrec_core.evaluation.rankings import (
-    RANKING_COLUMNS,
-    SCORE_SAMPLE_COLUMNS,
-    Rankings,
-    rank_models,
 )
 from musicrec_core.evaluation.tables import (
     PAIRED_COLUMNS,
@@ -88,7 +74,6 @@ __all__ = [
     "POPULATION_USERS",
     "PROMOTED",
     "PR_CURVE_COLUMNS",
-    "RANKING_COLUMNS",
     "REASON",
     "RELEVANT",
     "SAMPLE_USERS",
@@ -104,9 +89,7 @@ __all__ = [
     "Comparison",
     "EvaluationData",
     "EvaluationResult",
-    "FittedModels",
     "PromotionDecision",
-    "Rankings",
     "ServedModel",
     "TestSet",
     "audience_models",
@@ -116,18 +99,13 @@ __all__ = [
     "decide_promotion",
     "evaluate",
     "evaluate_models",
-    "evaluation_data",
     "figures",
-    "fit_models",
     "paired_differences",
-    "rank_models",
     "read_served",
-    "sample_sizes",
     "sample_test_set",
     "sample_users",
     "served_by",
     "single_model_audiences",
-    "summarise",
     "to_markdown",
     "warm_ndcg",
     "write_served",

@@ -41,66 +41,6 @@ class Comparison:
         return list(dict.fromkeys(self.result.summary[TEST_SET]))
 
 
-@dataclass
-class FittedModels:
-    """The models of a comparison fitted on its training data, in the order asked for."""
-
-    models: dict[str, Recommender]
-    fit_seconds: dict[str, float]
-    skipped: dict[str, str]  # model -> why it was left out
-
-
-def evaluation_data(
-    split: pd.DataFrame,
-    users: pd.DataFrame,
-    tracks: pd.DataFrame,
-    cold_user_given: int = 0,
-    eval_users: int | None = DEFAULT_EVAL_USERS,
-    seed: int = 0,
-) -> EvaluationData:
-    """The split's training data and test sets, each test set a seeded sample of
-    ``eval_users`` users (None or 0: every user), the same for every model."""
-    data = EvaluationData.from_split(
-        split, users, tracks, cold_user_given=cold_user_given, seed=seed
-    )
-    return sample_users(data, eval_users, seed=seed)
-
-
-def fit_models(
-    names: Sequence[str],
-    data: EvaluationData,
-    preprocessor: MusicPreprocessor | None = None,
-    fitted: Mapping[str, Recommender] | None = None,
-) -> FittedModels:
-    """Each named model fitted on ``data.train``, except those in ``fitted`` (already trained
-    on it, such as the hybrid model asset). A model whose size limit this catalogue exceeds
-    (``CatalogueTooLarge``, such as dense EASE on hundreds of thousands of tracks) is left out
-    with its reason."""
-    fitted = dict(fitted or {})
-    models = build_models([n for n in names if n not in fitted], preprocessor)
-    fit_seconds, skipped = {}, {}
-    for name, model in models.items():
-        started = time.perf_counter()
-        try:
-            model.fit(data.train)
-        except CatalogueTooLarge as error:
-            skipped[name] = str(error)
-            logger.warning("%s is left out of the comparison: %s", name, error)
-            continue
-        fit_seconds[name] = round(time.perf_counter() - started, 2)
-        logger.info("fitted %s in %.1f s", name, fit_seconds[name])
-    ordered = {name: fitted.get(name) or models[name] for name in names if name not in skipped}
-    return FittedModels(ordered, fit_seconds, skipped)
-
-
-def sample_sizes(data: EvaluationData) -> dict[str, dict[str, int]]:
-    """Users evaluated (``sample``) of each test set's ``population``."""
-    return {
-        name: {"sample": len(test.user_ids), "population": test.population}
-        for name, test in data.test_sets.items()
-    }
-
-
 def evaluate_models(
     split: pd.DataFrame,
     users: pd.DataFrame,
@@ -115,14 +55,40 @@ def evaluate_models(
     fitted: Mapping[str, Recommender] | None = None,
     eval_users: int | None = DEFAULT_EVAL_USERS,
 ) -> Comparison:
-    """Fit each named model on the split's training part (:func:`fit_models`) and evaluate it
-    on the test sets of :func:`evaluation_data`, in one process. With ``cold_user_given = N``
-    > 0 the cold_user_given set gives each cold user's first N plays at recommendation time.
+    """Fit each named model on the split's training part and evaluate it on the test sets.
+
+    Models in ``fitted`` (already trained on that same training part, such as the hybrid model
+    asset) are evaluated as they are. With ``cold_user_given = N`` > 0 the cold_user_given set
+    gives each cold user's first N plays at recommendation time. Each test set is evaluated on
+    a seeded sample of ``eval_users`` users, the same for every model (None or 0: every user).
+    A model whose size limit this catalogue exceeds (``CatalogueTooLarge``, such as dense EASE
+    on hundreds of thousands of tracks) is left out with its reason in ``Comparison.skipped``.
     """
-    data = evaluation_data(split, users, tracks, cold_user_given, eval_users, seed)
-    fits = fit_models(names, data, preprocessor, fitted)
-    result = compare(fits.models, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
-    return Comparison(result, fits.fit_seconds, fits.models, sample_sizes(data), fits.skipped)
+    fitted = dict(fitted or {})
+    data = sample_users(
+        EvaluationData.from_split(split, users, tracks, cold_user_given=cold_user_given, seed=seed),
+        eval_users,
+        seed=seed,
+    )
+    models = build_models([n for n in names if n not in fitted], preprocessor)
+    fit_seconds, skipped = {}, {}
+    for name, model in models.items():
+        started = time.perf_counter()
+        try:
+            model.fit(data.train)
+        except CatalogueTooLarge as error:
+            skipped[name] = str(error)
+            logger.warning("%s is left out of the comparison: %s", name, error)
+            continue
+        fit_seconds[name] = round(time.perf_counter() - started, 2)
+        logger.info("fitted %s in %.1f s", name, fit_seconds[name])
+    ordered = {name: fitted.get(name) or models[name] for name in names if name not in skipped}
+    result = compare(ordered, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
+    sizes = {
+        name: {"sample": len(test.user_ids), "population": test.population}
+        for name, test in data.test_sets.items()
+    }
+    return Comparison(result, fit_seconds, ordered, sizes, skipped)
 
 
 def figures(comparison: Comparison) -> dict[str, bytes]:
