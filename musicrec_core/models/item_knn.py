@@ -13,7 +13,7 @@ from musicrec_core.models.play_rows import (
     PlayRowRecommender,
     _catalogue_index,
     _check_choice,
-    _gram_row_blocks,
+    _co_play_row_blocks,
     _similar,
     weighted_matrix,
 )
@@ -22,14 +22,18 @@ from musicrec_core.models.recommender import TrainingData
 logger = logging.getLogger(__name__)
 
 
-def _top_n_rows(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of the ``n`` largest entries per row (unordered)."""
-    n = min(n, values.shape[1])
-    if n == values.shape[1]:
-        idx = np.broadcast_to(np.arange(n), values.shape)
-        return idx, values
-    idx = np.argpartition(-values, n - 1, axis=1)[:, :n]
-    return idx, np.take_along_axis(values, idx, axis=1)
+def _top_n_per_row(block: sparse.csr_matrix, values: np.ndarray, n: int) -> np.ndarray:
+    """Positions, among the block's stored entries, of each row's ``n`` largest positive values.
+
+    ``values`` (one per stored entry, in [0, 1]) are sorted within their row in one stable sort
+    of ``2 * row + 1 - value``; ties keep column order.
+    """
+    counts = np.diff(block.indptr)
+    rows = np.repeat(np.arange(block.shape[0], dtype=np.float64), counts)
+    order = np.argsort(2.0 * rows + (1.0 - values), kind="stable")
+    rank = np.arange(len(values)) - np.repeat(block.indptr[:-1], counts)
+    best = order[rank < n]
+    return best[values[best] > 0]
 
 
 class ItemKNN(PlayRowRecommender):
@@ -65,16 +69,17 @@ class ItemKNN(PlayRowRecommender):
         self.weighted = x
         n_items = x.shape[1]
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel()).astype(np.float32)
+        shrinkage = np.float32(self.shrinkage)
         rows, cols, vals = [], [], []
-        for start, stop, dots in _gram_row_blocks(x):
-            denom = norms[start:stop, None] * norms[None, :] + np.float32(self.shrinkage)
-            sim = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
-            sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-            idx, top = _top_n_rows(sim, self.k_neighbours)
-            keep = top > 0
-            rows.append(np.nonzero(keep)[0] + start)
-            cols.append(idx[keep])
-            vals.append(top[keep])
+        for start, stop, dots in _co_play_row_blocks(x):
+            row = np.repeat(np.arange(start, stop), np.diff(dots.indptr))
+            denom = norms[row] * norms[dots.indices] + shrinkage
+            sim = np.divide(dots.data, denom, out=np.zeros_like(dots.data), where=denom > 0)
+            sim[row == dots.indices] = 0.0
+            best = _top_n_per_row(dots, sim, self.k_neighbours)
+            rows.append(row[best])
+            cols.append(dots.indices[best])
+            vals.append(sim[best])
         # neighbours[j, i] = sim(i, j) for the k tracks i nearest to j
         self.neighbours = sparse.csr_matrix(
             (

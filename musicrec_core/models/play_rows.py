@@ -14,7 +14,8 @@ from musicrec_core.data.interactions import InteractionMatrix
 from musicrec_core.models.recommender import Recommendations, Recommender, top_k
 
 WEIGHTINGS = ("binary", "log")
-# Dense work arrays (gram blocks, similarity blocks) are cut to about this many elements.
+# Work arrays (dense gram or similarity blocks, sparse co-play blocks) are cut to about this many
+# elements.
 BLOCK_ELEMENTS = 8_000_000
 
 
@@ -65,6 +66,28 @@ def _gram_row_blocks(
         stop = min(start + step, n_items)
         block = (xt[start:stop] @ x).toarray().astype(dtype, copy=False)
         yield start, stop, block
+
+
+def _co_play_row_blocks(x: sparse.csr_matrix) -> Iterator[tuple[int, int, sparse.csr_matrix]]:
+    """Row blocks ``(start, stop, (XᵀX)[start:stop])`` of the item-item gram matrix, kept sparse.
+
+    Its entries are the pairs of tracks some user played both of, so the work grows with those
+    co-plays rather than with the catalogue squared. A block is cut at about BLOCK_ELEMENTS
+    products (a bound on its entries: the sum, over its tracks' listeners, of their play rows).
+    """
+    x = sparse.csr_matrix(x)
+    xt = sparse.csr_matrix(x.T)
+    per_user = np.diff(x.indptr)
+    products = np.bincount(
+        x.indices, weights=np.repeat(per_user, per_user).astype(np.float64), minlength=x.shape[1]
+    )
+    ends = np.cumsum(products)
+    start = 0
+    while start < x.shape[1]:
+        before = ends[start - 1] if start else 0.0
+        stop = max(start + 1, int(np.searchsorted(ends, before + BLOCK_ELEMENTS, side="right")))
+        yield start, stop, sparse.csr_matrix(xt[start:stop] @ x)
+        start = stop
 
 
 def _block_rows(n_cols: int) -> int:

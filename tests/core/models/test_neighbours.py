@@ -133,6 +133,36 @@ def test_item_knn_similar_items_stay_in_group():
     assert model.neighbours.getnnz(axis=1).max() <= 3
 
 
+@pytest.mark.parametrize("block_elements", [8_000_000, 50])
+def test_item_knn_keeps_each_tracks_k_most_similar_tracks(monkeypatch, block_elements):
+    """The sparse fit, in one block or in many, keeps what the dense similarity matrix ranks."""
+    monkeypatch.setattr("musicrec_core.models.play_rows.BLOCK_ELEMENTS", block_elements)
+    rng = np.random.default_rng(3)
+    played = sparse.random(40, 60, density=0.15, random_state=rng, format="coo")
+    plays = pd.DataFrame(
+        {
+            s.USER_ID: [f"u{i}" for i in played.row],
+            s.TRACK_ID: [f"t{j}" for j in played.col],
+            s.PLAYS: rng.integers(1, 1000, played.nnz),
+        }
+    )
+    data = TrainingData(
+        plays,
+        pd.DataFrame({s.USER_ID: [f"u{i}" for i in range(40)]}),
+        pd.DataFrame({s.TRACK_ID: [f"t{j}" for j in range(60)]}),
+    )
+    model = ItemKNN(k_neighbours=5, shrinkage=2.0).fit(data)
+
+    x = weighted_matrix(data.matrix, "log").toarray().astype(np.float64)
+    norms = np.linalg.norm(x, axis=0)
+    sim = x.T @ x / (norms[:, None] * norms[None, :] + 2.0)
+    np.fill_diagonal(sim, 0.0)
+    kept = model.neighbours.toarray()
+    for j in range(sim.shape[0]):
+        expected = np.sort(sim[j][sim[j] > 0])[::-1][:5]
+        np.testing.assert_allclose(np.sort(kept[j][kept[j] > 0])[::-1], expected, rtol=1e-5)
+
+
 def _content_data() -> TrainingData:
     """User 'fan' plays two loud rock tracks by Band; 'new' is one more, never played."""
     tracks = pd.DataFrame(
