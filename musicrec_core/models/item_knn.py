@@ -1,5 +1,5 @@
 """Item-based k-nearest-neighbours on the user x track matrix: a sparse item-item model, so it
-fits catalogues too large for EASE's dense one."""
+fits catalogues too large for EASE's dense one, at a cost that grows with the co-plays."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ class ItemKNN(PlayRowRecommender):
     shrunk toward 0 for items with few listeners, so a pair sharing one listener does not look
     identical. Each track keeps only its ``k_neighbours`` most similar tracks (sparse, about
     ``k_neighbours x n_tracks`` entries). A user's score for track j is the sum of the user's
-    weights on j's neighbours: ``score = x_user @ S``.
+    weights on j's neighbours: ``score = x_user @ S``. The gram ``XᵀX`` is computed sparse, a
+    block of tracks at a time, so the fit grows with the co-plays, not the catalogue squared.
 
     Defaults: 100 neighbours is the usual range (50-200) and keeps S small; shrinkage 10 damps
     pairs with norms below ~3 (a handful of listeners) while leaving popular pairs near cosine;

@@ -83,6 +83,11 @@ class Recommender(ABC):
     def score(self, user_ids: np.ndarray) -> np.ndarray:
         """Scores of every catalogue track for each user, shape (len(user_ids), n_tracks)."""
 
+    def score_tracks(self, user_ids: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """``score(user_ids)[:, columns]``: the scores of some catalogue tracks only (distinct
+        columns); a model that can skip the other tracks' work overrides it."""
+        return self.score(user_ids)[:, columns]
+
     def recommend(
         self, user_ids: np.ndarray | list, k: int = 20, exclude_played: bool = True
     ) -> Recommendations:

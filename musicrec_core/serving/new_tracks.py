@@ -42,7 +42,7 @@ def new_track_recommendations(
     parts = []
     for start in range(0, len(user_ids), step):
         batch = user_ids[start : start + step]
-        scores = np.asarray(model.score(batch), dtype=np.float64)[:, columns]
+        scores = np.asarray(model.score_tracks(batch, columns), dtype=np.float64)
         index, top = top_k(scores, k)
         track_ids = np.where(np.isfinite(top), matrix.track_ids[columns[index]], None)
         parts.append(Recommendations(batch, track_ids, top).to_frame(model.name, version))

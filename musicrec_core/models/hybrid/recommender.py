@@ -7,9 +7,9 @@ scores, and placed above every other track, which keep their retrieval score. EA
 rank and the two fusion weights are chosen on the validation plays.
 Never-played tracks score from content, their dot scores fused with their content similarity
 to the user's plays (also at a weight chosen on validation); users without plays score from
-demographics, and
-``recommend_with_history`` takes a new user's plays with no retraining. ``recommend`` takes
-the same ranking's top k without building full score matrices. ``save`` keeps the model's own
+demographics, and ``recommend_with_history`` takes a new user's plays with no retraining.
+``recommend`` takes the same ranking's top k without building full score matrices, and
+``score_tracks`` the ranking's scores of some tracks only. ``save`` keeps the model's own
 preprocessor, and ``load`` serves over grown or changed catalogues.
 """
 
@@ -152,10 +152,9 @@ class Hybrid(Recommender):
     def _fit_item_item(self, plays: sparse.csr_matrix, validation: sparse.csr_matrix) -> None:
         """EASE on the training plays (low-rank EASE above ``item_item_max_tracks`` played
         tracks), its λ, rank and the weights fusing it into either stage: the config's, or the
-        best λ (``choose_ease_l2``, ``choose_low_rank_l2``) and then the best of
-        ``item_item_ranks`` by its own
-        NDCG@10 on the validation plays, then the best of ``ITEM_ITEM_WEIGHTS`` for the
-        hybrid's there, with the head first and then in retrieval (0 where none helps)."""
+        best λ (``choose_ease_l2``, ``choose_low_rank_l2``), then the best ``item_item_ranks``
+        by its NDCG@10 on the validation plays, then the best of ``ITEM_ITEM_WEIGHTS`` for the
+        hybrid's there, the head first, then retrieval (0 where none helps)."""
         cfg = self.config
         self.item_item, self.item_item_rank = None, 0
         self.item_item_weight = self.item_item_retrieval_weight = 0.0
@@ -200,14 +199,12 @@ class Hybrid(Recommender):
 
     @property
     def item_item_kind(self) -> str:
-        """Which model's factors give the item-item evidence: "ease", "low_rank_ease" or
-        "none"."""
+        """Whose factors give the item-item evidence: "ease", "low_rank_ease" or "none"."""
         return "none" if self.item_item is None else self.item_item.kind
 
     def _fuses_item_item(self) -> bool:
-        return self.item_item is not None and (
-            self.item_item_weight > 0 or self.item_item_retrieval_weight > 0
-        )
+        weights = (self.item_item_weight, self.item_item_retrieval_weight)
+        return self.item_item is not None and max(weights) > 0
 
     def _fit_content(
         self, data: TrainingData, plays: sparse.csr_matrix, validation: sparse.csr_matrix
@@ -333,22 +330,6 @@ class Hybrid(Recommender):
             yield span, block, history, self._user_vectors(user_ids[span], history, given)
 
     @torch.no_grad()
-    def _two_stage(self, user_ids: np.ndarray, plays: sparse.csr_matrix) -> np.ndarray:
-        out = np.empty((len(user_ids), plays.shape[1]), dtype=np.float32)
-        for span, block, history, vectors in self._user_blocks(user_ids, plays):
-            scores = two_stage(
-                self.model,
-                vectors,
-                self.item_table(),
-                played_mask(block, self.device),
-                self.config.n_candidates,
-                self._evidence(history),
-                self._boost(block),
-            )
-            out[span] = scores.cpu().numpy()
-        return out
-
-    @torch.no_grad()
     def _top(
         self,
         user_ids: np.ndarray,
@@ -391,8 +372,27 @@ class Hybrid(Recommender):
         return self._top(user_ids, self._training_rows(user_ids), k, exclude_played)
 
     def score(self, user_ids: np.ndarray) -> np.ndarray:
+        return self.score_tracks(user_ids, None)
+
+    @torch.no_grad()
+    def score_tracks(self, user_ids: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
         user_ids = np.asarray(user_ids, dtype=object)
-        return self._two_stage(user_ids, self._training_rows(user_ids))
+        plays = self._training_rows(user_ids)
+        kept = None if columns is None else torch.as_tensor(np.array(columns), device=self.device)
+        out = np.empty((len(user_ids), plays.shape[1] if kept is None else len(kept)), np.float32)
+        for span, block, history, vectors in self._user_blocks(user_ids, plays):
+            scores = two_stage(
+                self.model,
+                vectors,
+                self.item_table(),
+                played_mask(block, self.device),
+                self.config.n_candidates,
+                self._evidence(history),
+                self._boost(block),
+                kept,
+            )
+            out[span] = scores.cpu().numpy()
+        return out
 
     @torch.no_grad()
     def rerank(self, user_ids: np.ndarray | list, candidate_idx: np.ndarray) -> np.ndarray:

@@ -258,8 +258,10 @@ def two_stage(
     n_candidates: int,
     evidence: ItemItemEvidence | None = None,
     boost: ContentBoost | None = None,
+    columns: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Full-catalogue scores whose order is the two-stage ranking.
+    """Full-catalogue scores whose order is the two-stage ranking, or only their ``columns``
+    (distinct catalogue indices), which the candidates are still drawn from every track for.
 
     The retrieval scores (the dot product fused with ``evidence``, see ``build_retrieval``, with
     ``boost``, see ``boost_content``) of the ``n_candidates`` best tracks not in
@@ -272,7 +274,7 @@ def two_stage(
     retrievable = scores.masked_fill(exclude, float("-inf"))
     k = min(n_candidates, scores.shape[1])
     if k == 0:
-        return scores
+        return scores if columns is None else scores.index_select(1, columns)
     top, candidates = retrievable.topk(k, dim=1)
     head = _rerank(model, user_vectors, item_table, retrieval, candidates, top, evidence)
     valid = torch.isfinite(top)
@@ -280,7 +282,23 @@ def two_stage(
     ceiling = scores.max(dim=1, keepdim=True).values
     band = head - floor + ceiling + 1.0
     lifted = torch.where(valid, band, scores.gather(1, candidates))
-    return scores.scatter(1, candidates, lifted)
+    if columns is None:
+        return scores.scatter(1, candidates, lifted)
+    return _scattered_columns(scores, candidates, lifted, columns)
+
+
+def _scattered_columns(
+    scores: torch.Tensor, candidates: torch.Tensor, lifted: torch.Tensor, columns: torch.Tensor
+) -> torch.Tensor:
+    """``scores.scatter(1, candidates, lifted)[:, columns]`` without the scattered full copy."""
+    out = scores.index_select(1, columns)
+    place = torch.full((scores.shape[1],), -1, dtype=torch.long, device=scores.device)
+    place[columns] = torch.arange(len(columns), device=scores.device)
+    at = place[candidates]
+    hit = at >= 0
+    rows = torch.arange(len(scores), device=scores.device).unsqueeze(1).expand_as(candidates)
+    out[rows[hit], at[hit]] = lifted[hit]
+    return out
 
 
 def two_stage_top(

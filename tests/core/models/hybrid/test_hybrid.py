@@ -111,6 +111,18 @@ def test_two_stage_score_puts_the_reranked_candidates_on_top(fitted):
         assert user_scores[order[0]] == user_scores[candidates].max()
 
 
+def test_scores_of_some_tracks_are_those_columns_of_the_full_scores(fitted):
+    """Candidates are still drawn from every track: the re-ranked ones among the columns keep
+    their lifted scores, in any order of columns."""
+    user_ids = fitted.data.matrix.user_ids[:6]
+    full = fitted.score(user_ids)
+    columns = np.arange(fitted.model.n_items)[::-3]
+    some = fitted.score_tracks(user_ids, columns)
+    np.testing.assert_array_equal(some, full[:, columns])
+    candidates = np.argsort(-full, axis=1, kind="stable")[:, : CONFIG.n_candidates]
+    assert np.isin(candidates, columns).any()
+
+
 def test_recommend_never_returns_a_played_track(fitted):
     user_ids = fitted.data.matrix.user_ids
     recs = fitted.recommend(user_ids, k=10)
