@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 from pathlib import Path
@@ -24,6 +25,11 @@ def machine() -> str:
     device = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
     cores = len(os.sched_getaffinity(0))
     return f"{_cpu_name()} ({platform.machine()}), {cores} cores, {device}"
+
+
+def record_heading() -> str:
+    """The Markdown heading of a benchmark's record: today and the machine."""
+    return f"### Record of {dt.date.today()}, {machine()}"
 
 
 def _cpu_name() -> str:

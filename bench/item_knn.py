@@ -15,15 +15,14 @@ Usage: .venv/bin/python bench/item_knn.py [--sizes 100000,1000000,10000000]
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import time
 from pathlib import Path
 
 import numpy as np
-from common import machine
-from memory import peak_mb, run_stage
+from common import record_heading
+from memory import peak_mb, run_stage, sized_parser
 from scale_model import build_warehouse, split, warehouse_tables
 from scipy import sparse
 
@@ -103,19 +102,12 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000,10000000")
-    parser.add_argument("--workdir", default="/tmp/musicrec-scale-model")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--plays", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = sized_parser(__doc__.split("\n\n")[0], "100000,1000000,10000000").parse_args()
     if args.child:
         _child(args)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(f"### Record of {dt.date.today()}, {machine()}")
+    print(record_heading())
     print()
     print(
         "| plays | tracks | fit | seconds | peak RSS (MB) | neighbour links | dense / sparse "

@@ -3,6 +3,7 @@ process of its own so that its peak is its own, for the benchmarks."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import resource
@@ -37,3 +38,17 @@ def run_stage(script: str, stage: str, plays: int, out: Path, **options: object)
     subprocess.run(command, check=True)
     logger.info("%s at %d plays: %.0f s", stage, plays, time.perf_counter() - started)
     return json.loads(out.read_text())
+
+
+def sized_parser(description: str, sizes: str) -> argparse.ArgumentParser:
+    """The options of a benchmark run size by size: ``--sizes`` (plays, comma-separated),
+    ``--workdir`` (where bench/scale_model.py keeps each size's warehouse) and the hidden
+    options ``run_stage`` gives a stage's process."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sizes", default=sizes)
+    parser.add_argument("--workdir", default="/tmp/musicrec-scale-model")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--plays", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    return parser

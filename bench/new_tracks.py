@@ -11,15 +11,14 @@ Usage: .venv/bin/python bench/new_tracks.py [--sizes 1000000,10000000] [--users 
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import machine
+from common import record_heading
+from memory import sized_parser
 from scale_model import _hybrid, served_inputs
 
 from musicrec_core.models import Recommender
@@ -56,13 +55,11 @@ def measure(folder: Path, n_users: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000000,10000000")
+    parser = sized_parser(__doc__.split("\n\n")[0], "1000000,10000000")
     parser.add_argument("--users", type=int, default=4000)
-    parser.add_argument("--workdir", default="/tmp/musicrec-scale-model")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(f"### Record of {dt.date.today()}, {machine()}")
+    print(record_heading())
     print()
     print(
         "| plays | tracks | unplayed tracks | users | full scores, then columns (s) "

@@ -20,13 +20,12 @@ Usage: .venv/bin/python bench/scale_model.py [--sizes 100000,1000000,10000000]
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import time
 from pathlib import Path
 
-from memory import peak_mb, run_stage
+from memory import peak_mb, run_stage, sized_parser
 
 logger = logging.getLogger("bench.scale_model")
 K = 20
@@ -277,22 +276,16 @@ def _lines(plays: int, results: dict) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser = sized_parser(__doc__.split("\n\n")[0], "100000,1000000,10000000")
     parser.add_argument("--epochs", type=int, default=20, help="most epochs to train")
-    parser.add_argument("--workdir", default="/tmp/musicrec-scale-model")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--plays", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    from common import machine
+    from common import record_heading
 
-    print(f"### Record of {dt.date.today()}, {machine()}")
+    print(record_heading())
     for plays in (int(x) for x in args.sizes.split(",")):
         folder = Path(args.workdir) / f"plays-{plays}"
         if not (folder / "musicrec.duckdb").exists():

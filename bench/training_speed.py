@@ -16,8 +16,6 @@ Usage: .venv/bin/python bench/training_speed.py [--sizes 1000000,10000000] [--sh
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import logging
 import statistics
 import time
@@ -25,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import machine
+from common import record_heading
+from memory import sized_parser
 from scale_model import STAGES, run_model_stage, warehouse_tables
 
 from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor, played_columns
@@ -90,15 +89,13 @@ def compare(parameters: list[torch.nn.Parameter], steps: int, rounds: int, lr: f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000000,10000000")
+    parser = sized_parser(__doc__.split("\n\n")[0], "1000000,10000000")
     parser.add_argument("--share", type=float, default=0.1, help="share of the users trained")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workdir", default="/tmp/musicrec-scale-model")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(f"### Record of {dt.date.today()}, {machine()}")
+    print(record_heading())
     print()
     print(
         "| plays | parameters | default Adam (ms/step) | fused (ms/step) | ratio "
