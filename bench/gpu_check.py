@@ -1,10 +1,12 @@
 """Train the hybrid on CUDA when present and compare its epoch time with the CPU's.
 
-Trains a few epochs of the demo catalogue's hybrid on the CPU and, when CUDA is available, on
-the GPU, with the same seed and data; prints seconds per epoch on each and their ratio, and the
-validation NDCG@10 both reach (they should agree closely), once per batch size asked for. Without
-CUDA it says so and measures the CPU alone.
+Trains a few epochs of the hybrid on the demo catalogue, or on a synthetic one of
+``--scale-plays`` plays, on the CPU and, when CUDA is available, on the GPU, with the same seed
+and data; prints seconds per epoch on each and their ratio, lists per second, and the
+validation NDCG@10 both reach (they should agree closely), once per batch size asked for.
+Without CUDA it says so and measures the CPU alone.
 Usage: .venv/bin/python bench/gpu_check.py [--epochs 3] [--batch-sizes 128 1024]
+[--scale-plays 1000000]
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from musicrec_core.data.sources import SourceConfig
 from musicrec_core.models.hybrid import VAL_NDCG, TrainConfig
 
 
-def epoch_stats(data, device: str, epochs: int, batch_size: int) -> tuple[float, float]:
-    """Median seconds per epoch and the best validation NDCG@10 on one device."""
+def epoch_stats(data, device: str, epochs: int, batch_size: int) -> tuple[float, float, float]:
+    """Median seconds and lists per second per epoch, and the best validation NDCG@10, on one
+    device."""
     config = dataclasses.replace(
         TrainConfig(progress=False),
         device=device,
@@ -35,7 +38,8 @@ def epoch_stats(data, device: str, epochs: int, batch_size: int) -> tuple[float,
     )
     model = train_hybrid(data, config)
     seconds = statistics.median(row["seconds"] for row in model.history)
-    return seconds, max(row[VAL_NDCG] for row in model.history)
+    lists = statistics.median(row["lists_per_second"] for row in model.history)
+    return seconds, lists, max(row[VAL_NDCG] for row in model.history)
 
 
 def main() -> int:
@@ -44,17 +48,31 @@ def main() -> int:
     parser.add_argument(
         "--batch-sizes", type=int, nargs="+", default=[TrainConfig.batch_size], metavar="N"
     )
+    parser.add_argument(
+        "--scale-plays", type=int, help="a synthetic catalogue of this many plays, not the demo"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    data = prepare(SourceConfig(kind="synthetic", size="demo"))
-    lines = [f"## GPU check, {dt.date.today().isoformat()}, {machine()}", ""]
+    source = (
+        SourceConfig(kind="synthetic", scale_plays=args.scale_plays)
+        if args.scale_plays
+        else SourceConfig(kind="synthetic", size="demo")
+    )
+    data = prepare(source)
+    lines = [f"## GPU check, {dt.date.today().isoformat()}, {machine()}", source.describe(), ""]
     for batch_size in args.batch_sizes:
         lines.append(f"batch size {batch_size}:")
-        cpu_s, cpu_ndcg = epoch_stats(data, "cpu", args.epochs, batch_size)
-        lines.append(f"- cpu: {cpu_s:.2f} s per epoch, best {VAL_NDCG} {cpu_ndcg:.4f}")
+        cpu_s, cpu_lists, cpu_ndcg = epoch_stats(data, "cpu", args.epochs, batch_size)
+        lines.append(
+            f"- cpu: {cpu_s:.2f} s per epoch, {cpu_lists:,.0f} lists/s, "
+            f"best {VAL_NDCG} {cpu_ndcg:.4f}"
+        )
         if torch.cuda.is_available():
-            gpu_s, gpu_ndcg = epoch_stats(data, "cuda", args.epochs, batch_size)
-            lines.append(f"- cuda: {gpu_s:.2f} s per epoch, best {VAL_NDCG} {gpu_ndcg:.4f}")
+            gpu_s, gpu_lists, gpu_ndcg = epoch_stats(data, "cuda", args.epochs, batch_size)
+            lines.append(
+                f"- cuda: {gpu_s:.2f} s per epoch, {gpu_lists:,.0f} lists/s, "
+                f"best {VAL_NDCG} {gpu_ndcg:.4f}"
+            )
             lines.append(f"- speed-up: {cpu_s / gpu_s:.2f}x")
         else:
             lines.append("- cuda: not available on this machine; nothing to compare")
