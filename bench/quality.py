@@ -148,9 +148,9 @@ def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) ->
     if fitted:
         lines += ["", *paired_lines(comparison.result.per_user)]
         lines += ["", *other_seeds(data, evaluate, comparison.result, seeds, fitted[HYBRID])]
-    ease = comparison.models.get("ease")
-    if ease is not None:
-        lines += ["", f"EASE chose λ {ease.l2:g} on a holdout of its training plays."]
+    if "ease" in comparison.l2_choices:
+        l2 = comparison.l2_choices["ease"][0]
+        lines += ["", f"EASE chose λ {l2:g} on a holdout of its training plays."]
     fit_seconds = {**comparison.fit_seconds}
     if fitted:
         fit_seconds[HYBRID] = sum(row["seconds"] for row in fitted[HYBRID].history)

@@ -12,7 +12,7 @@ import pandas as pd
 from musicrec_core import metrics as m
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.evaluation.held_out import TEST_SET, TEST_SETS, EvaluationData
-from musicrec_core.evaluation.protocol import EvaluationResult, compare
+from musicrec_core.evaluation.protocol import EvaluationResult, evaluate
 from musicrec_core.evaluation.user_sample import DEFAULT_EVAL_USERS, sample_users
 from musicrec_core.models.recommender import CatalogueTooLarge, Recommender
 from musicrec_core.models.registry import build_models
@@ -32,7 +32,8 @@ class Comparison:
 
     result: EvaluationResult
     fit_seconds: dict[str, float] = field(default_factory=dict)
-    models: dict[str, Recommender] = field(default_factory=dict)  # as fitted and evaluated
+    # model -> (chosen λ, validation NDCG@10 per candidate λ), for the models that choose one
+    l2_choices: dict[str, tuple[float, dict[float, float]]] = field(default_factory=dict)
     users: dict[str, dict[str, int]] = field(default_factory=dict)  # sample, population per set
     skipped: dict[str, str] = field(default_factory=dict)  # model -> why it was not fitted
 
@@ -63,6 +64,8 @@ def evaluate_models(
     a seeded sample of ``eval_users`` users, the same for every model (None or 0: every user).
     A model whose size limit this catalogue exceeds (``CatalogueTooLarge``, such as dense EASE
     on hundreds of thousands of tracks) is left out with its reason in ``Comparison.skipped``.
+    Each model is fitted, evaluated and let go before the next is fitted, so memory holds one
+    at a time besides those given fitted.
     """
     fitted = dict(fitted or {})
     data = sample_users(
@@ -71,24 +74,41 @@ def evaluate_models(
         seed=seed,
     )
     models = build_models([n for n in names if n not in fitted], preprocessor)
-    fit_seconds, skipped = {}, {}
-    for name, model in models.items():
-        started = time.perf_counter()
-        try:
-            model.fit(data.train)
-        except CatalogueTooLarge as error:
-            skipped[name] = str(error)
-            logger.warning("%s is left out of the comparison: %s", name, error)
+    comparison = Comparison(EvaluationResult.concat([]))
+    results = []
+    for name in names:
+        model = fitted.get(name) or _fit(name, models.pop(name), data, comparison)
+        if model is None:
             continue
-        fit_seconds[name] = round(time.perf_counter() - started, 2)
-        logger.info("fitted %s in %.1f s", name, fit_seconds[name])
-    ordered = {name: fitted.get(name) or models[name] for name in names if name not in skipped}
-    result = compare(ordered, data, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
-    sizes = {
+        results.append(
+            evaluate(model, data, name=name, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
+        )
+        if hasattr(model, "l2_validation"):
+            comparison.l2_choices[name] = (model.l2, model.l2_validation)
+        del model
+    comparison.result = EvaluationResult.concat(results)
+    comparison.users = {
         name: {"sample": len(test.user_ids), "population": test.population}
         for name, test in data.test_sets.items()
     }
-    return Comparison(result, fit_seconds, ordered, sizes, skipped)
+    return comparison
+
+
+def _fit(
+    name: str, model: Recommender, data: EvaluationData, comparison: Comparison
+) -> Recommender | None:
+    """The model fitted on the training part, its seconds noted; None, with the reason noted,
+    when the catalogue exceeds its size limit."""
+    started = time.perf_counter()
+    try:
+        model.fit(data.train)
+    except CatalogueTooLarge as error:
+        comparison.skipped[name] = str(error)
+        logger.warning("%s is left out of the comparison: %s", name, error)
+        return None
+    comparison.fit_seconds[name] = round(time.perf_counter() - started, 2)
+    logger.info("fitted %s in %.1f s", name, comparison.fit_seconds[name])
+    return model
 
 
 def figures(comparison: Comparison) -> dict[str, bytes]:

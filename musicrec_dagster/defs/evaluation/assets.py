@@ -87,10 +87,9 @@ def model_evaluation(
         "users": dg.MetadataValue.json(comparison.users),
         "reports": dg.MetadataValue.path(str(paths.reports)),
     }
-    ease = comparison.models.get("ease")
-    if ease is not None:
-        metadata["ease_l2"] = ease.l2
-        metadata["ease_l2_validation"] = choice_scores(ease.l2_validation)
+    for name, (l2, validation) in comparison.l2_choices.items():
+        metadata[f"{name}_l2"] = l2
+        metadata[f"{name}_l2_validation"] = choice_scores(validation)
     for k in config.ks:
         table = comparison_table(summary, k=k)
         metadata[f"comparison@{k}"] = dg.MetadataValue.md(to_markdown(table))

@@ -22,7 +22,7 @@ def test_ease_over_its_cap_is_left_out_with_the_reason_and_the_rest_are_measured
     assert set(result.skipped) == {"ease"}
     assert "max_items=3" in result.skipped["ease"]
     assert set(result.result.summary[s.MODEL_NAME]) == {"popularity"}
-    assert "ease" not in result.models
+    assert "ease" not in result.l2_choices
 
 
 def test_the_cap_is_refused_before_any_dense_matrix_is_built():
