@@ -6,15 +6,16 @@ bench/scale_data.py), then each stage runs in a fresh process, reading what the 
 it left on disk, as the assets do: wall time and the stage's peak resident memory. Training
 reports each epoch's seconds and lists per second (``--epochs`` caps the epochs, early
 stopping may end sooner); evaluation ranks the default seeded sample of test users with the
-hybrid and popularity; recommend-all is timed against its floor in the same process, the bare
+hybrid and popularity (``--eval-models all``: with every baseline, as the model_evaluation
+asset does, each fitted there); recommend-all is timed against its floor in the same process, the bare
 product of the same user and item vectors with its top-k; publication builds the served lists
 (the recommendations asset's path: every user's plays so far, MMR) and every user's list of the
 tracks nobody has played (the new_track_recommendations asset's), and writes them into a
-serving database.
+serving database. ``--stages`` runs some stages only, on the folder a run left.
 Prints Markdown with the date and the machine, for docs/benchmarks.md.
 
 Usage: .venv/bin/python bench/scale_model.py [--sizes 100000,1000000,10000000]
-[--epochs 20] [--workdir DIR]
+[--epochs 20] [--workdir DIR] [--stages evaluation] [--eval-models all]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from memory import peak_mb, run_stage, sized_parser
 logger = logging.getLogger("bench.scale_model")
 K = 20
 STAGES = ("split", "preprocessor", "training", "evaluation", "recommend_all", "publish")
+EVAL_MODELS = "popularity,hybrid"
 
 
 # --- child processes: one stage each ---------------------------------------------------------
@@ -128,22 +130,30 @@ def _hybrid(folder: Path, plays, users, tracks):
     return Hybrid.load(folder / "hybrid", data, preprocessor, keep_item_item=True)
 
 
-def evaluation(folder: Path) -> dict:
+def evaluation(folder: Path, models: str) -> dict:
+    """``models``: comma-separated names, or "all" for the model_evaluation asset's default."""
     from musicrec_core.data import TRAIN, MusicPreprocessor
     from musicrec_core.data import schema as s
     from musicrec_core.evaluation import evaluate_models
+    from musicrec_core.models import BASELINES
 
+    names = [*BASELINES, "hybrid"] if models == "all" else models.split(",")
     data, users, tracks = warehouse_tables(folder)
     model = _hybrid(folder, data[data[s.SPLIT] == TRAIN], users, tracks)
     comparison = evaluate_models(
         data,
         users,
         tracks,
-        ["popularity", "hybrid"],
+        names,
         preprocessor=MusicPreprocessor.load(folder / "preprocessor"),
         fitted={"hybrid": model},
     )
-    return {"rows": sum(v["sample"] for v in comparison.users.values()), "users": comparison.users}
+    return {
+        "rows": sum(v["sample"] for v in comparison.users.values()),
+        "users": comparison.users,
+        "fit_seconds": comparison.fit_seconds,
+        "left_out": list(comparison.skipped),
+    }
 
 
 def recommend_all(folder: Path) -> dict:
@@ -221,7 +231,7 @@ def _child(args: argparse.Namespace) -> None:
         "split": lambda: split(folder),
         "preprocessor": lambda: preprocessor(folder),
         "training": lambda: training(folder, args.epochs),
-        "evaluation": lambda: evaluation(folder),
+        "evaluation": lambda: evaluation(folder, args.eval_models),
         "recommend_all": lambda: recommend_all(folder),
         "publish": lambda: publish(folder),
     }[args.child]
@@ -232,10 +242,13 @@ def _child(args: argparse.Namespace) -> None:
 
 
 # --- the parent: runs the children and reports -----------------------------------------------
-def run_model_stage(stage: str, plays: int, folder: Path, epochs: int) -> dict:
+def run_model_stage(
+    stage: str, plays: int, folder: Path, epochs: int, eval_models: str = EVAL_MODELS
+) -> dict:
     """One stage of this script in a process of its own, on the folder's files."""
     out = folder / f"{stage}.json"
-    return run_stage(__file__, stage, plays, out, folder=folder, epochs=epochs)
+    options = {"epochs": epochs, "eval_models": eval_models}
+    return run_stage(__file__, stage, plays, out, folder=folder, **options)
 
 
 def _lines(plays: int, results: dict) -> list[str]:
@@ -243,8 +256,7 @@ def _lines(plays: int, results: dict) -> list[str]:
         f"| {plays:,} | stage | rows | seconds | peak RSS (MB) | notes |",
         "|---|---|---|---|---|---|",
     ]
-    for stage in STAGES:
-        row = results[stage]
+    for stage, row in results.items():
         notes = ""
         if stage == "training":
             epochs = row["epochs"]
@@ -256,6 +268,10 @@ def _lines(plays: int, results: dict) -> list[str]:
             notes = ", ".join(
                 f"{k} {v['sample']:,} of {v['population']:,}" for k, v in row["users"].items()
             )
+            fits = ", ".join(f"{k} {v:.0f} s" for k, v in row["fit_seconds"].items())
+            notes += f" users; fits: {fits or 'none'}"
+            if row["left_out"]:
+                notes += f"; left out: {', '.join(row['left_out'])}"
         elif stage == "recommend_all":
             ratio = row["seconds_inner"] / row["floor"]
             notes = (
@@ -278,6 +294,12 @@ def _lines(plays: int, results: dict) -> list[str]:
 def main() -> None:
     parser = sized_parser(__doc__.split("\n\n")[0], "100000,1000000,10000000")
     parser.add_argument("--epochs", type=int, default=20, help="most epochs to train")
+    parser.add_argument("--stages", default=",".join(STAGES), help="stages to run, in order")
+    parser.add_argument(
+        "--eval-models",
+        default=EVAL_MODELS,
+        help='models evaluation ranks, comma-separated, or "all" (the asset\'s default)',
+    )
     args = parser.parse_args()
     if args.child:
         _child(args)
@@ -290,7 +312,10 @@ def main() -> None:
         folder = Path(args.workdir) / f"plays-{plays}"
         if not (folder / "musicrec.duckdb").exists():
             run_model_stage("warehouse", plays, folder, args.epochs)
-        results = {stage: run_model_stage(stage, plays, folder, args.epochs) for stage in STAGES}
+        results = {
+            stage: run_model_stage(stage, plays, folder, args.epochs, args.eval_models)
+            for stage in args.stages.split(",")
+        }
         print()
         print("\n".join(_lines(plays, results)), flush=True)
 
