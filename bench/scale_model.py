@@ -7,11 +7,11 @@ it left on disk, as the assets do: wall time and the stage's peak resident memor
 reports each epoch's seconds and lists per second (``--epochs`` caps the epochs, early
 stopping may end sooner); evaluation ranks the default seeded sample of test users with the
 hybrid and popularity (``--eval-models all``: with every baseline, as the model_evaluation
-asset does, each fitted there); recommend-all is timed against its floor in the same process, the bare
-product of the same user and item vectors with its top-k; publication builds the served lists
-(the recommendations asset's path: every user's plays so far, MMR) and every user's list of the
-tracks nobody has played (the new_track_recommendations asset's), and writes them into a
-serving database. ``--stages`` runs some stages only, on the folder a run left.
+asset does, each fitted there); recommend-all is timed against its floor in the same process,
+the bare product of the same user and item vectors with its top-k; publication builds the
+served lists (the recommendations asset's path: every user's plays so far, MMR) and every
+user's list of the tracks nobody has played (the new_track_recommendations asset's), and
+writes them into a serving database. ``--stages`` runs some stages only, on the folder a run left.
 Prints Markdown with the date and the machine, for docs/benchmarks.md.
 
 Usage: .venv/bin/python bench/scale_model.py [--sizes 100000,1000000,10000000]
