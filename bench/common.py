@@ -32,6 +32,14 @@ def record_heading() -> str:
     return f"### Record of {dt.date.today()}, {machine()}"
 
 
+def start_record(columns: str) -> None:
+    """Print the record's heading and its Markdown table's header (``columns``: "a | b")."""
+    print(record_heading())
+    print()
+    print(f"| {columns} |")
+    print("|" + "---|" * (columns.count("|") + 1))
+
+
 def _cpu_name() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import record_heading
+from common import start_record
 from memory import peak_mb, run_stage, sized_parser
 from scale_model import build_warehouse, split, warehouse_tables
 from scipy import sparse
@@ -107,13 +107,10 @@ def main() -> None:
         _child(args)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(record_heading())
-    print()
-    print(
-        "| plays | tracks | fit | seconds | peak RSS (MB) | neighbour links | dense / sparse "
-        "| largest difference |"
+    start_record(
+        "plays | tracks | fit | seconds | peak RSS (MB) | neighbour links "
+        "| dense / sparse | largest difference"
     )
-    print("|---|---|---|---|---|---|---|---|")
     for plays in (int(x) for x in args.sizes.split(",")):
         folder = Path(args.workdir) / f"plays-{plays}"
         if not (folder / "musicrec.duckdb").exists():

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import record_heading
+from common import start_record
 from memory import sized_parser
 from scale_model import _hybrid, served_inputs
 
@@ -59,13 +59,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=4000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(record_heading())
-    print()
-    print(
-        "| plays | tracks | unplayed tracks | users | full scores, then columns (s) "
-        "| unplayed tracks only (s) | speed-up |"
+    start_record(
+        "plays | tracks | unplayed tracks | users | full scores, then columns (s) "
+        "| unplayed tracks only (s) | speed-up"
     )
-    print("|---|---|---|---|---|---|---|")
     for plays in (int(x) for x in args.sizes.split(",")):
         print(measure(Path(args.workdir) / f"plays-{plays}", args.users), flush=True)
 

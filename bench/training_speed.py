@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import record_heading
+from common import start_record
 from memory import sized_parser
 from scale_model import STAGES, run_model_stage, warehouse_tables
 
@@ -95,13 +95,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(record_heading())
-    print()
-    print(
-        "| plays | parameters | default Adam (ms/step) | fused (ms/step) | ratio "
-        "| a training step (fused) | the same step with the default Adam |"
+    start_record(
+        "plays | parameters | default Adam (ms/step) | fused (ms/step) | ratio "
+        "| a training step (fused) | the same step with the default Adam"
     )
-    print("|---|---|---|---|---|---|---|")
     for plays in (int(x) for x in args.sizes.split(",")):
         folder = Path(args.workdir) / f"plays-{plays}"
         _prepared(folder, plays)
