@@ -74,41 +74,30 @@ def evaluate_models(
         seed=seed,
     )
     models = build_models([n for n in names if n not in fitted], preprocessor)
-    comparison = Comparison(EvaluationResult.concat([]))
-    results = []
+    fit_seconds, skipped, l2_choices, results = {}, {}, {}, []
     for name in names:
-        model = fitted.get(name) or _fit(name, models.pop(name), data, comparison)
-        if model is None:
-            continue
+        model = fitted.get(name) or models.pop(name)
+        if name not in fitted:
+            started = time.perf_counter()
+            try:
+                model.fit(data.train)
+            except CatalogueTooLarge as error:
+                skipped[name] = str(error)
+                logger.warning("%s is left out of the comparison: %s", name, error)
+                continue
+            fit_seconds[name] = round(time.perf_counter() - started, 2)
+            logger.info("fitted %s in %.1f s", name, fit_seconds[name])
         results.append(
             evaluate(model, data, name=name, ks=ks, n_boot=n_boot, seed=seed, test_sets=test_sets)
         )
         if hasattr(model, "l2_validation"):
-            comparison.l2_choices[name] = (model.l2, model.l2_validation)
+            l2_choices[name] = (model.l2, model.l2_validation)
         del model
-    comparison.result = EvaluationResult.concat(results)
-    comparison.users = {
+    sizes = {
         name: {"sample": len(test.user_ids), "population": test.population}
         for name, test in data.test_sets.items()
     }
-    return comparison
-
-
-def _fit(
-    name: str, model: Recommender, data: EvaluationData, comparison: Comparison
-) -> Recommender | None:
-    """The model fitted on the training part, its seconds noted; None, with the reason noted,
-    when the catalogue exceeds its size limit."""
-    started = time.perf_counter()
-    try:
-        model.fit(data.train)
-    except CatalogueTooLarge as error:
-        comparison.skipped[name] = str(error)
-        logger.warning("%s is left out of the comparison: %s", name, error)
-        return None
-    comparison.fit_seconds[name] = round(time.perf_counter() - started, 2)
-    logger.info("fitted %s in %.1f s", name, comparison.fit_seconds[name])
-    return model
+    return Comparison(EvaluationResult.concat(results), fit_seconds, l2_choices, sizes, skipped)
 
 
 def figures(comparison: Comparison) -> dict[str, bytes]:
