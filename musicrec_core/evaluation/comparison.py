@@ -92,7 +92,6 @@ def evaluate_models(
         )
         if hasattr(model, "l2_validation"):
             l2_choices[name] = (model.l2, model.l2_validation)
-        del model
     sizes = {
         name: {"sample": len(test.user_ids), "population": test.population}
         for name, test in data.test_sets.items()
