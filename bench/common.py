@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from musicrec_core import metrics as m
-from musicrec_core.data import TRAIN, VALIDATION, PreparedData, fit_preprocessor
+from musicrec_core.data import TRAIN, VALIDATION, PreparedData, fit_preprocessor, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig, prepare_echonest
 from musicrec_core.models import TrainingData
@@ -72,7 +72,7 @@ def sources(names: list[str], workdir: Path) -> dict[str, SourceConfig]:
 
 def train_hybrid(data: PreparedData, config: TrainConfig | None = None) -> Hybrid:
     """The hybrid trained as the hybrid_model asset trains it: train split, validation split."""
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     split = data.split
     model = Hybrid(
         config or TrainConfig(progress=False),

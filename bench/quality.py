@@ -24,7 +24,7 @@ import pandas as pd
 from common import machine, ndcg_at_10, sources, train_hybrid
 
 from musicrec_core import metrics as m
-from musicrec_core.data import fit_preprocessor, prepare
+from musicrec_core.data import fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.evaluation import (
@@ -119,7 +119,7 @@ def other_seeds(data, evaluate, result, seeds: list[int], first) -> list[str]:
 def run(name: str, source: SourceConfig, models: list[str], seeds: list[int]) -> str:
     started = time.perf_counter()
     data = prepare(source)
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     config = TrainConfig(progress=False, seed=seeds[0])
     fitted = {HYBRID: train_hybrid(data, config)} if HYBRID in models else {}
     evaluate = partial(

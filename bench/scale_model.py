@@ -85,10 +85,20 @@ def split(folder: Path) -> dict:
 
 
 def preprocessor(folder: Path) -> dict:
-    from musicrec_core.data import fit_preprocessor
+    from musicrec_core.data import (
+        FIT_PLAY_COLUMNS,
+        TRAIN,
+        fit_preprocessor,
+        read_split_rows,
+        warehouse,
+    )
+    from musicrec_core.data import schema as s
 
-    data, users, tracks = warehouse_tables(folder)
-    fitted, _, _ = fit_preprocessor(data, users, tracks)
+    with warehouse.connect(folder / "musicrec.duckdb") as con:
+        plays = read_split_rows(con, [TRAIN], FIT_PLAY_COLUMNS)
+        users = warehouse.table_frame(con, s.USER_FEATURES_TABLE)
+        tracks = warehouse.table_frame(con, s.TRACK_FEATURES_TABLE)
+    fitted, _, _ = fit_preprocessor(plays, users, tracks)
     fitted.save_preprocessors(folder / "preprocessor")
     return {"rows": len(tracks)}
 

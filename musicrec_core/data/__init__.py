@@ -25,7 +25,13 @@ from musicrec_core.data.landing import (
     registry_frame,
     scan_landing,
 )
-from musicrec_core.data.pipeline import PreparedData, fit_preprocessor, prepare, run_data_path
+from musicrec_core.data.pipeline import (
+    FIT_PLAY_COLUMNS,
+    PreparedData,
+    fit_preprocessor,
+    prepare,
+    run_data_path,
+)
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.data.raw import RawResult, raw_generation, refresh_raw
 from musicrec_core.data.schema import RawTables
@@ -38,7 +44,9 @@ from musicrec_core.data.split import (
     VALIDATION,
     SplitConfig,
     build_split_table,
+    read_split_rows,
     split_interactions,
+    training_rows,
 )
 from musicrec_core.data.validation import (
     DERIVED_SOURCE,
@@ -58,6 +66,7 @@ __all__ = [
     "COLD_TRACK",
     "COLD_USER",
     "DERIVED_SOURCE",
+    "FIT_PLAY_COLUMNS",
     "SPLITS",
     "TEST",
     "TIMESTAMP_RANGE",
@@ -88,6 +97,7 @@ __all__ = [
     "plays_delivery",
     "prepare",
     "raw_generation",
+    "read_split_rows",
     "reconcile",
     "reconcile_by_delivery",
     "reconcile_table",
@@ -98,6 +108,7 @@ __all__ = [
     "scan_landing",
     "split_interactions",
     "tracks_delivery",
+    "training_rows",
     "validate_catalogue",
     "validate_pending",
     "warehouse",

@@ -19,8 +19,10 @@ from musicrec_core.data.feature_tables import build_features
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.data.raw import refresh_raw
 from musicrec_core.data.sources import SourceConfig
-from musicrec_core.data.split import TRAIN, SplitConfig, build_split_table
+from musicrec_core.data.split import SplitConfig, build_split_table
 from musicrec_core.data.validation import validate_pending
+
+FIT_PLAY_COLUMNS = (s.USER_ID, s.TRACK_ID, s.PLAYS)  # what the preprocessor's fit reads of a play
 
 
 @dataclass
@@ -63,9 +65,10 @@ def prepare(source: SourceConfig, split_config: SplitConfig | None = None) -> Pr
 
 
 def fit_preprocessor(
-    split: pd.DataFrame, users: pd.DataFrame, tracks: pd.DataFrame, handle_outliers: str = "robust"
+    plays: pd.DataFrame, users: pd.DataFrame, tracks: pd.DataFrame, handle_outliers: str = "robust"
 ) -> tuple[MusicPreprocessor, pd.DataFrame, pd.DataFrame]:
-    """A MusicPreprocessor fitted on the training split; also the fit frame and its transform."""
-    frame = catalogue.merged_interactions(split[split[s.SPLIT] == TRAIN], users, tracks)
+    """A MusicPreprocessor fitted on the training plays (``training_rows`` of the split, or
+    ``read_split_rows``); also the fit frame and its transform."""
+    frame = catalogue.merged_interactions(plays, users, tracks)
     preprocessor = MusicPreprocessor(handle_outliers=handle_outliers)
     return preprocessor, frame, preprocessor.fit_transform(frame)

@@ -5,7 +5,13 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from musicrec_core import data as data_path
-from musicrec_core.data import SplitConfig, fit_preprocessor
+from musicrec_core.data import (
+    FIT_PLAY_COLUMNS,
+    TRAIN,
+    SplitConfig,
+    fit_preprocessor,
+    read_split_rows,
+)
 from musicrec_core.data import schema as s
 from musicrec_core.data import warehouse as wh
 from musicrec_core.reports import (
@@ -133,18 +139,23 @@ class PreprocessorSettings(dg.Config):
     handle_outliers: str = "robust"
 
 
-@dg.asset(group_name=GROUP, kinds={"scikitlearn"})
+@dg.asset(group_name=GROUP, kinds={"scikitlearn"}, deps=["dataset_splits"])
 def fitted_preprocessor(
     context: dg.AssetExecutionContext,
     config: PreprocessorSettings,
     paths: PlatformPaths,
-    dataset_splits: pd.DataFrame,
+    warehouse: DuckDBResource,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """MusicPreprocessor fitted on the training split only, saved as a versioned artifact."""
+    """MusicPreprocessor fitted on the training split only, saved as a versioned artifact.
+
+    It reads the columns of the training plays its fit uses, not the whole split as an input.
+    """
+    with open_warehouse(warehouse) as con:
+        plays = read_split_rows(con, [TRAIN], FIT_PLAY_COLUMNS)
     preprocessor, frame, transformed = fit_preprocessor(
-        dataset_splits, user_features, track_features, config.handle_outliers
+        plays, user_features, track_features, config.handle_outliers
     )
     store = paths.artifacts()
     version, folder = store.new_version("preprocessor")

@@ -2,11 +2,19 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import (
+    FIT_PLAY_COLUMNS,
     SPLITS,
+    TEST,
+    TRAIN,
+    VALIDATION,
     SplitConfig,
     build_split_table,
+    fit_preprocessor,
     prepare,
+    read_split_rows,
+    run_data_path,
     split_interactions,
+    training_rows,
     warehouse,
 )
 from musicrec_core.data import schema as s
@@ -98,3 +106,31 @@ def test_epoch_timestamps_give_a_split_by_time(tmp_path):
     for _, user in split.groupby(s.USER_ID):
         latest = user.sort_values(s.PLAYED_AT)[s.SPLIT].tolist()[-3:]
         assert latest == ["validation", "test", "test"]
+
+
+def test_reading_the_training_plays_fits_the_preprocessor_the_whole_split_fits(tmp_path):
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        run_data_path(
+            con, SourceConfig(kind="synthetic", scale_plays=3_000), split_config=SplitConfig()
+        )
+        whole = warehouse.table_frame(con, s.SPLITS_TABLE)
+        plays = read_split_rows(con, [TRAIN], FIT_PLAY_COLUMNS)
+        users = warehouse.table_frame(con, s.USER_FEATURES_TABLE)
+        tracks = warehouse.table_frame(con, s.TRACK_FEATURES_TABLE)
+        held_out = read_split_rows(con, [TEST, VALIDATION], [s.USER_ID, s.SPLIT])
+
+    assert list(plays.columns) == list(FIT_PLAY_COLUMNS)
+    expected_rows = training_rows(whole)[list(FIT_PLAY_COLUMNS)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(plays, expected_rows)
+    assert set(held_out[s.SPLIT]) == {TEST, VALIDATION}
+    assert len(held_out) == whole[s.SPLIT].isin([TEST, VALIDATION]).sum()
+
+    read, _, _ = fit_preprocessor(plays, users, tracks)
+    split, _, _ = fit_preprocessor(training_rows(whole), users, tracks)
+    assert read.fill_values == split.fill_values and read.categories == split.categories
+    for column, scaler in split.scalers.items():
+        assert np.array_equal(read.scalers[column].center_, scaler.center_)
+        assert np.array_equal(read.scalers[column].scale_, scaler.scale_)
+    for column, vectorizer in split.vectorizers.items():
+        assert read.vectorizers[column].vocabulary_ == vectorizer.vocabulary_
+        assert np.array_equal(read.vectorizers[column].idf_, vectorizer.idf_)

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from musicrec_core.data import fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.evaluation import FEW_PLAYS
 from musicrec_core.models import ItemKNN, Popularity, TrainingData
@@ -41,7 +41,7 @@ def inputs():
     data.users = pd.concat([data.users, few, new], ignore_index=True)
     given = data.interactions.head(6).assign(**{s.USER_ID: np.repeat(few[s.USER_ID], 2).to_numpy()})
     data.interactions = pd.concat([data.interactions, given], ignore_index=True)
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     training = TrainingData(data.interactions, data.users, data.tracks)
     fallback = segment_popularity(data.interactions, data.users, data.tracks)
     models = {

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from musicrec_core.data import fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.models import Popularity, TrainingData, build_models
 from musicrec_core.serving import new_track_recommendations, unplayed_columns, user_shards
@@ -25,7 +25,7 @@ def catalogue():
     tracks = pd.concat([data.tracks, fresh], ignore_index=True)
     silent = data.users.head(1).assign(**{s.USER_ID: "silent"})
     users = pd.concat([data.users, silent], ignore_index=True)
-    preprocessor, _, _ = fit_preprocessor(data.split, users, tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), users, tracks)
     return TrainingData(data.interactions, users, tracks), preprocessor
 
 

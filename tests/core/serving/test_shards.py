@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from musicrec_core.data import fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
-from musicrec_core.data.pipeline import fit_preprocessor, prepare
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.models import ItemKNN, TrainingData
 from musicrec_core.serving import (
@@ -48,7 +48,7 @@ def serving_inputs():
     # Listeners with no plays yet, whom the fallback serves.
     newcomers = data.users.head(6).assign(**{s.USER_ID: [f"new{i}" for i in range(6)]})
     data.users = pd.concat([data.users, newcomers], ignore_index=True)
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     training = TrainingData(data.interactions, data.users, data.tracks)
     model = ItemKNN().fit(training)
     fallback = segment_popularity(data.interactions, data.users, data.tracks)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from musicrec_core.data import features, fit_preprocessor, prepare
+from musicrec_core.data import features, fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.evaluation import EvaluationData
@@ -42,7 +42,7 @@ CONFIG = TrainConfig(epochs=1, embedding_dim=8, hidden_dim=16, n_candidates=20, 
 @pytest.fixture(scope="module")
 def tiny():
     data = prepare(SourceConfig(kind="synthetic", size="tiny"))
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     evaluation = EvaluationData.from_split(data.split, data.users, data.tracks)
     return evaluation.train, preprocessor
 

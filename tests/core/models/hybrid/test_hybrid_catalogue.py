@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_core.data import TRAIN, fit_preprocessor, prepare
+from musicrec_core.data import TRAIN, fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.models import TrainingData
@@ -48,7 +48,7 @@ def catalogues():
 @pytest.fixture(scope="module")
 def saved(catalogues, tmp_path_factory):
     data, old, *_ = catalogues
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     model = Hybrid(CONFIG, preprocessor).fit(old)
     folder = model.save(tmp_path_factory.mktemp("hybrid") / "model")
     # The platform refits its preprocessor on a different catalogue: the model must not care.

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import sparse
 
-from musicrec_core.data import fit_preprocessor, prepare
+from musicrec_core.data import fit_preprocessor, prepare, training_rows
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.evaluation import EvaluationData
 from musicrec_core.models import (
@@ -39,7 +39,7 @@ def plays() -> sparse.csr_matrix:
 @pytest.fixture(scope="module")
 def tiny_training() -> tuple[TrainingData, object]:
     data = prepare(SourceConfig(kind="synthetic", size="tiny"))
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     return EvaluationData.from_split(data.split, data.users, data.tracks).train, preprocessor
 
 

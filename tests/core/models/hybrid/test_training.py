@@ -4,7 +4,13 @@ import pytest
 import torch
 from scipy import sparse
 
-from musicrec_core.data import VALIDATION, InteractionMatrix, fit_preprocessor, prepare
+from musicrec_core.data import (
+    VALIDATION,
+    InteractionMatrix,
+    fit_preprocessor,
+    prepare,
+    training_rows,
+)
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.evaluation import EvaluationData
@@ -38,7 +44,7 @@ def _config(**changes) -> TrainConfig:
 @pytest.fixture(scope="module")
 def tiny():
     data = prepare(SourceConfig(kind="synthetic", size="tiny"))
-    preprocessor, _, _ = fit_preprocessor(data.split, data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     evaluation = EvaluationData.from_split(data.split, data.users, data.tracks)
     validation = data.split[data.split[s.SPLIT] == VALIDATION]
     return evaluation.train, preprocessor, validation
