@@ -13,7 +13,13 @@ from musicrec_core.evaluation.audiences import (
     served_by,
     single_model_audiences,
 )
-from musicrec_core.evaluation.comparison import Comparison, evaluate_models, figures
+from musicrec_core.evaluation.comparison import (
+    Comparison,
+    compare_models,
+    evaluate_models,
+    evaluation_data,
+    figures,
+)
 from musicrec_core.evaluation.held_out import (
     COLD_USER_GIVEN,
     RELEVANT,
@@ -95,10 +101,12 @@ __all__ = [
     "audience_models",
     "audiences_of",
     "compare",
+    "compare_models",
     "comparison_table",
     "decide_promotion",
     "evaluate",
     "evaluate_models",
+    "evaluation_data",
     "figures",
     "paired_differences",
     "read_served",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -14,7 +14,7 @@ from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.evaluation.held_out import TEST_SET, TEST_SETS, EvaluationData
 from musicrec_core.evaluation.protocol import EvaluationResult, evaluate
 from musicrec_core.evaluation.user_sample import DEFAULT_EVAL_USERS, sample_users
-from musicrec_core.models.recommender import CatalogueTooLarge, Recommender
+from musicrec_core.models.recommender import CatalogueTooLarge, Recommender, TrainingData
 from musicrec_core.models.registry import build_models
 from musicrec_core.reports import plots
 
@@ -42,6 +42,27 @@ class Comparison:
         return list(dict.fromkeys(self.result.summary[TEST_SET]))
 
 
+def evaluation_data(
+    split: pd.DataFrame,
+    users: pd.DataFrame,
+    tracks: pd.DataFrame,
+    cold_user_given: int = 0,
+    eval_users: int | None = DEFAULT_EVAL_USERS,
+    seed: int = 0,
+) -> EvaluationData:
+    """The split's training data and test sets, each set a seeded sample of ``eval_users``
+    users, the same for every model (None or 0: every user).
+
+    With ``cold_user_given = N`` > 0 the cold_user_given set gives each cold user's first N
+    plays at recommendation time. Nothing of ``split`` is kept beyond its training rows, so a
+    caller that lets the frame go holds only what evaluation needs.
+    """
+    data = EvaluationData.from_split(
+        split, users, tracks, cold_user_given=cold_user_given, seed=seed
+    )
+    return sample_users(data, eval_users, seed=seed)
+
+
 def evaluate_models(
     split: pd.DataFrame,
     users: pd.DataFrame,
@@ -56,28 +77,51 @@ def evaluate_models(
     fitted: Mapping[str, Recommender] | None = None,
     eval_users: int | None = DEFAULT_EVAL_USERS,
 ) -> Comparison:
-    """Fit each named model on the split's training part and evaluate it on the test sets.
+    """:func:`compare_models` on the :func:`evaluation_data` of the split."""
+    data = evaluation_data(split, users, tracks, cold_user_given, eval_users, seed)
+    return compare_models(
+        data,
+        names,
+        preprocessor,
+        ks=ks,
+        n_boot=n_boot,
+        seed=seed,
+        test_sets=test_sets,
+        fitted=fitted,
+    )
 
-    Models in ``fitted`` (already trained on that same training part, such as the hybrid model
-    asset) are evaluated as they are. With ``cold_user_given = N`` > 0 the cold_user_given set
-    gives each cold user's first N plays at recommendation time. Each test set is evaluated on
-    a seeded sample of ``eval_users`` users, the same for every model (None or 0: every user).
-    A model whose size limit this catalogue exceeds (``CatalogueTooLarge``, such as dense EASE
-    on hundreds of thousands of tracks) is left out with its reason in ``Comparison.skipped``.
-    Each model is fitted, evaluated and let go before the next is fitted, so memory holds one
-    at a time besides those given fitted.
+
+def compare_models(
+    data: EvaluationData,
+    names: Sequence[str],
+    preprocessor: MusicPreprocessor | None = None,
+    ks: Sequence[int] = (5, 10, 20),
+    n_boot: int = 1000,
+    seed: int = 0,
+    test_sets: Sequence[str] = TEST_SETS,
+    fitted: Mapping[str, Recommender] | None = None,
+    loaders: Mapping[str, Callable[[TrainingData], Recommender]] | None = None,
+) -> Comparison:
+    """Fit each named model on ``data.train`` and evaluate it on the test sets.
+
+    Models in ``fitted`` (already trained on that same training data) are evaluated as they
+    are; a model in ``loaders`` (likewise trained, such as the saved hybrid) is loaded over
+    ``data.train`` at its turn. A model whose size limit this catalogue exceeds
+    (``CatalogueTooLarge``, such as dense EASE on hundreds of thousands of tracks) is left out
+    with its reason in ``Comparison.skipped``. Each model is fitted or loaded, evaluated and let
+    go before the next, so memory holds one at a time besides those given fitted.
     """
     fitted = dict(fitted or {})
-    data = sample_users(
-        EvaluationData.from_split(split, users, tracks, cold_user_given=cold_user_given, seed=seed),
-        eval_users,
-        seed=seed,
-    )
-    models = build_models([n for n in names if n not in fitted], preprocessor)
+    loaders = dict(loaders or {})
+    models = build_models([n for n in names if n not in fitted and n not in loaders], preprocessor)
     fit_seconds, skipped, l2_choices, results = {}, {}, {}, []
     for name in names:
-        model = fitted.get(name) or models.pop(name)
-        if name not in fitted:
+        if name in fitted:
+            model = fitted[name]
+        elif name in loaders:
+            model = loaders[name](data.train)
+        else:
+            model = models.pop(name)
             started = time.perf_counter()
             try:
                 model.fit(data.train)
@@ -92,6 +136,7 @@ def evaluate_models(
         )
         if hasattr(model, "l2_validation"):
             l2_choices[name] = (model.l2, model.l2_validation)
+        del model  # let go before the next model is loaded or fitted
     sizes = {
         name: {"sample": len(test.user_ids), "population": test.population}
         for name, test in data.test_sets.items()

@@ -2,22 +2,28 @@
 
 import dagster as dg
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from musicrec_core.data import MusicPreprocessor
+from musicrec_core.data import schema as s
+from musicrec_core.data import warehouse as wh
 from musicrec_core.evaluation import (
     DEFAULT_EVAL_USERS,
     TEST_SET,
+    EvaluationData,
+    compare_models,
     comparison_table,
-    evaluate_models,
+    evaluation_data,
     figures,
     to_markdown,
 )
 from musicrec_core.models import BASELINES
 from musicrec_core.models.hybrid import Hybrid
 from musicrec_dagster.defs.resources import PlatformPaths
-from musicrec_dagster.defs.training.assets import MODEL_KIND, training_data
+from musicrec_dagster.defs.training.assets import MODEL_KIND
 from musicrec_dagster.metadata import choice_scores, image, table_metadata
+from musicrec_dagster.warehouse import open_warehouse
 
 HYBRID = Hybrid.name
 
@@ -42,41 +48,49 @@ class EvaluationSettings(dg.Config):
     )
 
 
+def _evaluation_data(
+    warehouse: DuckDBResource,
+    users: pd.DataFrame,
+    tracks: pd.DataFrame,
+    config: EvaluationSettings,
+) -> EvaluationData:
+    """The test sets of the split table, read here rather than taken as an input so that the
+    whole split frame is let go once they are built (at 10 M plays it is about 2 GB)."""
+    with open_warehouse(warehouse) as con:
+        split = wh.table_frame(con, s.SPLITS_TABLE)
+    return evaluation_data(
+        split, users, tracks, config.cold_user_given, config.eval_users, config.seed
+    )
+
+
 @dg.asset(
     group_name="evaluation",
     kinds={"pandas", "duckdb"},
-    deps=["fitted_preprocessor", "hybrid_model"],
+    deps=["dataset_splits", "fitted_preprocessor", "hybrid_model"],
 )
 def model_evaluation(
     context: dg.AssetExecutionContext,
     config: EvaluationSettings,
     paths: PlatformPaths,
-    dataset_splits: pd.DataFrame,
+    warehouse: DuckDBResource,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> pd.DataFrame:
     """Ranking and diversity metrics (mean and 95% CI) per model, test set, metric and k."""
     store = paths.artifacts()
     preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
-    fitted = {}
+    loaders = {}
     if HYBRID in config.models:
-        fitted[HYBRID] = Hybrid.load(
-            store.latest(MODEL_KIND)[1],
-            training_data(dataset_splits, user_features, track_features),
-            preprocessor,
-        )
-    comparison = evaluate_models(
-        dataset_splits,
-        user_features,
-        track_features,
+        folder = store.latest(MODEL_KIND)[1]
+        loaders[HYBRID] = lambda train: Hybrid.load(folder, train, preprocessor)
+    comparison = compare_models(
+        _evaluation_data(warehouse, user_features, track_features, config),
         config.models,
         preprocessor=preprocessor,
-        fitted=fitted,
+        loaders=loaders,
         ks=config.ks,
         n_boot=config.n_boot,
         seed=config.seed,
-        cold_user_given=config.cold_user_given,
-        eval_users=config.eval_users,
     )
     summary = comparison.result.summary
     paths.reports.mkdir(parents=True, exist_ok=True)

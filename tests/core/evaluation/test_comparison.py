@@ -1,5 +1,5 @@
 """evaluate_models fits, evaluates and lets go of one model at a time, with the same numbers as
-evaluating them all after fitting them all."""
+evaluating them all after fitting them all; a model given as a loader is loaded at its turn."""
 
 import weakref
 
@@ -54,3 +54,32 @@ def test_the_numbers_are_those_of_every_model_fitted_first(monkeypatch):
     l2, validation = result.l2_choices["ease"]
     assert l2 == models["ease"].l2 and validation == models["ease"].l2_validation
     assert set(result.l2_choices) == {"ease"}
+
+
+def test_a_loaded_model_is_loaded_at_its_turn_over_the_evaluation_training_data(monkeypatch):
+    alive: weakref.WeakSet = weakref.WeakSet()
+    loaded_with = []
+
+    def load(train):
+        loaded_with.append((train, len(alive)))
+        return Popularity().fit(train)
+
+    def fitted_and_tracked(names, preprocessor=None):
+        models = {name: model for name, model in _models().items() if name in names}
+        alive.update(models.values())
+        return models
+
+    monkeypatch.setattr(comparison, "build_models", fitted_and_tracked)
+    split = _split()
+    users, tracks = _catalogues(split)
+    data = ev.evaluation_data(split, users, tracks, eval_users=None)
+    result = ev.compare_models(
+        data, ["item_knn", "loaded", "ease"], loaders={"loaded": load}, n_boot=20
+    )
+
+    # item_knn was let go before the load; ease, built up front, is not fitted yet
+    assert [(train is data.train, others) for train, others in loaded_with] == [(True, 1)]
+    assert set(result.fit_seconds) == {"item_knn", "ease"}
+    expected = ev.evaluate(Popularity().fit(data.train), data, name="loaded", n_boot=20)
+    loaded = result.result.summary[result.result.summary["model_name"] == "loaded"]
+    assert loaded.reset_index(drop=True).equals(expected.summary.reset_index(drop=True))
