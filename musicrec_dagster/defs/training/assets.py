@@ -4,14 +4,16 @@ import time
 
 import dagster as dg
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
-from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor
+from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor, read_split_rows
 from musicrec_core.data import schema as s
 from musicrec_core.models import TrainingData
 from musicrec_core.models.hybrid import VAL_NDCG, VAL_STOP, Hybrid, TrainConfig, resolve_device
 from musicrec_core.reports import loss_curve, markdown_table
 from musicrec_dagster.defs.resources import PlatformPaths
 from musicrec_dagster.metadata import choice_scores, image
+from musicrec_dagster.warehouse import open_warehouse
 
 MODEL_KIND = "hybrid"
 
@@ -42,17 +44,19 @@ class HybridTrainingSettings(dg.Config):
     device: str = TrainConfig.device
 
 
-def training_data(split: pd.DataFrame, users: pd.DataFrame, tracks: pd.DataFrame) -> TrainingData:
-    """The split's training part over the full user and track catalogues."""
-    return TrainingData(split[split[s.SPLIT] == TRAIN], users, tracks)
+def _split_plays(warehouse: DuckDBResource, part: str) -> pd.DataFrame:
+    """The play columns of one part of the split, read rather than taken as an input so that
+    training does not hold the whole split frame (at 10 M plays about 2 GB)."""
+    with open_warehouse(warehouse) as con:
+        return read_split_rows(con, [part], s.PLAY_COLUMNS)
 
 
-@dg.asset(group_name="training", kinds={"pytorch"}, deps=["fitted_preprocessor"])
+@dg.asset(group_name="training", kinds={"pytorch"}, deps=["dataset_splits", "fitted_preprocessor"])
 def hybrid_model(
     context: dg.AssetExecutionContext,
     config: HybridTrainingSettings,
     paths: PlatformPaths,
-    dataset_splits: pd.DataFrame,
+    warehouse: DuckDBResource,
     user_features: pd.DataFrame,
     track_features: pd.DataFrame,
 ) -> dg.MaterializeResult:
@@ -69,11 +73,11 @@ def hybrid_model(
     model = Hybrid(
         train_config,
         MusicPreprocessor.load(preprocessor_folder),
-        validation=dataset_splits[dataset_splits[s.SPLIT] == VALIDATION],
+        validation=_split_plays(warehouse, VALIDATION),
         on_epoch=log_epoch,
     )
     started = time.perf_counter()
-    model.fit(training_data(dataset_splits, user_features, track_features))
+    model.fit(TrainingData(_split_plays(warehouse, TRAIN), user_features, track_features))
     seconds = time.perf_counter() - started
     history = pd.DataFrame(model.history)
     best = history.loc[history[VAL_STOP].idxmax()]  # the epoch early stopping kept
