@@ -55,7 +55,7 @@ PER_USER_COLUMNS = [s.MODEL_NAME, TEST_SET, s.USER_ID, m.K, *m.PER_USER_METRICS]
 SCORE_SAMPLE_COLUMNS = [s.MODEL_NAME, TEST_SET, RELEVANT, s.SCORE]
 PR_CURVE_COLUMNS = [s.MODEL_NAME, TEST_SET, m.K, m.PRECISION, m.RECALL]
 MAX_BATCH_USERS = 512
-BATCH_CELLS = 1 << 24  # scores of one batch (users x tracks): 128 MB as float64
+BATCH_CELLS = 1 << 24  # scores of one batch (users x tracks): at most 128 MB (float64)
 
 
 @dataclass
@@ -201,7 +201,8 @@ def _rank(
     positives, negatives = [], []
     for start in range(0, n_users, batch_users):
         rows = slice(start, start + batch_users)
-        scores = np.array(model.score(test.user_ids[rows]), dtype=np.float64)
+        scores = model.score(test.user_ids[rows])
+        scores = np.array(scores, dtype=np.promote_types(scores.dtype, np.float32))  # a copy
         candidates = test.candidates(rows)
         scores[~candidates] = -np.inf
         idx, top = top_k(scores, k)
