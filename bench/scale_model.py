@@ -104,21 +104,27 @@ def preprocessor(folder: Path) -> dict:
 
 
 def training(folder: Path, epochs: int) -> dict:
-    from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor
+    """As the hybrid_model asset: the training and validation plays read from the split."""
+    from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor, read_split_rows, warehouse
     from musicrec_core.data import schema as s
     from musicrec_core.models import TrainingData
     from musicrec_core.models.hybrid import Hybrid, TrainConfig
 
-    data, users, tracks = warehouse_tables(folder)
+    with warehouse.connect(folder / "musicrec.duckdb") as con:
+        train, validation = (
+            read_split_rows(con, [part], s.PLAY_COLUMNS) for part in (TRAIN, VALIDATION)
+        )
+        users = warehouse.table_frame(con, s.USER_FEATURES_TABLE)
+        tracks = warehouse.table_frame(con, s.TRACK_FEATURES_TABLE)
     model = Hybrid(
         TrainConfig(epochs=epochs, progress=False),
         MusicPreprocessor.load(folder / "preprocessor"),
-        validation=data[data[s.SPLIT] == VALIDATION],
+        validation=validation,
     )
-    model.fit(TrainingData(data[data[s.SPLIT] == TRAIN], users, tracks))
+    model.fit(TrainingData(train, users, tracks))
     model.save(folder / "hybrid")
     return {
-        "rows": int((data[s.SPLIT] == TRAIN).sum()),
+        "rows": len(train),
         "epochs": [
             {k: h[k] for k in ("epoch", "seconds", "lists_per_second", "val_ndcg@10")}
             for h in model.history
@@ -141,22 +147,25 @@ def _hybrid(folder: Path, plays, users, tracks):
 
 
 def evaluation(folder: Path, models: str) -> dict:
-    """``models``: comma-separated names, or "all" for the model_evaluation asset's default."""
-    from musicrec_core.data import TRAIN, MusicPreprocessor
-    from musicrec_core.data import schema as s
-    from musicrec_core.evaluation import evaluate_models
+    """``models``: comma-separated names, or "all" for the model_evaluation asset's default.
+    As the asset does: the split is let go once the test sets are built, and the saved hybrid
+    is loaded at its turn over the evaluation's training plays."""
+    from musicrec_core.data import MusicPreprocessor
+    from musicrec_core.evaluation import compare_models, evaluation_data
     from musicrec_core.models import BASELINES
+    from musicrec_core.models.hybrid import Hybrid
 
     names = [*BASELINES, "hybrid"] if models == "all" else models.split(",")
-    data, users, tracks = warehouse_tables(folder)
-    model = _hybrid(folder, data[data[s.SPLIT] == TRAIN], users, tracks)
-    comparison = evaluate_models(
-        data,
-        users,
-        tracks,
+    preprocessor = MusicPreprocessor.load(folder / "preprocessor")
+    comparison = compare_models(
+        evaluation_data(*warehouse_tables(folder), cold_user_given=3),
         names,
-        preprocessor=MusicPreprocessor.load(folder / "preprocessor"),
-        fitted={"hybrid": model},
+        preprocessor=preprocessor,
+        loaders={
+            "hybrid": lambda train: Hybrid.load(
+                folder / "hybrid", train, preprocessor, keep_item_item=True
+            )
+        },
     )
     return {
         "rows": sum(v["sample"] for v in comparison.users.values()),
