@@ -145,9 +145,6 @@ def build_split_table(con: duckdb.DuckDBPyConnection, config: SplitConfig = Spli
     logger.info("split: %s", dict(zip(SPLITS, counts, strict=True)))
 
 
-__all__ = ["SPLITS", "SplitConfig", "build_split_table", "split_codes", "split_interactions"]
-
-
 def training_rows(split: pd.DataFrame) -> pd.DataFrame:
     """The split frame's training rows."""
     return split[split[s.SPLIT] == TRAIN]
@@ -165,3 +162,14 @@ def read_split_rows(
         f"SELECT {', '.join(columns)} FROM {SPLITS_TABLE} WHERE {s.SPLIT} IN ({marks})",
         list(parts),
     )
+
+
+__all__ = [
+    "SPLITS",
+    "SplitConfig",
+    "build_split_table",
+    "read_split_rows",
+    "split_codes",
+    "split_interactions",
+    "training_rows",
+]
