@@ -21,7 +21,7 @@ import pandas as pd
 from common import machine, ndcg_at_10, train_hybrid
 
 from musicrec_core import metrics as m
-from musicrec_core.data import COLD_USER, TRAIN, fit_preprocessor, prepare, training_rows
+from musicrec_core.data import COLD_USER, fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig, synthetic_config
 from musicrec_core.data.sources.synthetic import GroundTruth, generate
@@ -107,7 +107,7 @@ def main() -> int:
     source = SourceConfig(kind="synthetic", size="demo")
     data = prepare(source)
     truth = generate(synthetic_config(source)).truth
-    train = TrainingData(data.split[data.split[s.SPLIT] == TRAIN], data.users, data.tracks)
+    train = TrainingData(training_rows(data.split), data.users, data.tracks)
     references = (CEILING, WITHOUT_FACTORS, FROM_DEMOGRAPHICS)
     fitted: dict[str, Recommender] = {
         name: TrueAffinity(truth, name).fit(train) for name in references
@@ -115,7 +115,7 @@ def main() -> int:
     names = [*references, *filter(None, args.models.split(","))]
     if "hybrid" in names:
         fitted["hybrid"] = train_hybrid(data)
-    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
+    preprocessor, _, _ = fit_preprocessor(train.interactions, data.users, data.tracks)
     comparison = evaluate_models(
         data.split, data.users, data.tracks, names, preprocessor, ks=(10,), fitted=fitted
     )

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from musicrec_core import metrics as m
-from musicrec_core.data import TRAIN, VALIDATION, PreparedData, fit_preprocessor, training_rows
+from musicrec_core.data import VALIDATION, PreparedData, fit_preprocessor, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig, prepare_echonest
 from musicrec_core.models import TrainingData
@@ -72,11 +72,12 @@ def sources(names: list[str], workdir: Path) -> dict[str, SourceConfig]:
 
 def train_hybrid(data: PreparedData, config: TrainConfig | None = None) -> Hybrid:
     """The hybrid trained as the hybrid_model asset trains it: train split, validation split."""
-    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
     split = data.split
+    train = training_rows(split)
+    preprocessor, _, _ = fit_preprocessor(train, data.users, data.tracks)
     model = Hybrid(
         config or TrainConfig(progress=False),
         preprocessor,
         validation=split[split[s.SPLIT] == VALIDATION],
     )
-    return model.fit(TrainingData(split[split[s.SPLIT] == TRAIN], data.users, data.tracks))
+    return model.fit(TrainingData(train, data.users, data.tracks))

@@ -26,8 +26,7 @@ from memory import peak_mb, run_stage, sized_parser
 from scale_model import build_warehouse, split, warehouse_tables
 from scipy import sparse
 
-from musicrec_core.data import TRAIN
-from musicrec_core.data import schema as s
+from musicrec_core.data import training_rows
 from musicrec_core.models import ItemKNN, TrainingData, weighted_matrix
 
 logger = logging.getLogger("bench.item_knn")
@@ -66,7 +65,7 @@ def dense_neighbours(model: ItemKNN, x: sparse.csr_matrix) -> sparse.csr_matrix:
 def fit(folder: Path, kind: str) -> dict:
     """One fit on the training plays; its neighbours go to ``folder/item_knn-KIND.npz``."""
     data, users, tracks = warehouse_tables(folder)
-    training = TrainingData(data[data[s.SPLIT] == TRAIN], users, tracks)
+    training = TrainingData(training_rows(data), users, tracks)
     del data
     model = ItemKNN()
     matrix = training.matrix

@@ -27,7 +27,7 @@ from common import start_record
 from memory import sized_parser
 from scale_model import STAGES, run_model_stage, warehouse_tables
 
-from musicrec_core.data import TRAIN, VALIDATION, MusicPreprocessor, played_columns
+from musicrec_core.data import VALIDATION, MusicPreprocessor, played_columns, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.models import ELSA, TrainingData, adam
 from musicrec_core.models.hybrid import Hybrid, TrainConfig
@@ -49,7 +49,7 @@ def one_epoch(folder: Path, share: float) -> tuple[Hybrid, dict, int]:
     """The hybrid after one epoch on a seeded share of the users' plays, that epoch's record,
     and how many tracks the whole training split played."""
     data, users, tracks = warehouse_tables(folder)
-    train = data[data[s.SPLIT] == TRAIN]
+    train = training_rows(data)
     played = len(played_columns(TrainingData(train, users, tracks).matrix.matrix))
     chosen = users[s.USER_ID][np.random.default_rng(0).random(len(users)) < share]
     data = data[data[s.USER_ID].isin(chosen)]
@@ -61,7 +61,7 @@ def one_epoch(folder: Path, share: float) -> tuple[Hybrid, dict, int]:
         MusicPreprocessor.load(folder / "preprocessor"),
         validation=data[data[s.SPLIT] == VALIDATION],
     )
-    model.fit(TrainingData(data[data[s.SPLIT] == TRAIN], users, tracks))
+    model.fit(TrainingData(training_rows(data), users, tracks))
     return model, model.history[0], played
 
 

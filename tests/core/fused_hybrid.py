@@ -1,8 +1,7 @@
 """A hybrid on the tiny synthetic catalogue that fuses every kind of evidence it serves with:
 item-item scores in both stages and the content similarity of new tracks."""
 
-from musicrec_core.data import TRAIN, PreparedData, fit_preprocessor, prepare, training_rows
-from musicrec_core.data import schema as s
+from musicrec_core.data import PreparedData, fit_preprocessor, prepare, training_rows
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.models import TrainingData
@@ -12,7 +11,8 @@ from musicrec_core.models.hybrid import Hybrid, TrainConfig
 def fused_tiny_hybrid() -> tuple[Hybrid, PreparedData, MusicPreprocessor]:
     """The model (one epoch on the training plays), the catalogue and its preprocessor."""
     data = prepare(SourceConfig(kind="synthetic", size="tiny"))
-    preprocessor, _, _ = fit_preprocessor(training_rows(data.split), data.users, data.tracks)
+    train = training_rows(data.split)
+    preprocessor, _, _ = fit_preprocessor(train, data.users, data.tracks)
     config = TrainConfig(
         epochs=1,
         embedding_dim=8,
@@ -25,6 +25,5 @@ def fused_tiny_hybrid() -> tuple[Hybrid, PreparedData, MusicPreprocessor]:
         content_weight=0.5,
         progress=False,
     )
-    train = data.split[data.split[s.SPLIT] == TRAIN]
     model = Hybrid(config, preprocessor).fit(TrainingData(train, data.users, data.tracks))
     return model, data, preprocessor

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_core.data import TRAIN, fit_preprocessor, prepare, training_rows
+from musicrec_core.data import fit_preprocessor, prepare, training_rows
 from musicrec_core.data import schema as s
 from musicrec_core.data.sources import SourceConfig
 from musicrec_core.models import TrainingData
@@ -35,7 +35,7 @@ def catalogues():
     new_users = rng.choice(data.users[s.USER_ID].to_numpy(), N_NEW_USERS, replace=False)
     old_tracks = data.tracks[~data.tracks[s.TRACK_ID].isin(new_tracks)]
     old_users = data.users[~data.users[s.USER_ID].isin(new_users)]
-    train_rows = data.split[data.split[s.SPLIT] == TRAIN]
+    train_rows = training_rows(data.split)
     train_rows = train_rows[
         train_rows[s.TRACK_ID].isin(old_tracks[s.TRACK_ID])
         & train_rows[s.USER_ID].isin(old_users[s.USER_ID])
