@@ -35,18 +35,25 @@ EVAL_MODELS = "popularity,hybrid"
 
 
 # --- child processes: one stage each ---------------------------------------------------------
+def catalogue_tables(con):
+    """The user features and the track features, which every model stage reads whole."""
+    from musicrec_core.data import schema as s
+    from musicrec_core.data import warehouse
+
+    return (
+        warehouse.table_frame(con, s.USER_FEATURES_TABLE),
+        warehouse.table_frame(con, s.TRACK_FEATURES_TABLE),
+    )
+
+
 def warehouse_tables(folder: Path):
-    """The split, user features and track features in the folder's warehouse: what the
-    preprocessor, training and evaluation assets read."""
+    """The whole split, user features and track features in the folder's warehouse: what the
+    evaluation asset reads (the preprocessor and training read parts of the split)."""
     from musicrec_core.data import schema as s
     from musicrec_core.data import warehouse
 
     with warehouse.connect(folder / "musicrec.duckdb") as con:
-        return (
-            warehouse.table_frame(con, s.SPLITS_TABLE),
-            warehouse.table_frame(con, s.USER_FEATURES_TABLE),
-            warehouse.table_frame(con, s.TRACK_FEATURES_TABLE),
-        )
+        return warehouse.table_frame(con, s.SPLITS_TABLE), *catalogue_tables(con)
 
 
 def served_inputs(folder: Path):
@@ -56,11 +63,7 @@ def served_inputs(folder: Path):
     from musicrec_core.data import warehouse
 
     with warehouse.connect(folder / "musicrec.duckdb") as con:
-        return (
-            warehouse.table_frame(con, s.INTERACTIONS_TABLE),
-            warehouse.table_frame(con, s.USER_FEATURES_TABLE),
-            warehouse.table_frame(con, s.TRACK_FEATURES_TABLE),
-        )
+        return warehouse.table_frame(con, s.INTERACTIONS_TABLE), *catalogue_tables(con)
 
 
 def build_warehouse(folder: Path, plays: int) -> dict:
@@ -92,12 +95,10 @@ def preprocessor(folder: Path) -> dict:
         read_split_rows,
         warehouse,
     )
-    from musicrec_core.data import schema as s
 
     with warehouse.connect(folder / "musicrec.duckdb") as con:
         plays = read_split_rows(con, [TRAIN], FIT_PLAY_COLUMNS)
-        users = warehouse.table_frame(con, s.USER_FEATURES_TABLE)
-        tracks = warehouse.table_frame(con, s.TRACK_FEATURES_TABLE)
+        users, tracks = catalogue_tables(con)
     fitted, _, _ = fit_preprocessor(plays, users, tracks)
     fitted.save_preprocessors(folder / "preprocessor")
     return {"rows": len(tracks)}
@@ -114,8 +115,7 @@ def training(folder: Path, epochs: int) -> dict:
         train, validation = (
             read_split_rows(con, [part], s.PLAY_COLUMNS) for part in (TRAIN, VALIDATION)
         )
-        users = warehouse.table_frame(con, s.USER_FEATURES_TABLE)
-        tracks = warehouse.table_frame(con, s.TRACK_FEATURES_TABLE)
+        users, tracks = catalogue_tables(con)
     model = Hybrid(
         TrainConfig(epochs=epochs, progress=False),
         MusicPreprocessor.load(folder / "preprocessor"),
