@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 from common import start_record
 
-from musicrec_core.evaluation import protocol
+from musicrec_core.evaluation import rankings
 from musicrec_core.models import top_k
 
 
@@ -32,7 +32,7 @@ def numpy_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def batches(n_tracks: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    users = min(protocol.MAX_BATCH_USERS, max(1, protocol.BATCH_CELLS // n_tracks))
+    users = min(rankings.MAX_BATCH_USERS, max(1, rankings.BATCH_CELLS // n_tracks))
     sparse = np.where(rng.random((users, n_tracks)) < 0.001, rng.random((users, n_tracks)), 0.0)
     return {
         "continuous": rng.random((users, n_tracks)),

@@ -35,6 +35,7 @@ from musicrec_core.data.pipeline import (
 from musicrec_core.data.preprocessing import MusicPreprocessor
 from musicrec_core.data.raw import RawResult, raw_generation, refresh_raw
 from musicrec_core.data.schema import RawTables
+from musicrec_core.data.shards import shard_users, user_shards
 from musicrec_core.data.split import (
     COLD_TRACK,
     COLD_USER,
@@ -106,9 +107,11 @@ __all__ = [
     "registry_frame",
     "run_data_path",
     "scan_landing",
+    "shard_users",
     "split_interactions",
     "tracks_delivery",
     "training_rows",
+    "user_shards",
     "validate_catalogue",
     "validate_pending",
     "warehouse",

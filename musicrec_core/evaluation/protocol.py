@@ -17,7 +17,9 @@ Test sets, built from the split's labels (see :mod:`musicrec_core.data.split`), 
   cold-start tracks, i.e. how well a model ranks brand-new tracks for the users who later
   played some.
 
-Each test set may be a fixed, seeded sample of its users
+Evaluation is two steps: each model's top-k lists of the evaluated users
+(:mod:`musicrec_core.evaluation.rankings`, which may run a user shard at a time), then
+:func:`measure` of every user's lists. Each test set may be a fixed, seeded sample of its users
 (:mod:`musicrec_core.evaluation.user_sample`), the same for every model; the summary says how
 many users were evaluated (``sample_users``) of how many (``population_users``), and its
 intervals are the sample's.
@@ -44,7 +46,8 @@ from musicrec_core import metrics as m
 from musicrec_core.data import schema as s
 from musicrec_core.evaluation.bootstrap import summarise
 from musicrec_core.evaluation.held_out import RELEVANT, TEST_SET, TEST_SETS, EvaluationData, TestSet
-from musicrec_core.models.recommender import Recommender, top_k
+from musicrec_core.evaluation.rankings import Rankings, rank_model
+from musicrec_core.models.recommender import Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +57,6 @@ SUMMARY_COLUMNS = [s.MODEL_NAME, TEST_SET, *m.SUMMARY_COLUMNS, SAMPLE_USERS, POP
 PER_USER_COLUMNS = [s.MODEL_NAME, TEST_SET, s.USER_ID, m.K, *m.PER_USER_METRICS]
 SCORE_SAMPLE_COLUMNS = [s.MODEL_NAME, TEST_SET, RELEVANT, s.SCORE]
 PR_CURVE_COLUMNS = [s.MODEL_NAME, TEST_SET, m.K, m.PRECISION, m.RECALL]
-MAX_BATCH_USERS = 512
-BATCH_CELLS = 1 << 24  # scores of one batch (users x tracks): at most 128 MB (float64)
 
 
 @dataclass
@@ -97,40 +98,40 @@ def evaluate(
     n_score_samples: int = 20_000,
 ) -> EvaluationResult:
     """Evaluate a model already fitted on ``data.train``; ``name`` defaults to ``model.name``.
+    Its lists are ranked by :func:`rank_model` (``batch_users``: users scored at a time)."""
+    rankings = rank_model(
+        model,
+        data,
+        max(ks),
+        name=name,
+        test_sets=test_sets,
+        seed=seed,
+        batch_users=batch_users,
+        n_score_samples=n_score_samples,
+    )
+    return measure(rankings, data, ks, n_boot=n_boot, seed=seed)
 
-    Users are scored ``batch_users`` at a time, by default as many as keep a batch's score
-    matrix within ``BATCH_CELLS`` (at most ``MAX_BATCH_USERS``), so memory stays bounded however
-    large the catalogue.
-    """
-    name = name or model.name
-    n_tracks = len(data.train.matrix.track_ids)
-    batch_users = batch_users or min(MAX_BATCH_USERS, max(1, BATCH_CELLS // max(n_tracks, 1)))
+
+def measure(
+    rankings: Rankings,
+    data: EvaluationData,
+    ks: Sequence[int] = (5, 10, 20),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> EvaluationResult:
+    """Every metric of each model and test set in ``rankings``, from the lists of all the test
+    set's users (those of every user shard together), models in the order ranked and test sets
+    in ``TEST_SETS`` order. Raises ValueError when a model's lists of a test set do not hold
+    each of its users once, to at least ``max(ks)`` places."""
     results = []
-    for set_name in test_sets:
-        test = data.test_sets[set_name]
-        if not len(test.user_ids):
-            logger.info("evaluation: %s: skipping %s, it has no users", name, set_name)
-            continue
-        rng = np.random.default_rng(seed)
-        if len(test.history):
-            if not hasattr(model, "recommend_with_history"):
-                logger.warning(
-                    "evaluation: %s: skipping %s, the model cannot take given plays "
-                    "(no recommend_with_history)",
-                    name,
-                    set_name,
-                )
+    for name, sets in rankings.lists.items():
+        for set_name in TEST_SETS:
+            if set_name not in sets:
                 continue
-            recommended = _recommend_with_history(model, data, test, max(ks), batch_users)
-            samples = pd.DataFrame(columns=[RELEVANT, s.SCORE])
-        elif set_name in model.test_sets:
-            recommended, samples = _rank(model, test, max(ks), batch_users, n_score_samples, rng)
-        else:
-            logger.info("evaluation: %s: skipping %s, the model does not serve it", name, set_name)
-            continue
-        results.append(
-            _result(name, data, test, recommended, samples, ks, n_boot=n_boot, seed=seed)
-        )
+            test = data.test_sets[set_name]
+            recommended = rankings.recommended(name, test, max(ks))
+            samples = rankings.samples(name, set_name)
+            results.append(_result(name, data, test, recommended, samples, ks, n_boot, seed))
     return EvaluationResult.concat(results)
 
 
@@ -179,85 +180,6 @@ def _result(
         score_samples=samples.assign(**labels)[SCORE_SAMPLE_COLUMNS],
         pr_curve=m.pr_curve(recommended, test.relevant, max(ks)).assign(**labels)[PR_CURVE_COLUMNS],
     )
-
-
-def _rank(
-    model: Recommender,
-    test: TestSet,
-    k: int,
-    batch_users: int,
-    n_samples: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Top-k candidate indices per user (-1 empty), and sampled relevant / irrelevant scores.
-
-    Irrelevant scores are drawn uniformly over (user, allowed track) pairs, non-candidates
-    rejected, about ``n_samples`` in all.
-    """
-    n_users = len(test.user_ids)
-    recommended = np.full((n_users, k), -1, dtype=np.int64)
-    relevant = test.relevant_matrix()
-    allowed = np.flatnonzero(test.allowed)
-    positives, negatives = [], []
-    for start in range(0, n_users, batch_users):
-        rows = slice(start, start + batch_users)
-        scores = model.score(test.user_ids[rows])
-        scores = np.array(scores, dtype=np.promote_types(scores.dtype, np.float32))  # a copy
-        candidates = test.candidates(rows)
-        scores[~candidates] = -np.inf
-        idx, top = top_k(scores, k)
-        recommended[rows, : idx.shape[1]] = np.where(np.isfinite(top), idx, -1)
-
-        r, c = relevant[rows].nonzero()
-        positives.append(scores[r, c])
-        candidates[r, c] = False
-        n_draws = -(-n_samples * len(scores) // n_users)
-        draw_r = rng.integers(0, len(scores), n_draws)
-        draw_c = allowed[rng.integers(0, len(allowed), n_draws)]
-        ok = candidates[draw_r, draw_c]
-        negatives.append(scores[draw_r[ok], draw_c[ok]])
-    pos = _subsample(np.concatenate(positives), n_samples, rng)
-    neg = _subsample(np.concatenate(negatives), n_samples, rng)
-    samples = pd.DataFrame(
-        {
-            RELEVANT: np.r_[np.ones(len(pos), bool), np.zeros(len(neg), bool)],
-            s.SCORE: np.r_[pos, neg],
-        }
-    )
-    return recommended, samples
-
-
-def _subsample(values: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    if len(values) <= n:
-        return values
-    return values[np.sort(rng.choice(len(values), size=n, replace=False))]
-
-
-def _recommend_with_history(
-    model: Recommender, data: EvaluationData, test: TestSet, k: int, batch_users: int
-) -> np.ndarray:
-    """Top-k candidates from ``model.recommend_with_history(user_ids, histories, k)``.
-
-    ``histories`` is the batch's given plays (schema play columns); the model's lists are asked
-    long enough that k candidates survive dropping non-candidate tracks.
-    """
-    track_index = pd.Index(data.train.matrix.track_ids)
-    longest_history = int(test.history.groupby(s.USER_ID).size().max())
-    ask = k + int((~test.allowed).sum()) + longest_history
-    out = np.full((len(test.user_ids), k), -1, dtype=np.int64)
-    for start in range(0, len(test.user_ids), batch_users):
-        rows = slice(start, start + batch_users)
-        user_ids = test.user_ids[rows]
-        histories = test.history[test.history[s.USER_ID].isin(user_ids)]
-        recs = model.recommend_with_history(user_ids, histories, ask)
-        idx = track_index.get_indexer(recs.track_ids.ravel()).reshape(recs.track_ids.shape)
-        candidates = test.candidates(rows)
-        ok = (idx >= 0) & np.take_along_axis(candidates, np.maximum(idx, 0), axis=1)
-        idx = np.where(ok, idx, -1)
-        first = np.argsort(~ok, axis=1, kind="stable")[:, :k]
-        kept = np.take_along_axis(idx, first, axis=1)
-        out[rows, : kept.shape[1]] = kept
-    return out
 
 
 def compare(

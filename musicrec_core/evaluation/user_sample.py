@@ -44,7 +44,12 @@ def sample_test_set(test: TestSet, n_users: int | None, seed: int = 0) -> TestSe
     if not n_users or len(test.user_ids) <= n_users:
         return test
     order = np.argsort(sample_key(test.user_ids, seed), kind="stable")
-    rows = np.sort(order[:n_users])
+    return restrict_test_set(test, np.sort(order[:n_users]))
+
+
+def restrict_test_set(test: TestSet, rows: np.ndarray) -> TestSet:
+    """The test set restricted to the users at ``rows`` (ascending positions), its
+    population unchanged."""
     user_ids = test.user_ids[rows]
     return replace(
         test,

@@ -12,6 +12,7 @@ from musicrec_core.models.diversity import (
 )
 from musicrec_core.models.ease import EASE, EASE_FALLBACK_L2, EASE_L2_CHOICES, choose_ease_l2
 from musicrec_core.models.elsa import ELSA, elsa_factors
+from musicrec_core.models.fitted_files import load_fitted, save_fitted
 from musicrec_core.models.item_knn import ItemKNN
 from musicrec_core.models.low_rank_ease import (
     LowRankEASE,
@@ -54,12 +55,14 @@ __all__ = [
     "choose_ease_l2",
     "choose_low_rank_l2",
     "elsa_factors",
+    "load_fitted",
     "low_rank_ease_factors",
     "low_rank_gram",
     "mask_played",
     "mmr_rerank",
     "model_version",
     "personal_strength",
+    "save_fitted",
     "segment_recommendations",
     "top_k",
     "weighted_matrix",

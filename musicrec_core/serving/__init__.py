@@ -1,6 +1,7 @@
 """Serving: the recommendation tables, their atomic publication as a read-only DuckDB file,
 and the store of published artifacts."""
 
+from musicrec_core.data.shards import shard_users, user_shards
 from musicrec_core.serving.artifacts import ArtifactStore
 from musicrec_core.serving.audiences import audience_recommendations, user_audiences
 from musicrec_core.serving.layout import ARTIFACTS_DIR, LANDING_DIR, SERVING_FILE
@@ -10,7 +11,6 @@ from musicrec_core.serving.new_tracks import (
     unplayed_columns,
 )
 from musicrec_core.serving.publish import PublishResult, publish_serving_database, read_only_query
-from musicrec_core.serving.shards import shard_users, user_shards
 from musicrec_core.serving.tables import (
     EXAMPLE_QUERY,
     SERVING_VIEWS,

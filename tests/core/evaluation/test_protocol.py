@@ -171,7 +171,7 @@ def test_results_are_identical_across_runs():
 def test_a_test_set_without_users_is_skipped(caplog):
     no_cold_users = _split([r for r in ROWS if r[2] != COLD_USER])
     data = _data(no_cold_users)
-    with caplog.at_level(logging.INFO, logger="musicrec_core.evaluation.protocol"):
+    with caplog.at_level(logging.INFO, logger="musicrec_core.evaluation.rankings"):
         result = ev.evaluate(Popularity().fit(data.train), data, n_boot=20)
     assert set(result.summary[ev.TEST_SET]) == {ev.WARM, COLD_TRACK}
     assert "skipping cold_user" in caplog.text
@@ -179,7 +179,7 @@ def test_a_test_set_without_users_is_skipped(caplog):
 
 def test_given_plays_need_a_model_that_takes_history(caplog):
     data = _data(given=1)
-    with caplog.at_level(logging.WARNING, logger="musicrec_core.evaluation.protocol"):
+    with caplog.at_level(logging.WARNING, logger="musicrec_core.evaluation.rankings"):
         result = ev.evaluate(Oracle(_split()).fit(data.train), data, n_boot=20)
     assert set(result.summary[ev.TEST_SET]) == {ev.WARM, COLD_USER, COLD_TRACK}
     assert "recommend_with_history" in caplog.text

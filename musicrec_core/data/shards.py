@@ -1,5 +1,5 @@
 """User shards: a stable hash of the user id modulo the shard count, so each shard of users can
-be recommended for on its own, in any process, and always holds the same users."""
+be recommended for and evaluated on its own, in any process, and always holds the same users."""
 
 from __future__ import annotations
 
