@@ -120,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from bench.common import machine
-    from musicrec_dagster.defs.serving.shards import N_USER_SHARDS
+    from musicrec_dagster.shards import N_USER_SHARDS
 
     last = str(N_USER_SHARDS - 1)
     half = str(N_USER_SHARDS // 2 - 1)

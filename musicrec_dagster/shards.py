@@ -1,7 +1,9 @@
-"""The user shards that recommendations are partitioned by; MUSICREC_USER_SHARDS sets how many.
+"""The user shards that recommendations are partitioned by and evaluation ranks in steps of its
+own; MUSICREC_USER_SHARDS sets how many.
 
-Every shard is one partition, so a backfill gives each shard its own run, which the run
-launcher places in its own process, pod or worker.
+Every shard is one partition of the recommendations, so a backfill gives each shard its own
+run, which the run launcher places in its own process, pod or worker; within one evaluation run
+each shard is one step, which the executor places likewise.
 """
 
 import os

@@ -50,6 +50,12 @@ class PlatformPaths(dg.ConfigurableResource):
     def warehouse(self) -> Path:
         return self.root / WAREHOUSE_FILE
 
+    @property
+    def steps(self) -> Path:
+        """Files that steps of a run hand to one another (``<run id>/...``), readable from any
+        process, pod or worker that mounts the data folder."""
+        return self.root / "steps"
+
     def artifacts(self) -> ArtifactStore:
         return ArtifactStore(self.root / ARTIFACTS_DIR)
 
@@ -104,10 +110,12 @@ def build_resources(data_dir: Path, source: SourceConfig) -> dict[str, object]:
     """Every resource the definitions need, rooted at one data folder."""
     (data_dir / WAREHOUSE_FILE).parent.mkdir(parents=True, exist_ok=True)
     database = str(data_dir / WAREHOUSE_FILE)
+    paths = PlatformPaths(data_dir=str(data_dir))
     return {
         "io_manager": WarehouseIOManager(database=database, connection_config=warehouse_config()),
         "warehouse": DuckDBResource(database=database, connection_config=warehouse_config()),
-        "paths": PlatformPaths(data_dir=str(data_dir)),
+        "paths": paths,
+        "step_io_manager": dg.FilesystemIOManager(base_dir=str(paths.steps)),
         "source": DataSource(**asdict(source)),
     }
 

@@ -18,8 +18,8 @@ from musicrec_core.evaluation import read_served, write_served
 from musicrec_dagster.defs.automation.jobs import FOLLOWING_ASSETS, RETRAIN_ASSETS
 from musicrec_dagster.defs.promotion.assets import served_model
 from musicrec_dagster.defs.resources import PlatformPaths
-from musicrec_dagster.defs.serving.shards import N_USER_SHARDS
 from musicrec_dagster.runs import run_jobs
+from musicrec_dagster.shards import N_USER_SHARDS
 from tests.dagster.conftest import FAST_RUN_CONFIG, load_defs
 
 pytestmark = pytest.mark.integration

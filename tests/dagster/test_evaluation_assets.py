@@ -1,9 +1,11 @@
 """model_evaluation in the real graph: comparison, plots in metadata and on disk, SQL table."""
 
+import dagster as dg
 import pytest
 
 from musicrec_core.models import BASELINES
 from musicrec_core.serving import read_only_query
+from musicrec_dagster.shards import N_USER_SHARDS
 from tests.dagster.conftest import load_defs
 
 pytestmark = pytest.mark.integration
@@ -43,3 +45,21 @@ def test_model_evaluation_compares_every_baseline_with_plots(materialize_with):
     for row in metrics.itertuples():
         assert row.sample_users == users[row.test_set]["sample"]
         assert row.population_users == users[row.test_set]["population"]
+
+
+def test_each_user_shard_is_ranked_in_a_step_of_its_own(materialize_with):
+    result, data_dir = materialize_with(
+        ["popularity", "item_knn", "hybrid"], MUSICREC_SYNTHETIC_SIZE="tiny"
+    )
+    steps = {
+        event.step_key
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.STEP_SUCCESS
+    }
+    ranked = {f"model_evaluation.rank_user_shard_{i}" for i in range(N_USER_SHARDS)}
+    assert ranked | {"model_evaluation.fit_compared_models"} <= steps
+    metadata = result.asset_materializations_for_node("model_evaluation")[0].metadata
+    assert metadata["user_shards"].value == N_USER_SHARDS
+    assert set(metadata["fit_seconds"].value) == {"popularity", "item_knn"}
+    # the fitted baselines and test sets the shard steps read are deleted once measured
+    assert not list((data_dir / "steps").glob("*/model_evaluation"))

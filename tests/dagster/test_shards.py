@@ -10,7 +10,7 @@ import pytest
 
 from musicrec_core.data import schema as s
 from musicrec_core.serving import read_only_query, user_shards
-from musicrec_dagster.defs.serving.shards import N_USER_SHARDS, SHARD_COLUMN
+from musicrec_dagster.shards import N_USER_SHARDS, SHARD_COLUMN
 from tests.dagster.conftest import load_defs
 
 pytestmark = pytest.mark.integration

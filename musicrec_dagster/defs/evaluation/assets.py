@@ -1,96 +1,45 @@
-"""model_evaluation: every model measured the same way, with plots in the UI and on disk."""
+"""model_evaluation: every model measured the same way, with plots in the UI and on disk.
+
+A graph of steps (``steps``): the compared models fitted once, each user shard ranked in a step
+of its own, and every metric measured from all the shards' lists, the same numbers as one
+ranking of every user."""
+
+import shutil
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
-from pydantic import Field
 
-from musicrec_core.data import MusicPreprocessor
-from musicrec_core.data import schema as s
-from musicrec_core.data import warehouse as wh
 from musicrec_core.evaluation import (
-    DEFAULT_EVAL_USERS,
     TEST_SET,
-    EvaluationData,
-    compare_models,
+    Rankings,
     comparison_table,
-    evaluation_data,
     figures,
+    summarise,
     to_markdown,
 )
-from musicrec_core.models import BASELINES
-from musicrec_core.models.hybrid import Hybrid
-from musicrec_dagster.defs.resources import PlatformPaths
-from musicrec_dagster.defs.training.assets import MODEL_KIND
-from musicrec_dagster.metadata import choice_scores, image, table_metadata
-from musicrec_dagster.warehouse import open_warehouse
-
-HYBRID = Hybrid.name
-
-
-class EvaluationSettings(dg.Config):
-    """Which models to compare, at which cutoffs, on how many users, with how many bootstrap
-    resamples."""
-
-    models: list[str] = Field(default_factory=lambda: [*BASELINES, HYBRID])
-    ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
-    eval_users: int | None = Field(
-        default=DEFAULT_EVAL_USERS,
-        description="users per test set, a seeded sample shared by every model; 0 or null: all",
-    )
-    n_boot: int = 1000
-    seed: int = 0
-    cold_user_given: int = Field(
-        default=3,
-        ge=0,
-        description="plays of each cold-start user given at recommendation time in the "
-        "cold_user_given test set (cold_user gives none); 0: no such set",
-    )
-
-
-def _evaluation_data(
-    warehouse: DuckDBResource,
-    users: pd.DataFrame,
-    tracks: pd.DataFrame,
-    config: EvaluationSettings,
-) -> EvaluationData:
-    """The test sets of the split table, read here rather than taken as an input so that the
-    whole split frame is let go once they are built (at 10 M plays it is about 2 GB)."""
-    with open_warehouse(warehouse) as con:
-        split = wh.table_frame(con, s.SPLITS_TABLE)
-    return evaluation_data(
-        split, users, tracks, config.cold_user_given, config.eval_users, config.seed
-    )
-
-
-@dg.asset(
-    group_name="evaluation",
-    kinds={"pandas", "duckdb"},
-    deps=["dataset_splits", "fitted_preprocessor", "hybrid_model"],
+from musicrec_dagster.defs.evaluation.steps import (
+    SHARD_STEPS,
+    EvaluationPlan,
+    EvaluationSettings,
+    fit_compared_models,
 )
-def model_evaluation(
-    context: dg.AssetExecutionContext,
-    config: EvaluationSettings,
+from musicrec_dagster.defs.resources import PlatformPaths
+from musicrec_dagster.metadata import choice_scores, image, table_metadata
+
+
+@dg.op
+def measure_models(
+    context: dg.OpExecutionContext,
     paths: PlatformPaths,
-    warehouse: DuckDBResource,
-    user_features: pd.DataFrame,
-    track_features: pd.DataFrame,
+    plan: EvaluationPlan,
+    rankings: list[Rankings],
 ) -> pd.DataFrame:
-    """Ranking and diversity metrics (mean and 95% CI) per model, test set, metric and k."""
-    store = paths.artifacts()
-    preprocessor = MusicPreprocessor.load(store.latest("preprocessor")[1])
-    loaders = {}
-    if HYBRID in config.models:
-        folder = store.latest(MODEL_KIND)[1]
-        loaders[HYBRID] = lambda train: Hybrid.load(folder, train, preprocessor)
-    comparison = compare_models(
-        _evaluation_data(warehouse, user_features, track_features, config),
-        config.models,
-        preprocessor=preprocessor,
-        loaders=loaders,
-        ks=config.ks,
-        n_boot=config.n_boot,
-        seed=config.seed,
+    """Ranking and diversity metrics (mean and 95% CI) per model, test set, metric and k, from
+    every user shard's lists; the run's fitted baselines and test sets are deleted after."""
+    settings = EvaluationSettings(**plan.settings)
+    comparison = summarise(
+        rankings, plan.data(), plan.fits, ks=settings.ks, n_boot=settings.n_boot, seed=settings.seed
     )
     summary = comparison.result.summary
     paths.reports.mkdir(parents=True, exist_ok=True)
@@ -99,17 +48,47 @@ def model_evaluation(
         "fit_seconds": dg.MetadataValue.json(comparison.fit_seconds),
         "models_left_out": dg.MetadataValue.json(comparison.skipped),
         "users": dg.MetadataValue.json(comparison.users),
+        "user_shards": len(rankings),
         "reports": dg.MetadataValue.path(str(paths.reports)),
     }
     for name, (l2, validation) in comparison.l2_choices.items():
         metadata[f"{name}_l2"] = l2
         metadata[f"{name}_l2_validation"] = choice_scores(validation)
-    for k in config.ks:
+    for k in settings.ks:
         table = comparison_table(summary, k=k)
         metadata[f"comparison@{k}"] = dg.MetadataValue.md(to_markdown(table))
     for name, png in figures(comparison).items():
         (paths.reports / f"{name}.png").write_bytes(png)
         metadata[name] = image(png, name)
-    context.log.info("evaluated %s on %s", config.models, comparison.test_sets)
+    context.log.info("evaluated %s on %s", plan.models, comparison.test_sets)
     context.add_output_metadata(metadata)
+    shutil.rmtree(Path(plan.folder), ignore_errors=True)
     return summary.assign(**{TEST_SET: summary[TEST_SET].astype(str)})
+
+
+@dg.config_mapping
+def evaluation_settings(settings: EvaluationSettings) -> dict:
+    """The asset's settings, given to the step that fits the models (it hands them on)."""
+    return {fit_compared_models.name: {"config": settings.model_dump()}}
+
+
+@dg.graph_asset(
+    group_name="evaluation",
+    kinds={"pandas", "duckdb"},
+    config=evaluation_settings,
+    ins={
+        "split": dg.AssetIn("dataset_splits", dagster_type=dg.Nothing),
+        "preprocessor": dg.AssetIn("fitted_preprocessor", dagster_type=dg.Nothing),
+        "model": dg.AssetIn("hybrid_model", dagster_type=dg.Nothing),
+    },
+)
+def model_evaluation(split, preprocessor, model, user_features, track_features) -> pd.DataFrame:
+    """Ranking and diversity metrics (mean and 95% CI) per model, test set, metric and k."""
+    plan = fit_compared_models(
+        split=split,
+        preprocessor=preprocessor,
+        model=model,
+        user_features=user_features,
+        track_features=track_features,
+    )
+    return measure_models(plan, [step(plan) for step in SHARD_STEPS])

@@ -30,9 +30,9 @@ from musicrec_core.serving import (
 )
 from musicrec_dagster.automation import FOLLOW_NEW_DATA
 from musicrec_dagster.defs.resources import DataSource, PlatformPaths
-from musicrec_dagster.defs.serving.shards import N_USER_SHARDS, SHARD_COLUMN, user_shard_partitions
 from musicrec_dagster.defs.training.assets import MODEL_KIND
 from musicrec_dagster.metadata import table_metadata
+from musicrec_dagster.shards import N_USER_SHARDS, SHARD_COLUMN, user_shard_partitions
 
 GROUP = "serving"
 # The lists per listener: one partition per user shard, each shard a run of its own in a backfill,
