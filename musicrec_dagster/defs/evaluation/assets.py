@@ -36,7 +36,7 @@ def measure_models(
     rankings: list[Rankings],
 ) -> pd.DataFrame:
     """Ranking and diversity metrics (mean and 95% CI) per model, test set, metric and k, from
-    every user shard's lists; the run's fitted baselines and test sets are deleted after."""
+    every user shard's lists; the files the run's steps handed on are deleted after."""
     settings = EvaluationSettings(**plan.settings)
     comparison = summarise(
         rankings, plan.data(), plan.fits, ks=settings.ks, n_boot=settings.n_boot, seed=settings.seed
@@ -62,7 +62,8 @@ def measure_models(
         metadata[name] = image(png, name)
     context.log.info("evaluated %s on %s", plan.models, comparison.test_sets)
     context.add_output_metadata(metadata)
-    shutil.rmtree(Path(plan.folder), ignore_errors=True)
+    shutil.rmtree(Path(plan.folder), ignore_errors=True)  # the fitted baselines and test sets
+    shutil.rmtree(paths.steps / context.run_id, ignore_errors=True)  # what the steps handed on
     return summary.assign(**{TEST_SET: summary[TEST_SET].astype(str)})
 
 
