@@ -170,7 +170,9 @@ def fit_to_files(
     a time, so that user shards rank with it (:func:`rank_shard`) without fitting it again.
     Returns the files of the models fitted, and how each fit went."""
     fits, files = Fits(), {}
-    for name, model in build_models(names, preprocessor).items():
+    models = build_models(names, preprocessor)
+    for name in names:
+        model = models.pop(name)  # held here only, so it is let go before the next fit
         if fits.fit(name, model, data.train):
             files[name] = save_fitted(model, folder / f"{name}.joblib")
         del model

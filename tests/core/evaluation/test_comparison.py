@@ -1,5 +1,6 @@
 """evaluate_models fits, evaluates and lets go of one model at a time, with the same numbers as
-evaluating them all after fitting them all; a model given as a loader is loaded at its turn."""
+evaluating them all after fitting them all; a model given as a loader is loaded at its turn;
+fit_to_files also holds one fitted model at a time."""
 
 import weakref
 
@@ -19,9 +20,10 @@ def _models(wrap=lambda cls: cls) -> dict:
     }
 
 
-def test_each_model_is_let_go_before_the_next_is_fitted(monkeypatch):
+def _tracking_fits(monkeypatch) -> list[int]:
+    """build_models gives models that note, at each fit, how many fitted models are alive."""
     alive: weakref.WeakSet = weakref.WeakSet()
-    others_at_fit = []
+    others_at_fit: list[int] = []
 
     def tracked(cls):
         class Tracked(cls):
@@ -35,9 +37,26 @@ def test_each_model_is_let_go_before_the_next_is_fitted(monkeypatch):
     monkeypatch.setattr(
         comparison, "build_models", lambda names, preprocessor=None: _models(tracked)
     )
+    return others_at_fit
+
+
+def test_each_model_is_let_go_before_the_next_is_fitted(monkeypatch):
+    others_at_fit = _tracking_fits(monkeypatch)
     split = _split()
     ev.evaluate_models(split, *_catalogues(split), NAMES, n_boot=20)
     assert others_at_fit == [0, 0, 0]
+
+
+def test_models_fitted_into_files_are_let_go_one_by_one(monkeypatch, tmp_path):
+    others_at_fit = _tracking_fits(monkeypatch)
+    saved = []  # the tracked classes are local, so nothing is pickled here: see test_rankings
+    monkeypatch.setattr(comparison, "save_fitted", lambda model, path: saved.append(path) or path)
+    split = _split()
+    data = ev.evaluation_data(split, *_catalogues(split), eval_users=None)
+    files, fits = ev.fit_to_files(data, NAMES, tmp_path)
+    assert others_at_fit == [0, 0, 0]
+    assert list(files) == NAMES and saved == [tmp_path / f"{name}.joblib" for name in NAMES]
+    assert set(fits.seconds) == set(NAMES) and set(fits.l2_choices) == {"ease"}
 
 
 def test_the_numbers_are_those_of_every_model_fitted_first(monkeypatch):
