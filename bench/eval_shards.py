@@ -72,9 +72,11 @@ def prepare(data_dir: Path, plays: int) -> None:
         assert job.execute_in_process(instance=instance).success
 
 
-def evaluate(data_dir: Path, plays: int, executor: str, models: list[str]) -> tuple[float, str]:
-    """One run of model_evaluation with ``executor``: its wall time in seconds and its stored
-    metrics as CSV (to compare the layouts)."""
+def evaluate(
+    data_dir: Path, plays: int, executor: str, models: list[str]
+) -> tuple[float, str, list[str]]:
+    """One run of model_evaluation with ``executor``: its wall time in seconds, its stored
+    metrics as CSV (to compare the layouts) and the models they measure."""
     import dagster as dg
     import duckdb
 
@@ -95,7 +97,8 @@ def evaluate(data_dir: Path, plays: int, executor: str, models: list[str]) -> tu
     seconds = time.perf_counter() - started
     with duckdb.connect(str(data_dir / WAREHOUSE_FILE), read_only=True) as con:
         metrics = con.sql("SELECT * FROM public.model_evaluation ORDER BY ALL").df()
-    return seconds, metrics.to_csv(index=False)
+    measured = list(dict.fromkeys(metrics["model_name"]))
+    return seconds, metrics.to_csv(index=False), measured
 
 
 def _in_fresh_process(function, *args):
@@ -126,10 +129,10 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         ones, twos = [], []
         for _ in range(args.rounds):  # interleaved, so both layouts see the same neighbours
-            one, one_metrics = _in_fresh_process(
+            one, one_metrics, measured = _in_fresh_process(
                 evaluate, data_dir, args.plays, "in_process", models
             )
-            two, two_metrics = _in_fresh_process(
+            two, two_metrics, _ = _in_fresh_process(
                 evaluate, data_dir, args.plays, "multiprocess", models
             )
             assert one_metrics == two_metrics, "the layouts measured different metrics"
@@ -142,9 +145,9 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"### Record of {dt.date.today():%Y-%m-%d}, {machine()}\n")
     print(
-        f"{args.plays:,} synthetic plays, model_evaluation of {', '.join(models)} (the default "
-        f"sample of users per test set) in {N_USER_SHARDS} user-shard steps; both layouts "
-        "stored the same metrics.\n"
+        f"{args.plays:,} synthetic plays, model_evaluation of {', '.join(models)} (measured: "
+        f"{', '.join(sorted(measured))}; the default sample of users per test set) in "
+        f"{N_USER_SHARDS} user-shard steps; both layouts stored the same metrics.\n"
     )
     print(
         f"Load average (1 min) of the machine: {load_before:.1f} before, {load_after:.1f} after.\n"
