@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import statistics
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,24 @@ def start_record(columns: str) -> None:
     print()
     print(f"| {columns} |")
     print("|" + "---|" * (columns.count("|") + 1))
+
+
+def print_two_over_one(
+    first_column: str, one: tuple[str, list[float]], two: tuple[str, list[float]]
+) -> None:
+    """The Markdown table of two layouts' wall times over interleaved rounds (label, seconds
+    per round) and the speed-up of the second over the first, from the medians."""
+    (one_label, ones), (two_label, twos) = one, two
+    rounds = ", ".join(f"{o / w:.2f}x" for o, w in zip(ones, twos, strict=True))
+    median_one, median_two = statistics.median(ones), statistics.median(twos)
+    print(f"| {first_column} | wall s (median) | rounds |\n|---|---|---|")
+    print(f"| {one_label} | {median_one:.1f} | {_seconds(ones)} |")
+    print(f"| {two_label} | {median_two:.1f} | {_seconds(twos)} |")
+    print(f"\nspeed-up of 2 processes over 1: {median_one / median_two:.2f}x (per round: {rounds})")
+
+
+def _seconds(values: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
 
 
 def _cpu_name() -> str:

@@ -20,7 +20,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -115,7 +114,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from bench.common import machine
+    from bench.common import machine, print_two_over_one
     from musicrec_core.models import BASELINES
     from musicrec_dagster.shards import N_USER_SHARDS
 
@@ -152,16 +151,11 @@ def main() -> None:
     print(
         f"Load average (1 min) of the machine: {load_before:.1f} before, {load_after:.1f} after.\n"
     )
-    rounds = ", ".join(f"{o / w:.2f}x" for o, w in zip(ones, twos, strict=True))
-    one, two = statistics.median(ones), statistics.median(twos)
-    print("| executor | wall s (median) | rounds |\n|---|---|---|")
-    print(f"| in-process: every step in the run's process | {one:.1f} | {_seconds(ones)} |")
-    print(f"| multiprocess, 2 steps at a time | {two:.1f} | {_seconds(twos)} |")
-    print(f"\nspeed-up of 2 processes over 1: {one / two:.2f}x (per round: {rounds})")
-
-
-def _seconds(values: list[float]) -> str:
-    return ", ".join(f"{v:.1f}" for v in values)
+    print_two_over_one(
+        "executor",
+        ("in-process: every step in the run's process", ones),
+        ("multiprocess, 2 steps at a time", twos),
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -119,7 +118,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from bench.common import machine
+    from bench.common import machine, print_two_over_one
     from musicrec_dagster.shards import N_USER_SHARDS
 
     last = str(N_USER_SHARDS - 1)
@@ -158,19 +157,11 @@ def main() -> None:
     print(
         f"Load average (1 min) of the machine: {load_before:.1f} before, {load_after:.1f} after.\n"
     )
-    rounds = ", ".join(f"{o / w:.2f}x" for o, w in zip(ones, twos, strict=True))
-    one, two = statistics.median(ones), statistics.median(twos)
-    print("| layout | wall s (median) | rounds |\n|---|---|---|")
-    print(f"| 1 process, 1 run over shards 0-{last} | {one:.1f} | {_seconds(ones)} |")
-    print(
-        f"| 2 processes, 2 runs of {N_USER_SHARDS // 2} shards at once | {two:.1f} "
-        f"| {_seconds(twos)} |"
+    print_two_over_one(
+        "layout",
+        (f"1 process, 1 run over shards 0-{last}", ones),
+        (f"2 processes, 2 runs of {N_USER_SHARDS // 2} shards at once", twos),
     )
-    print(f"\nspeed-up of 2 processes over 1: {one / two:.2f}x (per round: {rounds})")
-
-
-def _seconds(values: list[float]) -> str:
-    return ", ".join(f"{v:.1f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from musicrec_core import metrics as m
 from musicrec_core.data import schema as s
 from musicrec_core.evaluation.bootstrap import summarise
 from musicrec_core.evaluation.held_out import RELEVANT, TEST_SET, TEST_SETS, EvaluationData, TestSet
-from musicrec_core.evaluation.rankings import Rankings, rank_model
+from musicrec_core.evaluation.rankings import Rankings, rank_model, stack
 from musicrec_core.models.recommender import Recommender
 
 logger = logging.getLogger(__name__)
@@ -72,18 +72,11 @@ class EvaluationResult:
     def concat(cls, results: Sequence[EvaluationResult]) -> EvaluationResult:
         """All results stacked, in order."""
         return cls(
-            summary=_stack([r.summary for r in results], SUMMARY_COLUMNS),
-            per_user=_stack([r.per_user for r in results], PER_USER_COLUMNS),
-            score_samples=_stack([r.score_samples for r in results], SCORE_SAMPLE_COLUMNS),
-            pr_curve=_stack([r.pr_curve for r in results], PR_CURVE_COLUMNS),
+            summary=stack([r.summary for r in results], SUMMARY_COLUMNS),
+            per_user=stack([r.per_user for r in results], PER_USER_COLUMNS),
+            score_samples=stack([r.score_samples for r in results], SCORE_SAMPLE_COLUMNS),
+            pr_curve=stack([r.pr_curve for r in results], PR_CURVE_COLUMNS),
         )
-
-
-def _stack(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def evaluate(

@@ -101,10 +101,15 @@ class Rankings:
         return out
 
     def samples(self, name: str, set_name: str) -> pd.DataFrame:
-        frames = [p.samples for p in self.lists[name][set_name] if len(p.samples)]
-        if not frames:
-            return pd.DataFrame(columns=SAMPLE_COLUMNS)
-        return pd.concat(frames, ignore_index=True)[SAMPLE_COLUMNS]
+        return stack([p.samples for p in self.lists[name][set_name]], SAMPLE_COLUMNS)
+
+
+def stack(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The non-empty frames one after another, with ``columns``; an empty frame of them if none."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def rank_model(
