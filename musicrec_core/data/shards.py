@@ -20,8 +20,18 @@ def user_shards(user_ids: np.ndarray | pd.Series, n_shards: int) -> np.ndarray:
     return (pd.util.hash_array(values, categorize=False) % np.uint64(n_shards)).astype(np.int64)
 
 
-def shard_users(users: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:
-    """The rows of ``users`` whose user id falls in the given shard."""
+def check_shard(shard: int, n_shards: int) -> None:
+    """Raises ValueError unless ``shard`` is one of the ``n_shards`` shards."""
     if not 0 <= shard < n_shards:
         raise ValueError(f"shard {shard} is outside 0 to {n_shards - 1}")
-    return users[user_shards(users[s.USER_ID].to_numpy(), n_shards) == shard]
+
+
+def in_shard(user_ids: np.ndarray | pd.Series, shard: int, n_shards: int) -> np.ndarray:
+    """Which of the user ids fall in the given shard (a boolean mask)."""
+    check_shard(shard, n_shards)
+    return user_shards(user_ids, n_shards) == shard
+
+
+def shard_users(users: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:
+    """The rows of ``users`` whose user id falls in the given shard."""
+    return users[in_shard(users[s.USER_ID].to_numpy(), shard, n_shards)]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.shards import user_shards
+from musicrec_core.data.shards import check_shard, in_shard
 from musicrec_core.evaluation.held_out import RELEVANT, TEST_SETS, EvaluationData, TestSet
 from musicrec_core.evaluation.user_sample import restrict_test_set
 from musicrec_core.models.recommender import Recommender, top_k
@@ -36,12 +36,11 @@ class Shard:
     count: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.index < self.count:
-            raise ValueError(f"shard {self.index} is outside 0 to {self.count - 1}")
+        check_shard(self.index, self.count)
 
     def rows(self, test: TestSet) -> np.ndarray:
         """Positions of the test set's users that fall in this shard."""
-        return np.flatnonzero(user_shards(test.user_ids, self.count) == self.index)
+        return np.flatnonzero(in_shard(test.user_ids, self.index, self.count))
 
 
 WHOLE = Shard(0, 1)
