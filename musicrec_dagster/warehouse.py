@@ -3,6 +3,8 @@
 
 The stock pandas handler skips empty frames (leaving the previous run's rows in place) and
 appends into the existing table (failing when columns change); replacing the table avoids both.
+Frames are read with one Python string per distinct text (the plays' ids repeat millions of
+times).
 """
 
 from collections.abc import Iterator
@@ -11,16 +13,25 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from dagster import OutputContext
+from dagster import InputContext, OutputContext
 from dagster._core.storage.db_io_manager import TableSlice
 from dagster_duckdb import DuckDBIOManager, DuckDBResource
+from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 from musicrec_core.data import warehouse as wh
 
 
 class ReplacingPandasTypeHandler(DuckDBPandasTypeHandler):
-    """Stores a frame as a table that replaces the previous one, empty frames included."""
+    """Stores a frame as a table that replaces the previous one, empty frames included, and
+    reads it with its repeated texts shared."""
+
+    def load_input(
+        self, context: InputContext, table_slice: TableSlice, connection
+    ) -> pd.DataFrame:
+        if table_slice.partition_dimensions and not context.asset_partition_keys:
+            return pd.DataFrame()
+        return wh.shared_text_result(connection, DuckDbClient.get_select_statement(table_slice))
 
     def handle_output(
         self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from musicrec_core.data import schema as s
 
@@ -109,7 +111,45 @@ def append_raw(
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params=()) -> pd.DataFrame:
     """A query's result as a pandas frame, with timestamps in nanoseconds as pandas expects."""
-    out = con.execute(sql, list(params)).df()
+    return _nanoseconds(con.execute(sql, list(params)).df())
+
+
+def compact_frame(con: duckdb.DuckDBPyConnection, sql: str, params=()) -> pd.DataFrame:
+    """:func:`frame` for a query of many rows over few distinct texts, such as plays' user and
+    track ids and split labels: the same frame, in which each distinct text is one Python
+    string however many rows hold it (at 10 M plays about 1.4 GB less than one per row)."""
+    return _nanoseconds(shared_text_result(con, sql, params))
+
+
+def shared_text_result(con: duckdb.DuckDBPyConnection, sql: str, params=()) -> pd.DataFrame:
+    """The query's result as DuckDB's ``df()`` gives it, but with each text column built from
+    Arrow's dictionary of its values, so that equal texts are the one string object. A result
+    the connection's last ``execute()`` left unread is run to its end first, as ``execute()``
+    itself would let it go, since DuckDB's relation API refuses to start beside one."""
+    con.complete()
+    table = con.sql(sql, params=list(params)).to_arrow_table()
+    texts = [i for i, field in enumerate(table.schema) if pa.types.is_string(field.type)]
+    others = [i for i in range(table.num_columns) if i not in texts]
+    if others:
+        out = con.from_arrow(table.select(others)).df()
+    else:
+        out = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    for i in texts:
+        out.insert(i, table.column_names[i], _shared_texts(table.column(i)), allow_duplicates=True)
+    return out
+
+
+def _shared_texts(column: pa.ChunkedArray) -> np.ndarray:
+    """A text column as an object array in which equal values are the one string object."""
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    encoded = pa.table({"texts": encoded}).unify_dictionaries().column(0)
+    if not encoded.num_chunks:
+        return np.empty(0, dtype=object)
+    distinct = encoded.chunk(0).dictionary.to_numpy(zero_copy_only=False)
+    return distinct[np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])]
+
+
+def _nanoseconds(out: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].astype("datetime64[ns]")
@@ -117,9 +157,9 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str, params=()) -> pd.DataFrame:
 
 
 def table_frame(con: duckdb.DuckDBPyConnection, name: str, order_by: str = "") -> pd.DataFrame:
-    """A whole table as a pandas frame (for small tables, tests and notebooks)."""
+    """A whole table as a pandas frame, each distinct text one string (:func:`compact_frame`)."""
     order = f" ORDER BY {order_by}" if order_by else ""
-    return frame(con, f"SELECT * FROM {quoted(name)}{order}")
+    return compact_frame(con, f"SELECT * FROM {quoted(name)}{order}")
 
 
 def hash_probe(con: duckdb.DuckDBPyConnection) -> str:
