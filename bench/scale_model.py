@@ -47,13 +47,14 @@ def catalogue_tables(con):
 
 
 def warehouse_tables(folder: Path):
-    """The whole split, user features and track features in the folder's warehouse: what the
-    evaluation asset reads (the preprocessor and training read parts of the split)."""
+    """Every part of the split, user features and track features in the folder's warehouse:
+    what the evaluation asset reads (the preprocessor and training read parts of the split)."""
+    from musicrec_core.data import SPLITS, read_split_rows, warehouse
     from musicrec_core.data import schema as s
-    from musicrec_core.data import warehouse
 
     with warehouse.connect(folder / "musicrec.duckdb") as con:
-        return warehouse.table_frame(con, s.SPLITS_TABLE), *catalogue_tables(con)
+        split = read_split_rows(con, SPLITS, [*s.PLAY_COLUMNS, s.SPLIT])
+        return split, *catalogue_tables(con)
 
 
 def served_inputs(folder: Path):

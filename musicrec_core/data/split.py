@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from musicrec_core.data import schema as s
-from musicrec_core.data.warehouse import INTERACTIONS, frame
+from musicrec_core.data.warehouse import INTERACTIONS, compact_frame
 from musicrec_core.data.warehouse import SPLITS as SPLITS_TABLE
 
 logger = logging.getLogger(__name__)
@@ -153,13 +153,14 @@ def training_rows(split: pd.DataFrame) -> pd.DataFrame:
 def read_split_rows(
     con: duckdb.DuckDBPyConnection, parts: Sequence[str], columns: Sequence[str]
 ) -> pd.DataFrame:
-    """The split table's rows in ``parts``, with only ``columns``, in table order: what a stage
-    reads that needs a part of the split, rather than the whole table as a frame (at 10 M
-    plays about 2 GB, most of it the id strings)."""
+    """The split table's rows in ``parts``, with only ``columns``, in table order (DuckDB
+    turns an IN list of five labels into a hash join, which does not keep it), each distinct id
+    one string: what a stage reads that needs a part of the split or some of its columns."""
     marks = ", ".join("?" for _ in parts)
-    return frame(
+    return compact_frame(
         con,
-        f"SELECT {', '.join(columns)} FROM {SPLITS_TABLE} WHERE {s.SPLIT} IN ({marks})",
+        f"SELECT {', '.join(columns)} FROM {SPLITS_TABLE} WHERE {s.SPLIT} IN ({marks}) "
+        "ORDER BY rowid",
         list(parts),
     )
 

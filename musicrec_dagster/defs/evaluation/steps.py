@@ -12,9 +12,8 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from musicrec_core.data import MusicPreprocessor
+from musicrec_core.data import SPLITS, MusicPreprocessor, read_split_rows
 from musicrec_core.data import schema as s
-from musicrec_core.data import warehouse as wh
 from musicrec_core.evaluation import (
     DEFAULT_EVAL_USERS,
     EvaluationData,
@@ -133,9 +132,9 @@ def _evaluation_data(
     config: EvaluationSettings,
 ) -> EvaluationData:
     """The test sets of the split table, read here rather than taken as an input so that the
-    whole split frame is let go once they are built (at 10 M plays it is about 2 GB)."""
+    split frame (every part, the columns evaluation uses) is let go once they are built."""
     with open_warehouse(warehouse) as con:
-        split = wh.table_frame(con, s.SPLITS_TABLE)
+        split = read_split_rows(con, SPLITS, [*s.PLAY_COLUMNS, s.SPLIT])
     return evaluation_data(
         split, users, tracks, config.cold_user_given, config.eval_users, config.seed
     )

@@ -134,3 +134,14 @@ def test_reading_the_training_plays_fits_the_preprocessor_the_whole_split_fits(t
     for column, vectorizer in split.vectorizers.items():
         assert read.vectorizers[column].vocabulary_ == vectorizer.vocabulary_
         assert np.array_equal(read.vectorizers[column].idf_, vectorizer.idf_)
+
+
+def test_split_rows_of_every_part_come_in_table_order(tmp_path):
+    labels = ", ".join(f"'{part}'" for part in SPLITS)
+    with warehouse.connect(tmp_path / "w.duckdb") as con:
+        con.execute(
+            f"CREATE TABLE {s.SPLITS_TABLE} AS SELECT 'u' || i AS {s.USER_ID}, "
+            f"[{labels}][1 + i % {len(SPLITS)}] AS {s.SPLIT} FROM range(1000000) r(i)"
+        )
+        rows = read_split_rows(con, SPLITS, [s.USER_ID])
+    assert rows[s.USER_ID].tolist() == [f"u{i}" for i in range(1_000_000)]
