@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from common import start_record
 from memory import peak_mb, run_stage, sized_parser
-from scale_model import build_warehouse, split, warehouse_tables
+from scale_model import split_warehouse, warehouse_tables
 from scipy import sparse
 
 from musicrec_core.data import training_rows
@@ -111,10 +111,7 @@ def main() -> None:
         "| dense / sparse | largest difference"
     )
     for plays in (int(x) for x in args.sizes.split(",")):
-        folder = Path(args.workdir) / f"plays-{plays}"
-        if not (folder / "musicrec.duckdb").exists():
-            build_warehouse(folder, plays)
-            split(folder)
+        folder = split_warehouse(args.workdir, plays)
         results = {
             kind: run_stage(__file__, kind, plays, folder / f"item_knn-{kind}.json", folder=folder)
             for kind in FITS

@@ -78,6 +78,16 @@ def build_warehouse(folder: Path, plays: int) -> dict:
     return {}
 
 
+def split_warehouse(workdir: str | Path, plays: int) -> Path:
+    """The folder of a size's warehouse under ``workdir``, where this script keeps it, with the
+    data path and the split built in this process if they are not there yet."""
+    folder = Path(workdir) / f"plays-{plays}"
+    if not (folder / "musicrec.duckdb").exists():
+        build_warehouse(folder, plays)
+        split(folder)
+    return folder
+
+
 def split(folder: Path) -> dict:
     from musicrec_core.data import build_split_table, warehouse
     from musicrec_core.data import schema as s

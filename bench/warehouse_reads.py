@@ -67,14 +67,11 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from common import start_record
-    from scale_model import build_warehouse, split
+    from scale_model import split_warehouse
 
     rows = []
     for plays in [int(size) for size in args.sizes.split(",")]:
-        folder = Path(args.workdir) / str(plays)
-        if not (folder / "musicrec.duckdb").exists():
-            build_warehouse(folder, plays)
-            split(folder)
+        folder = split_warehouse(args.workdir, plays)
         results = {
             reader: run_stage(__file__, reader, plays, folder / f"{reader}.json", folder=folder)
             for reader in READERS
