@@ -50,10 +50,10 @@ def warehouse_tables(folder: Path):
     """Every part of the split, user features and track features in the folder's warehouse:
     what the evaluation asset reads (the preprocessor and training read parts of the split)."""
     from musicrec_core.data import SPLITS, read_split_rows, warehouse
-    from musicrec_core.data import schema as s
+    from musicrec_core.evaluation import SPLIT_COLUMNS
 
     with warehouse.connect(folder / "musicrec.duckdb") as con:
-        split = read_split_rows(con, SPLITS, [*s.PLAY_COLUMNS, s.SPLIT])
+        split = read_split_rows(con, SPLITS, SPLIT_COLUMNS)
         return split, *catalogue_tables(con)
 
 

@@ -28,6 +28,7 @@ from musicrec_core.evaluation.comparison import (
 from musicrec_core.evaluation.held_out import (
     COLD_USER_GIVEN,
     RELEVANT,
+    SPLIT_COLUMNS,
     TEST_SET,
     TEST_SETS,
     WARM,
@@ -92,6 +93,7 @@ __all__ = [
     "SAMPLE_USERS",
     "SCORE",
     "SCORE_SAMPLE_COLUMNS",
+    "SPLIT_COLUMNS",
     "SUMMARY_COLUMNS",
     "TABLE_METRICS",
     "TEST_SET",

@@ -22,6 +22,7 @@ COLD_USER_GIVEN = "cold_user_given"  # the cold users, each given their first pl
 TEST_SETS = (WARM, COLD_USER, COLD_USER_GIVEN, COLD_TRACK)
 TEST_SET = "test_set"
 RELEVANT = "relevant"
+SPLIT_COLUMNS = [*s.PLAY_COLUMNS, s.SPLIT]  # what EvaluationData.from_split reads of the split
 _TRACK = "_track"  # column of track indices while building test sets
 
 

@@ -13,9 +13,9 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from musicrec_core.data import SPLITS, MusicPreprocessor, read_split_rows
-from musicrec_core.data import schema as s
 from musicrec_core.evaluation import (
     DEFAULT_EVAL_USERS,
+    SPLIT_COLUMNS,
     EvaluationData,
     Fits,
     Loader,
@@ -134,7 +134,7 @@ def _evaluation_data(
     """The test sets of the split table, read here rather than taken as an input so that the
     split frame (every part, the columns evaluation uses) is let go once they are built."""
     with open_warehouse(warehouse) as con:
-        split = read_split_rows(con, SPLITS, [*s.PLAY_COLUMNS, s.SPLIT])
+        split = read_split_rows(con, SPLITS, SPLIT_COLUMNS)
     return evaluation_data(
         split, users, tracks, config.cold_user_given, config.eval_users, config.seed
     )
