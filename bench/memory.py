@@ -22,10 +22,23 @@ def reset_peak() -> None:
 
 def peak_mb() -> float:
     """The process's resident-memory high-water mark in MB."""
+    peak = _status_mb("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if peak is None else peak
+
+
+def resident_mb() -> float:
+    """The process's resident memory now, in MB (Linux)."""
+    resident = _status_mb("VmRSS")
+    if resident is None:
+        raise RuntimeError("no VmRSS in /proc/self/status")
+    return resident
+
+
+def _status_mb(field: str) -> float | None:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return None
 
 
 def run_stage(script: str, stage: str, plays: int, out: Path, **options: object) -> dict:

@@ -2,9 +2,10 @@
 string per row and text column) against ``compact_frame`` (a string per distinct text).
 
 Each size's warehouse is the one ``bench/scale_model.py`` builds (made here if missing). Each
-reader runs in a process of its own and reports its seconds, its peak resident memory while
-reading, its resident memory with the frame held, and a hash of the frame, which must be the
-same for both. Prints Markdown with the date and the machine, for docs/benchmarks.md.
+reader runs in a process of its own and reports its seconds, how far its resident memory rose
+above where it was before the read (at the peak while reading, and with the frame held once
+the connection is closed), and a hash of the frame, which must be the same for both. Prints
+Markdown with the date and the machine, for docs/benchmarks.md.
 
 Usage: .venv/bin/python bench/warehouse_reads.py [--sizes 1000000,10000000] [--workdir DIR]
 """
@@ -16,17 +17,10 @@ import logging
 import time
 from pathlib import Path
 
-from memory import peak_mb, reset_peak, run_stage, sized_parser
+from memory import peak_mb, reset_peak, resident_mb, run_stage, sized_parser
 
 logger = logging.getLogger("bench.warehouse_reads")
 READERS = ("frame", "compact_frame")
-
-
-def _resident_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def read(reader: str, folder: Path) -> dict:
@@ -35,12 +29,14 @@ def read(reader: str, folder: Path) -> dict:
 
     from musicrec_core.data import SPLITS, warehouse
     from musicrec_core.data import schema as s
+    from musicrec_core.evaluation import SPLIT_COLUMNS
 
-    columns = ", ".join([*s.PLAY_COLUMNS, s.SPLIT])
+    columns = ", ".join(SPLIT_COLUMNS)
     sql = f"SELECT {columns} FROM {s.SPLITS_TABLE} ORDER BY rowid"
     read_with = getattr(warehouse, reader)
     with warehouse.connect(folder / "musicrec.duckdb") as con:
         assert warehouse.row_count(con, s.SPLITS_TABLE), "the split table is empty"
+        before = resident_mb()
         reset_peak()
         started = time.perf_counter()
         frame = read_with(con, sql)
@@ -49,8 +45,8 @@ def read(reader: str, folder: Path) -> dict:
     return {
         "rows": len(frame),
         "seconds": seconds,
-        "peak_mb": peak_mb(),
-        "held_mb": _resident_mb(),
+        "peak_mb": peak_mb() - before,
+        "held_mb": resident_mb() - before,
         "hash": int(pd.util.hash_pandas_object(frame, index=False).sum()),
     }
 
@@ -80,8 +76,8 @@ def main() -> None:
         assert base["hash"] == compact["hash"], f"the readers' frames differ at {plays:,} plays"
         rows.append((plays, base, compact))
     start_record(
-        "plays | reader | seconds | peak RSS while reading (MB) | RSS with the frame held (MB)"
-        " | ratio to frame (peak, held)"
+        "plays | reader | seconds | RSS added at the peak while reading (MB) "
+        "| RSS added with the frame held (MB) | ratio to frame (peak, held)"
     )
     for plays, base, compact in rows:
         for reader, result in zip(READERS, (base, compact), strict=True):
